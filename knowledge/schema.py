@@ -1,0 +1,207 @@
+"""The question-bank format: typed records, loading from YAML and validation with precise problems.
+
+A bank is a folder of YAML files, one per topic. Each file holds a topic record with its questions;
+see knowledge/FORMAT.md for the format with a complete example.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+LEVELS: tuple[str, ...] = ("fresher", "mid", "senior")
+Level = Literal["fresher", "mid", "senior"]
+SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+ANSWER_WORDS = (80, 200)  # a strong spoken answer of about a minute
+KEY_POINTS = (3, 6)
+FOLLOW_UPS = (1, 3)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class FollowUp(_Strict):
+    """A follow-up prompt, asked when the candidate misses the key point it names."""
+
+    key_point: int = Field(ge=1, description="1-based index of the key point this probes")
+    ask: str = Field(min_length=10, description="what the interviewer asks")
+
+
+class Question(_Strict):
+    """One interview question with everything needed to grade an answer to it."""
+
+    id: str = Field(pattern=SLUG, description="stable id, unique across all banks")
+    topic: str = Field(default="", description="filled from the topic file")
+    level: Level
+    question: str = Field(min_length=10)
+    answer: str = Field(min_length=1, description="model answer, 80-200 words")
+    key_points: list[str] = Field(min_length=KEY_POINTS[0], max_length=KEY_POINTS[1])
+    follow_ups: list[FollowUp] = Field(min_length=FOLLOW_UPS[0], max_length=FOLLOW_UPS[1])
+    glossary: list[str] = Field(min_length=1, description="terms the recogniser must get right")
+    references: list[str] = Field(min_length=1, description="papers or docs that back the facts")
+
+    @field_validator("answer")
+    @classmethod
+    def _answer_length(cls, value: str) -> str:
+        words = len(value.split())
+        low, high = ANSWER_WORDS
+        if not low <= words <= high:
+            raise ValueError(f"model answer has {words} words; it must have {low}-{high}")
+        return value
+
+    @field_validator("key_points", "glossary", "references")
+    @classmethod
+    def _no_empty_items(cls, items: list[str]) -> list[str]:
+        if any(not item.strip() for item in items):
+            raise ValueError("contains an empty item")
+        return items
+
+    @model_validator(mode="after")
+    def _follow_ups_point_at_key_points(self) -> Question:
+        for follow_up in self.follow_ups:
+            if follow_up.key_point > len(self.key_points):
+                raise ValueError(
+                    f"follow-up names key point {follow_up.key_point}, "
+                    f"but the question has {len(self.key_points)}"
+                )
+        return self
+
+    def content_hash(self) -> str:
+        """A hash of everything that is stored; it changes exactly when the record must be re-embedded."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+class Topic(_Strict):
+    """A topic file: its slug, a title, a one-line summary and its questions."""
+
+    topic: str = Field(pattern=SLUG)
+    title: str = Field(min_length=3)
+    summary: str = Field(default="")
+    questions: list[Question] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stamp_topic(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("questions"), list):
+            slug = data.get("topic", "")
+            for item in data["questions"]:
+                if isinstance(item, dict):
+                    item.setdefault("topic", slug)
+        return data
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a bank, located by file, question id and field."""
+
+    file: str
+    question_id: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = ":".join(part for part in (self.file, self.question_id, self.field) if part)
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Bank:
+    """Topics loaded from one or more folders, and every problem found on the way."""
+
+    topics: tuple[Topic, ...]
+    problems: tuple[Problem, ...]
+
+    @property
+    def questions(self) -> list[Question]:
+        return [question for topic in self.topics for question in topic.questions]
+
+
+def bank_files(path: Path) -> list[Path]:
+    """The topic files of a bank: a single YAML file, or every YAML file in a folder."""
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+
+
+def load_topic_file(path: Path) -> tuple[Topic | None, list[Problem]]:
+    """Parse and validate one topic file; on failure return every problem found in it."""
+    name = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        return None, [Problem(name, "", "", f"cannot read this file as YAML: {error}")]
+    if not isinstance(data, dict):
+        return None, [Problem(name, "", "", "expected a mapping with topic, title and questions")]
+    try:
+        return Topic.model_validate(data), []
+    except ValidationError as error:
+        return None, [_locate(name, data, detail) for detail in error.errors()]
+
+
+def _locate(file: str, data: dict, detail: dict) -> Problem:
+    loc = list(detail["loc"])
+    question_id = ""
+    if len(loc) >= 2 and loc[0] == "questions" and isinstance(loc[1], int):
+        items = data.get("questions") or []
+        item = items[loc[1]] if loc[1] < len(items) else None
+        question_id = str(item.get("id")) if isinstance(item, dict) and item.get("id") else f"#{loc[1] + 1}"
+        loc = loc[2:]
+    field = ".".join(str(part) for part in loc)
+    message = detail["msg"].removeprefix("Value error, ")
+    return Problem(file, question_id, field, message)
+
+
+def load_bank(*paths: Path) -> Bank:
+    """Load every topic file under the given paths and check the bank as a whole (unique ids, topics)."""
+    topics: list[Topic] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if not path.exists():
+            problems.append(Problem(str(path), "", "", "no such file or folder"))
+            continue
+        files = bank_files(path)
+        if not files:
+            problems.append(Problem(str(path), "", "", "no .yaml topic files here"))
+        for file in files:
+            topic, found = load_topic_file(file)
+            problems.extend(found)
+            if topic is not None:
+                topics.append(topic)
+    problems.extend(_cross_problems(topics))
+    return Bank(tuple(topics), tuple(problems))
+
+
+def _cross_problems(topics: list[Topic]) -> list[Problem]:
+    problems = []
+    seen_ids: dict[str, str] = {}
+    seen_topics: set[str] = set()
+    for topic in topics:
+        if topic.topic in seen_topics:
+            problems.append(Problem(topic.topic, "", "topic", "this topic is defined in two files"))
+        seen_topics.add(topic.topic)
+        for question in topic.questions:
+            if question.id in seen_ids:
+                problems.append(Problem(
+                    topic.topic, question.id, "id", f"duplicate id (also in topic {seen_ids[question.id]})"
+                ))
+            seen_ids[question.id] = topic.topic
+    return problems
+
+
+if __name__ == "__main__":  # a quick check for bank authors: python3 -m knowledge.schema PATH...
+    import sys
+
+    bank = load_bank(*(Path(arg) for arg in sys.argv[1:] or ["knowledge/bank"]))
+    for problem in bank.problems:
+        print(problem)
+    print(f"{len(bank.topics)} topics, {len(bank.questions)} questions, {len(bank.problems)} problems")
+    sys.exit(1 if bank.problems else 0)
