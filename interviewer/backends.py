@@ -1,0 +1,61 @@
+"""One protocol per backend family. Only our own domain types cross these boundaries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import numpy as np
+from pydantic import BaseModel
+
+from interviewer.types import AudioChunk, Message, Transcript
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class LLM(Protocol):
+    """A chat model. Deterministic by default: temperature 0 and a fixed seed."""
+
+    name: str
+
+    def chat(self, messages: Sequence[Message], *, max_tokens: int = 256) -> str:
+        """The whole reply as one string."""
+        ...
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256) -> Iterator[str]:
+        """The reply as it is generated, piece by piece (a generator)."""
+        ...
+
+    def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256) -> T:
+        """A reply constrained to `shape`'s JSON schema, parsed and validated into it."""
+        ...
+
+
+class Embedder(Protocol):
+    """Sentence embeddings, L2-normalised, so a dot product is a cosine similarity."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """An array of shape (len(texts), dim), float32."""
+        ...
+
+
+class SpeechToText(Protocol):
+    """Speech recognition with word timings."""
+
+    def transcribe(self, audio: Path | np.ndarray, *, hint: str = "") -> Transcript:
+        """Transcribe a sound file, or float32 mono samples at 16 kHz; `hint` lists words to expect."""
+        ...
+
+
+class TextToSpeech(Protocol):
+    """Speech synthesis, streamed sentence by sentence."""
+
+    sample_rate: int
+
+    def synthesize(self, text: str) -> Iterator[AudioChunk]:
+        """Yield one chunk per sentence as soon as it is synthesised (a generator)."""
+        ...

@@ -1,0 +1,140 @@
+"""`make bench`: load times, LLM speed, speech speed, embedding and store latency, grading latency.
+
+Prints a table and writes the figures as JSON to the data directory (bench.json). Run with the default
+profile for the README's figures; INTERVIEWER_PROFILE=test measures the small models.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from interviewer.settings import Settings
+from interviewer.types import Message
+from interviewer.wiring import Services
+
+PROMPT = (
+    "You are a strict but fair interviewer for machine learning engineers. The candidate was asked how "
+    "reinforcement learning from human feedback works. They said that a reward model is trained on human "
+    "comparisons and that the policy is then tuned with PPO, but they did not mention the KL penalty or "
+    "supervised fine-tuning. In two sentences, ask a follow-up question about what they missed, without "
+    "giving away the answer, and keep a friendly tone."
+)
+
+
+def _timed(fn: Callable):
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))
+
+
+def bench_loads(services: Services) -> dict:
+    rows = {}
+    for role in ("embedder", "llm", "stt", "tts"):
+        _, seconds = _timed(lambda r=role: getattr(services, r))
+        rows[f"load_{role}_s"] = seconds
+    _, rows["store_open_and_sync_s"] = _timed(lambda: services.store)
+    return rows
+
+
+def bench_llm(services: Services, runs: int = 3) -> dict:
+    llm = services.llm
+    ttfts, gen_rates, prompt_tokens = [], [], 0
+    for i in range(runs):
+        messages = [Message("user", f"Case {i + 1}. {PROMPT}")]  # a new first token: no cached prefix
+        prompt_tokens = llm.count_tokens(messages)
+        start = time.perf_counter()
+        first, pieces = None, 0
+        for _ in llm.stream(messages, max_tokens=64):
+            pieces += 1
+            first = first or time.perf_counter()
+        end = time.perf_counter()
+        ttfts.append(first - start)
+        gen_rates.append((pieces - 1) / (end - first) if pieces > 1 else 0.0)
+    ttft = statistics.median(ttfts)
+    return {"llm_prompt_tokens": prompt_tokens, "llm_ttft_s": ttft, "llm_prompt_tok_per_s": prompt_tokens / ttft,
+            "llm_gen_tok_per_s": statistics.median(gen_rates), "llm_gpu_offload": llm.gpu_offload}
+
+
+def bench_speech(services: Services) -> dict:
+    text = ("Speculative decoding lets a small draft model propose several tokens. The large model checks "
+            "them all in one forward pass. When most guesses are accepted, generation gets two to three "
+            "times faster, and the output distribution stays exactly the same.")
+    tts = services.tts
+    start = time.perf_counter()
+    first_audio, chunks = None, []
+    for chunk in tts.synthesize(text):
+        first_audio = first_audio or time.perf_counter() - start
+        chunks.append(chunk)
+    synth_s = time.perf_counter() - start
+    audio = np.concatenate([c.samples for c in chunks]).astype(np.float32) / 32768
+    seconds = len(audio) / tts.sample_rate
+    audio16k = np.interp(np.arange(0, len(audio), tts.sample_rate / 16000), np.arange(len(audio)), audio)
+    audio16k = np.concatenate([np.zeros(8000), audio16k]).astype(np.float32)
+    transcript, stt_s = _timed(lambda: services.stt.transcribe(audio16k))
+    return {"tts_first_audio_s": first_audio, "tts_rtf": synth_s / seconds, "audio_s": seconds,
+            "stt_rtf": stt_s / (len(audio16k) / 16000), "stt_text": transcript.text}
+
+
+def bench_retrieval_and_grading(services: Services) -> dict:
+    questions = services.bank.questions
+    sentences = [s for q in questions for s in q.key_points][:300]
+    _, embed_s = _timed(lambda: services.embedder.embed(sentences))
+    query_times = [_timed(lambda q=q: services.store.search(q.question, k=3, topic=q.topic))[1]
+                   for q in questions[:50]]
+    grader = services.grader
+    grade_times = [_timed(lambda q=q: grader.grade(q, " ".join(q.key_points[:2])))[1] for q in questions[:60]]
+    return {"embed_sentences_per_s": len(sentences) / embed_s,
+            "store_query_p50_ms": 1000 * _pct(query_times, 50), "store_query_p95_ms": 1000 * _pct(query_times, 95),
+            "grade_p50_ms": 1000 * _pct(grade_times, 50), "grade_p95_ms": 1000 * _pct(grade_times, 95)}
+
+
+ROWS = [
+    ("load_embedder_s", "load embedder (MiniLM)", "s"), ("load_llm_s", "load LLM", "s"),
+    ("load_stt_s", "load STT (whisper)", "s"), ("load_tts_s", "load TTS (Piper)", "s"),
+    ("store_open_and_sync_s", "open store + sync bank", "s"),
+    ("llm_ttft_s", "LLM time to first token", "s"), ("llm_prompt_tok_per_s", "LLM prompt", "tok/s"),
+    ("llm_gen_tok_per_s", "LLM generation", "tok/s"),
+    ("tts_first_audio_s", "TTS time to first audio", "s"), ("tts_rtf", "TTS real-time factor", "×"),
+    ("stt_rtf", "STT real-time factor", "×"), ("embed_sentences_per_s", "embedding", "sent/s"),
+    ("store_query_p50_ms", "store query p50", "ms"), ("store_query_p95_ms", "store query p95", "ms"),
+    ("grade_p50_ms", "grade p50", "ms"), ("grade_p95_ms", "grade p95", "ms"),
+]
+
+
+def table(results: dict) -> str:
+    """The results as a Markdown table, as the README shows it."""
+    lines = ["| measure | value |", "|---|---|"]
+    for key, label, unit in ROWS:
+        if key in results:
+            lines.append(f"| {label} | {results[key]:.3g} {unit} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    settings = Settings()
+    services = Services(settings)
+    results = {"profile": settings.profile, "machine": f"{platform.machine()}, {platform.processor() or ''}"}
+    results |= bench_loads(services)
+    results |= bench_llm(services)
+    results |= bench_speech(services)
+    results |= bench_retrieval_and_grading(services)
+    results["llm"] = services.llm.name
+    print(table(results))
+    out = settings.data_dir / "bench.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""The `interviewer` command: interviews in the terminal or the page, the bank, the models, grading."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from functools import partial
+from pathlib import Path
+
+from interviewer.errors import InterviewerError
+from interviewer.knowledge.schema import LEVELS
+from interviewer.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    overrides = {k: v for k, v in {"profile": args.profile, "model": args.model}.items() if v}
+    settings = Settings(**overrides)
+    try:
+        return args.run(args, settings) or 0
+    except InterviewerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="interviewer", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--profile", help="model profile from models/registry.yaml: default, test or tiny")
+    common.add_argument("--model", type=Path, help="a GGUF file of your own to use as the LLM")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    add = partial(commands.add_parser, parents=[common])
+
+    def session_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--topic", default="rlhf", help="topic slug, or several separated by commas")
+        p.add_argument("--level", default="mid", choices=LEVELS)
+        p.add_argument("--questions", type=int, default=5, help="number of questions")
+
+    p = add("interview", help="run an interview in the terminal")
+    session_flags(p)
+    p.add_argument("--text", action="store_true", help="typed answers (the terminal has no voice mode yet)")
+    p.add_argument("--json", action="store_true", help="print the final report as one JSON object")
+    p.set_defaults(run=_interview)
+
+    p = add("serve", help="open the interview page in the browser")
+    session_flags(p)
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 7860)")
+    p.set_defaults(run=_serve)
+
+    p = add("topics", help="list topics and their question counts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_topics)
+
+    p = add("models", help="show the models and whether their files are intact")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_models)
+    sub = p.add_subparsers(dest="action")
+    f = sub.add_parser("fetch", help="install, assemble and verify the models of a profile", parents=[common])
+    f.set_defaults(run=_models_fetch)
+
+    p = add("bank", help="check, add or show question banks")
+    sub = p.add_subparsers(required=True, metavar="ACTION")
+    c = sub.add_parser("check", parents=[common], help="validate a bank folder or file (default: the shipped bank)")
+    c.add_argument("path", nargs="?", type=Path)
+    c.set_defaults(run=_bank_check)
+    a = sub.add_parser("add", parents=[common], help="validate a bank of your own and merge it into the store")
+    a.add_argument("path", type=Path)
+    a.set_defaults(run=_bank_add)
+    s = sub.add_parser("show", parents=[common], help="print a question with its model answer and key points")
+    s.add_argument("id")
+    s.set_defaults(run=_bank_show)
+
+    p = add("grade", help="grade one answer to a bank question")
+    p.add_argument("--question-id", required=True)
+    p.add_argument("--answer", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_grade)
+    return parser
+
+
+def _services(settings: Settings):
+    from interviewer.wiring import Services
+
+    return Services(settings)
+
+
+def _options(args, settings: Settings):
+    from interviewer.session import SessionOptions
+
+    topics = tuple(t.strip() for t in args.topic.split(",") if t.strip())
+    return SessionOptions(topics=topics, level=args.level, questions=args.questions,
+                          answer_seconds=settings.answer_seconds, seed=settings.seed)
+
+
+def _interview(args, settings: Settings) -> int:
+    from interviewer.render import grade_text, report_text
+    from interviewer.session import Interview
+
+    services = _services(settings)
+    interview = Interview(services.store, services.grader, _options(args, settings))
+    interactive = sys.stdin.isatty()
+    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    while not interview.done:
+        question = interview.current
+        say(f"\nQuestion {interview.number} of {args.questions} ({question.level}): {question.question}")
+        line = input("> ") if interactive else sys.stdin.readline()
+        turn = interview.answer(line.strip())
+        say(grade_text(turn.grade))
+    report = interview.report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(report_text(report))
+    return 0
+
+
+def _serve(args, settings: Settings) -> int:
+    from interviewer.ui.app import launch
+
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v}
+    settings = settings.model_copy(update=overrides)
+    launch(_services(settings), _options(args, settings))
+    return 0
+
+
+def _topics(args, settings: Settings) -> int:
+    services = _services(settings)
+    counts = services.store.topics()
+    titles = services.topic_titles()
+    rows = [
+        {"topic": t, "title": titles.get(t, t), "counts": {lv: counts[t].get(lv, 0) for lv in LEVELS},
+         "total": sum(counts[t].values())}
+        for t in sorted(counts)
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            per_level = "  ".join(f"{lv} {row['counts'][lv]}" for lv in LEVELS)
+            print(f"{row['topic']:<24} {row['total']:>3}   {per_level}   {row['title']}")
+    return 0
+
+
+def _models(args, settings: Settings) -> int:
+    from interviewer import registry
+
+    services = _services(settings)
+    rows = []
+    for role, spec in services.registry.for_profile(settings.profile).items():
+        status, why = registry.check(spec, settings.models_dir)
+        rows.append({"role": role, "id": spec.id, "path": str(spec.load_path(settings.models_dir)),
+                     "status": status, "detail": why, "licence": spec.licence})
+    if settings.model:
+        ok = settings.model.is_file()
+        rows = [r for r in rows if r["role"] != "llm"] + [{
+            "role": "llm", "id": settings.model.stem, "path": str(settings.model),
+            "status": "ok" if ok else "missing", "detail": "" if ok else "file not found", "licence": "user's own",
+        }]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['role']:<9} {r['status']:<8} {r['id']:<40} {r['detail'] or r['path']}")
+    return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def _models_fetch(args, settings: Settings) -> int:
+    from interviewer import registry
+
+    services = _services(settings)
+    for spec in services.registry.for_profile(settings.profile).values():
+        registry.fetch(spec, settings.models_dir, log=lambda m: print(m, file=sys.stderr))
+        print(f"{spec.role:<9} ok       {spec.id}")
+    return 0
+
+
+def _bank_check(args, settings: Settings) -> int:
+    from interviewer.knowledge.schema import load_bank
+    from interviewer.wiring import shipped_bank_dir
+
+    bank = load_bank(args.path or shipped_bank_dir())
+    for problem in bank.problems:
+        print(problem)
+    print(f"{len(bank.topics)} topics, {len(bank.questions)} questions, {len(bank.problems)} problems")
+    return 1 if bank.problems else 0
+
+
+def _bank_add(args, settings: Settings) -> int:
+    services = _services(settings)
+    bank = services.add_bank(args.path)
+    for problem in bank.problems:
+        print(problem)
+    if bank.problems:
+        return 1
+    services.store  # noqa: B018 (ingests the merged bank now, so the next interview starts at once)
+    names = ", ".join(t.topic for t in bank.topics)
+    print(f"added {len(bank.questions)} questions in topic(s) {names}")
+    return 0
+
+
+def _bank_show(args, settings: Settings) -> int:
+    from interviewer.render import question_text
+
+    question = _services(settings).store.get(args.id)
+    if question is None:
+        print(f"error: no question with id {args.id!r}; `interviewer topics` lists the topics", file=sys.stderr)
+        return 2
+    print(question_text(question))
+    return 0
+
+
+def _grade(args, settings: Settings) -> int:
+    from interviewer.render import grade_text
+
+    services = _services(settings)
+    question = services.store.get(args.question_id)
+    if question is None:
+        print(f"error: no question with id {args.question_id!r}", file=sys.stderr)
+        return 2
+    grade = services.grader.grade(question, args.answer)
+    print(json.dumps(grade.to_dict(), indent=2) if args.json else grade_text(grade))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Errors by cause. Every message says what was expected and what to do."""
+
+
+class InterviewerError(Exception):
+    """Base of every error this app raises on purpose."""
+
+
+class ModelMissing(InterviewerError):
+    """A model file is not where the registry says; the message names the command that fetches it."""
+
+
+class ModelCorrupt(InterviewerError):
+    """A model file is present but its checksum or format is wrong."""
+
+
+class BadModelOutput(InterviewerError):
+    """A model answered with something that does not fit the expected shape."""
+
+
+class BackendUnavailable(InterviewerError):
+    """A backend could not be started or reached."""
+
+
+class BadInput(InterviewerError):
+    """The user gave something we cannot use: a bad file, an empty upload, an unknown topic."""

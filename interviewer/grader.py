@@ -1,0 +1,160 @@
+"""The grader: an answer against the key points of a stored model answer, scored in milliseconds.
+
+The number never hangs on an LLM. Each key point is matched against spans of the answer (single
+sentences and adjacent pairs) by embedding similarity and shared content words; its strength decides
+covered, partial or missed, and the score is the share of key-point credit earned, out of 10. Guards
+then cap what the evidence cannot justify: nothing said, "I don't know", off-topic text, a bare keyword
+list. Sentences that address the grader are removed before grading and noted.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from interviewer import text as T
+from interviewer.backends import Embedder
+from interviewer.knowledge.schema import Question
+from interviewer.types import Grade, PointResult
+
+
+@dataclass(frozen=True)
+class GraderOptions:
+    """Calibration of the grader. Similarities are cosine; strengths and credits are 0..1."""
+
+    max_words: int = 600  # longer answers are truncated, with a notice
+    sim_floor: float = 0.25  # cosine at or below which a span says nothing about a key point
+    sim_full: float = 0.70  # cosine at which a span fully states a key point
+    lexical_weight: float = 0.3  # share of strength from the key point's content words found in the span
+    covered_at: float = 0.55  # strength from which a key point counts as covered
+    partial_at: float = 0.35  # strength from which it counts as partly covered
+    off_topic_below: float = 0.30  # answer-to-reference cosine under which an answer is off-topic
+    off_topic_cap: int = 2
+    keyword_list_cap: int = 3
+    margin: float = 0.06  # strengths this close to a threshold make the grade less certain
+
+
+LETTERS = ((9, "A"), (7, "B"), (5, "C"), (3, "D"), (0, "F"))
+
+
+def letter_for(score: int) -> str:
+    """A-F from a 0-10 score: A 9-10, B 7-8, C 5-6, D 3-4, F 0-2."""
+    return next(letter for floor, letter in LETTERS if score >= floor)
+
+
+class Grader:
+    """Grades answers against questions from the knowledge store; deterministic for the same input."""
+
+    def __init__(self, embedder: Embedder, options: GraderOptions | None = None) -> None:
+        self._embedder = embedder
+        self.options = options or GraderOptions()
+        self._point_cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def grade(self, question: Question, answer: str) -> Grade:
+        """Score one answer to one question, with the evidence for each key point."""
+        notes: list[str] = []
+        answer = answer.strip()
+        tokens = answer.split()
+        if len(tokens) > self.options.max_words:
+            answer = " ".join(tokens[: self.options.max_words])
+            notes.append(f"The answer was long; only its first {self.options.max_words} words were graded.")
+        kept = [s for s in T.sentences(answer) if not T.is_instruction(s)]
+        if len(kept) < len(T.sentences(answer)):
+            notes.append("Text addressed to the grader was ignored; only the answer itself was graded.")
+        body = " ".join(kept)
+        if not T.looks_english(body):
+            notes.append("This answer does not look like English; grading works on English answers only.")
+        if not T.content_stems(body):
+            return self._empty(question, notes, "No answer was given.")
+        if T.is_dont_know(body):
+            return self._empty(question, notes, "The answer said the candidate does not know.")
+        return self._grade_body(question, kept, notes)
+
+    def _grade_body(self, question: Question, spans_in: list[str], notes: list[str]) -> Grade:
+        o = self.options
+        spans = spans_in + [f"{a} {b}" for a, b in zip(spans_in, spans_in[1:], strict=False)]
+        span_vecs = self._embedder.embed(spans + [" ".join(spans_in)])
+        whole = span_vecs[-1]
+        point_vecs, reference = self._points(question)
+        sims = span_vecs[:-1] @ point_vecs.T  # (spans, points)
+        results = []
+        for k, point in enumerate(question.key_points):
+            best = int(np.argmax(sims[:, k]))
+            semantic = np.clip((sims[best, k] - o.sim_floor) / (o.sim_full - o.sim_floor), 0.0, 1.0)
+            wanted = T.content_stems(point)
+            lexical = len(wanted & T.content_stems(spans[best])) / len(wanted) if wanted else 0.0
+            strength = float((1 - o.lexical_weight) * semantic + o.lexical_weight * lexical)
+            status = "covered" if strength >= o.covered_at else "partial" if strength >= o.partial_at else "missed"
+            results.append(PointResult(point, status, spans[best] if status != "missed" else "", strength))
+        credit = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
+        score = round(10 * sum(credit[r.status] for r in results) / len(results))
+        relevance = float(whole @ reference)
+        body = " ".join(spans_in)
+        if relevance < o.off_topic_below:
+            score = min(score, o.off_topic_cap)
+            notes.append("The answer seems to be about something else than the question.")
+        elif self._keyword_list(body):
+            score = min(score, o.keyword_list_cap)
+            notes.append("The answer lists terms without explaining them; say how they connect.")
+        confidence, reason = self._confidence(results, body, notes)
+        return Grade(
+            score=score, letter=letter_for(score), points=tuple(results),
+            verdict=_verdict(score, results), tip=_tip(question, results, notes),
+            confidence=confidence, confidence_reason=reason, notes=tuple(notes),
+        )
+
+    def _points(self, question: Question) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings of the key points, then of the model answer; cached per question content."""
+        key = question.content_hash()
+        with self._lock:
+            if key not in self._point_cache:
+                self._point_cache[key] = self._embedder.embed(list(question.key_points) + [question.answer])
+            vectors = self._point_cache[key]
+        return vectors[:-1], vectors[-1]
+
+    def _keyword_list(self, body: str) -> bool:
+        longest = max((len(s.split()) for s in T.sentences(body)), default=0)
+        return T.function_word_ratio(body) < 0.15 or longest < 5
+
+    def _confidence(self, results: list[PointResult], body: str, notes: list[str]):
+        o = self.options
+        if len(body.split()) < 12:
+            return "low", "The answer is very short, so there is little to judge."
+        if any("English" in n or "long" in n for n in notes):
+            return "low", notes[0]
+        close = sum(
+            min(abs(r.strength - o.covered_at), abs(r.strength - o.partial_at)) < o.margin for r in results
+        )
+        if close >= 2:
+            return "low", f"{close} key points sit on the line between two marks."
+        return ("medium", "") if close == 1 else ("high", "")
+
+    def _empty(self, question: Question, notes: list[str], verdict: str) -> Grade:
+        results = tuple(PointResult(p, "missed") for p in question.key_points)
+        tip = f"Start from the core idea: {question.key_points[0]}"
+        return Grade(0, "F", results, verdict, tip, "high", "", tuple(notes))
+
+
+def _verdict(score: int, results: list[PointResult]) -> str:
+    covered = sum(r.status == "covered" for r in results)
+    total = len(results)
+    if score >= 9:
+        return f"Strong answer: it covers {covered} of {total} key points clearly."
+    if score >= 7:
+        return f"Good answer with gaps: {covered} of {total} key points covered."
+    if score >= 5:
+        return f"Partly there: {covered} of {total} key points covered, some only in part."
+    if score >= 3:
+        return f"Weak answer: only {covered} of {total} key points covered."
+    return "The answer does not yet address the question's key points."
+
+
+def _tip(question: Question, results: list[PointResult], notes: list[str]) -> str:
+    gaps = [r for r in results if r.status != "covered"]
+    if not gaps:
+        return "Keep it this crisp, and add a concrete example or number where you can."
+    weakest = min(gaps, key=lambda r: r.strength)
+    return f"Next time, make this point explicitly: {weakest.point}"

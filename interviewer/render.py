@@ -1,0 +1,68 @@
+"""Pure rendering of grades, reports and questions as text (terminal) and Markdown (page, export)."""
+
+from __future__ import annotations
+
+from interviewer.knowledge.schema import Question
+from interviewer.types import Grade
+
+_MARK = {"covered": "+", "partial": "~", "missed": "-"}
+
+
+def grade_text(grade: Grade) -> str:
+    """A grade as a few lines for the terminal."""
+    lines = [f"Score {grade.score}/10 ({grade.letter}), confidence {grade.confidence}. {grade.verdict}"]
+    for p in grade.points:
+        evidence = f'  <- "{_clip(p.evidence)}"' if p.evidence else ""
+        lines.append(f"  [{_MARK[p.status]}] {p.point}{evidence}")
+    lines.append(f"Tip: {grade.tip}")
+    lines.extend(f"Note: {note}" for note in grade.notes)
+    if grade.confidence_reason:
+        lines.append(f"Why the confidence is {grade.confidence}: {grade.confidence_reason}")
+    return "\n".join(lines)
+
+
+def grade_markdown(grade: Grade) -> str:
+    """A grade as Markdown for the page."""
+    icon = {"covered": "✅", "partial": "🟡", "missed": "❌"}
+    lines = [f"**Score {grade.score}/10 ({grade.letter})** · confidence {grade.confidence}", "", grade.verdict, ""]
+    for p in grade.points:
+        evidence = f' — *"{_clip(p.evidence)}"*' if p.evidence else ""
+        lines.append(f"- {icon[p.status]} {p.point}{evidence}")
+    lines += ["", f"**Tip:** {grade.tip}"]
+    lines.extend(f"> {note}" for note in grade.notes)
+    return "\n".join(lines)
+
+
+def report_text(report: dict) -> str:
+    """The end-of-session summary for the terminal."""
+    lines = ["", f"Overall: {report['overall']}/10 over {len(report['questions'])} question(s)"]
+    for i, q in enumerate(report["questions"], 1):
+        lines.append(f"  {i}. {q['score']:>2}/10  {q['question']}")
+    return "\n".join(lines)
+
+
+def report_markdown(report: dict) -> str:
+    """The whole session as a Markdown document: each question, answer, grade and model answer."""
+    lines = [f"# Interview report: {', '.join(report['topics'])}", "",
+             f"**Overall score: {report['overall']}/10** (mean of the question scores)", ""]
+    for i, q in enumerate(report["questions"], 1):
+        lines += [f"## {i}. {q['question']}", "", f"*{q['topic']} · {q['level']}* · **{q['score']}/10 "
+                  f"({q['letter']})** · {q['verdict']}", "", f"**Your answer:** {q['answer'] or '(nothing)'}", ""]
+        lines += [f"- {p['status']}: {p['point']}" for p in q["points"]]
+        lines += ["", f"**Model answer:** {q['model_answer']}", ""]
+    return "\n".join(lines)
+
+
+def question_text(question: Question) -> str:
+    """A bank question with its model answer, key points and follow-ups."""
+    lines = [f"{question.id} ({question.topic}, {question.level})", "", question.question, "",
+             "Model answer:", question.answer, "", "Key points:"]
+    lines += [f"  {i}. {p}" for i, p in enumerate(question.key_points, 1)]
+    lines += ["", "Follow-ups:"] + [f"  (point {f.key_point}) {f.ask}" for f in question.follow_ups]
+    lines += ["", "Glossary: " + ", ".join(question.glossary), "References:"]
+    lines += [f"  - {r}" for r in question.references]
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,37 @@
+"""The one settings object. Environment variables `INTERVIEWER_*`, CLI flags and Make variables map onto it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Where things live, which models run, and how the page is served."""
+
+    model_config = SettingsConfigDict(env_prefix="INTERVIEWER_", frozen=True)
+
+    data_dir: Path = Field(REPO_ROOT / "data", description="store, sessions and caches; delete it to reset")
+    models_dir: Path = Field(REPO_ROOT / "models", description="model registry and assembled model files")
+    profile: str = Field("default", description="model profile from the registry: default or test")
+    model: Path | None = Field(None, description="a GGUF file of the user's own, used instead of the profile's LLM")
+    bank_dirs: list[Path] = Field(default_factory=list, description="extra question-bank folders to merge in")
+    gpu_layers: int = Field(-1, description="LLM layers to offload to a GPU when the build has one; -1 is all")
+    context_tokens: int = Field(4096, description="LLM context window in tokens")
+    threads: int | None = Field(None, description="CPU threads for the LLM; None lets llama.cpp choose")
+    seed: int = Field(0, description="seed for every model call, so the same input gives the same output")
+    host: str = Field("127.0.0.1", description="address the page binds to")
+    port: int = Field(7860, description="port the page listens on")
+    answer_seconds: int = Field(120, description="time allowed per answer, in seconds")
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def registry_file(self) -> Path:
+        return self.models_dir / "registry.yaml"

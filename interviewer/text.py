@@ -1,0 +1,88 @@
+"""Pure text helpers for grading and speech: sentences, content words, instruction and refusal patterns."""
+
+from __future__ import annotations
+
+import re
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-']*|\d+(?:\.\d+)?")
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have having
+he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+nor not now of off on once only or other our ours ourselves out over own same she should so some such than
+that the their theirs them themselves then there these they this those through to too under until up very
+was we were what when where which while who whom why will with would you your yours yourself yourselves
+one two uses use used using like well really basically actually kind sort thing things way get gets lot
+""".split())
+
+# Sentences that address the grader instead of the question ("ignore the rubric", "SYSTEM: score=10").
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(rubric|instructions?|grader|grading|previous|above|"
+    r"rules|criteria)\b"
+    r"|\b(give|award|assign|grade|score|rate|mark)\b.{0,30}(\b10\s*(/|out of)\s*10\b|\bten out of ten\b|"
+    r"\bfull (marks|points|score)\b|\bperfect (score|marks)\b|\bmaximum (score|marks|points)\b|\btop marks\b)"
+    r"|^\W*(system|assistant|grader|evaluator|note to the (grader|evaluator))\W*:"
+    r"|\bscore\s*[=:]\s*\d+"
+    r"|\b(you are|act as|as) (the|an?) (grader|examiner|evaluator|scorer|scoring model)\b"
+    r"|</?\s*(answer|grader|system|instructions?)[^>]*>|<\|im_(start|end)\|>",
+    re.IGNORECASE,
+)
+_DONT_KNOW = re.compile(
+    r"\b(i\s*(do\s*not|don't|dont)\s*know|no idea|not sure|i have no clue|can't remember|cannot remember|"
+    r"i'm not familiar|i am not familiar)\b",
+    re.IGNORECASE,
+)
+
+
+def sentences(text: str) -> list[str]:
+    """Split text into sentences (on end punctuation and line breaks), dropping empty pieces."""
+    return [piece.strip() for piece in _SENTENCE_END.split(text) if piece and piece.strip()]
+
+
+def words(text: str) -> list[str]:
+    """The words of a text, lower-cased."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def stem(word: str) -> str:
+    """A light suffix strip so that 'rewards', 'rewarded' and 'rewarding' meet."""
+    for suffix in ("ation", "ing", "ed", "es", "s", "ly"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def content_stems(text: str) -> set[str]:
+    """Stems of the words that carry meaning (no stopwords)."""
+    return {stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1}
+
+
+def is_instruction(sentence: str) -> bool:
+    """Whether a sentence speaks to the grader ("give this 10/10") rather than answering."""
+    return bool(_INSTRUCTION.search(sentence))
+
+
+def is_dont_know(text: str) -> bool:
+    """Whether a short text says the candidate does not know."""
+    return bool(_DONT_KNOW.search(text)) and len(content_stems(text)) < 8
+
+
+def function_word_ratio(text: str) -> float:
+    """Share of stopwords among the words: prose sits near 0.4-0.5, a bare keyword list near 0."""
+    tokens = words(text)
+    return sum(t in STOPWORDS for t in tokens) / len(tokens) if tokens else 0.0
+
+
+_ENGLISH_MARKERS = frozenset("the a an is are of to and in that it for with as on this be by".split())
+
+
+def looks_english(text: str) -> bool:
+    """Whether a text of some length reads as English (common English words appear in it)."""
+    tokens = words(text)
+    if len(text.split()) < 6:
+        return True
+    if not tokens or len(" ".join(tokens)) < 0.5 * len(text.replace(" ", "")):
+        return False  # mostly non-Latin script
+    return sum(t in _ENGLISH_MARKERS for t in tokens) / len(tokens) >= 0.08

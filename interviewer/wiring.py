@@ -1,0 +1,129 @@
+"""The one wiring point: every real backend is built here, from the settings, and only when first needed."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from functools import cached_property
+from pathlib import Path
+
+from interviewer import registry
+from interviewer.errors import BadInput
+from interviewer.grader import Grader
+from interviewer.knowledge.schema import Bank, bank_files, load_bank, load_topic_file
+from interviewer.knowledge.store import KnowledgeStore, open_client
+from interviewer.settings import Settings
+
+
+def shipped_bank_dir() -> Path:
+    """The bank that ships with the app (inside the installed package or the checkout)."""
+    from interviewer import knowledge
+
+    return Path(knowledge.__file__).resolve().parent / "bank"
+
+
+class Services:
+    """Backends built lazily from one Settings object and shared by every session of this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+
+    @property
+    def user_bank_dir(self) -> Path:
+        return self.settings.data_dir / "banks"
+
+    def bank_paths(self) -> list[Path]:
+        paths = [shipped_bank_dir(), *self.settings.bank_dirs]
+        if self.user_bank_dir.is_dir() and any(self.user_bank_dir.glob("*.yaml")):
+            paths.append(self.user_bank_dir)
+        return paths
+
+    @cached_property
+    def bank(self) -> Bank:
+        """Every bank, validated; a problem in any of them stops start-up with the list of problems."""
+        bank = load_bank(*self.bank_paths())
+        if bank.problems:
+            listing = "\n".join(f"  {p}" for p in bank.problems[:20])
+            raise BadInput(f"the question bank has problems; fix them or remove the file:\n{listing}")
+        return bank
+
+    @cached_property
+    def registry(self) -> registry.Registry:
+        return registry.load_registry(self.settings.models_dir)
+
+    def model_path(self, role: str) -> Path:
+        """The verified file or folder of the profile's model for a role (the user's GGUF for the LLM)."""
+        if role == "llm" and self.settings.model is not None:
+            path = self.settings.model.expanduser()
+            if not path.is_file():
+                raise BadInput(f"MODEL={path} does not exist; give the path of a .gguf file")
+            return path
+        spec = self.registry.for_profile(self.settings.profile)[role]
+        return registry.require(spec, self.settings.models_dir)
+
+    @cached_property
+    def embedder(self):
+        from interviewer.embed import SentenceEmbedder
+
+        return SentenceEmbedder(self.model_path("embedder"))
+
+    @cached_property
+    def store(self) -> KnowledgeStore:
+        """The Chroma store, brought up to date with the bank (only changed questions are embedded)."""
+        store = KnowledgeStore(open_client(self.settings.store_dir), self.embedder)
+        store.ingest(self.bank.questions)
+        return store
+
+    @cached_property
+    def grader(self) -> Grader:
+        return Grader(self.embedder)
+
+    @cached_property
+    def llm(self):
+        from interviewer.llm import LlamaCppLLM
+
+        s = self.settings
+        return LlamaCppLLM(self.model_path("llm"), context_tokens=s.context_tokens, threads=s.threads,
+                           gpu_layers=s.gpu_layers, seed=s.seed)
+
+    @cached_property
+    def stt(self):
+        from interviewer.stt import WhisperSTT
+
+        return WhisperSTT(self.model_path("stt"))
+
+    @cached_property
+    def tts(self):
+        from interviewer.tts import PiperTTS
+
+        onnx = self.model_path("tts")
+        return PiperTTS(onnx, onnx.with_name(onnx.name + ".json"))
+
+    def add_bank(self, path: Path) -> Bank:
+        """Validate a user's bank and copy its topic files into the data directory, where they are merged.
+
+        Adding a topic again replaces the earlier copy; clashes with any other bank are reported.
+        """
+        bank = load_bank(path)
+        if bank.problems:
+            return bank
+        incoming = {t.topic for t in bank.topics}
+        others = [
+            f for p in self.bank_paths() for f in bank_files(p)
+            if not (p == self.user_bank_dir and f.stem in incoming)
+        ]
+        clash = load_bank(*others, path).problems
+        if clash:
+            return Bank(bank.topics, clash)
+        self.user_bank_dir.mkdir(parents=True, exist_ok=True)
+        for file in bank_files(path):
+            topic, _ = load_topic_file(file)
+            shutil.copyfile(file, self.user_bank_dir / f"{topic.topic}.yaml")
+        for cached in ("bank", "store"):
+            self.__dict__.pop(cached, None)
+        return bank
+
+    def topic_titles(self) -> dict[str, str]:
+        return {t.topic: t.title for t in self.bank.topics}
+

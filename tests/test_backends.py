@@ -1,0 +1,66 @@
+"""Every real adapter on its real (smallest useful) model."""
+
+from __future__ import annotations
+
+import io
+import re
+import wave
+
+import numpy as np
+import pytest
+from pydantic import BaseModel, Field
+
+from interviewer.tts import chunks_to_wav
+from interviewer.types import Message
+
+pytestmark = pytest.mark.real
+
+
+class Capital(BaseModel):
+    city: str
+    confidence: int = Field(description="0 to 10")
+
+
+def test_llm_answers_under_a_json_schema_and_repeats_itself(services):
+    messages = [Message("system", "Answer in JSON."), Message("user", "What is the capital of France?")]
+    first = services.llm.chat_json(messages, Capital, max_tokens=40)
+    assert isinstance(first, Capital) and "paris" in first.city.lower()
+    assert services.llm.chat_json(messages, Capital, max_tokens=40) == first
+
+
+def test_llm_streams_the_same_text_it_returns(services):
+    messages = [Message("user", "Say the word hello and nothing else.")]
+    whole = services.llm.chat(messages, max_tokens=8)
+    assert "".join(services.llm.stream(messages, max_tokens=8)) == whole
+    assert "hello" in whole.lower()
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+def test_piper_speaks_and_whisper_hears_the_same_words(services):
+    sentence = "The reward model is trained on human preferences. Then the policy is optimised."
+    chunks = list(services.tts.synthesize(sentence))
+    assert len(chunks) == 2  # streamed: one chunk per sentence
+    assert all(c.sample_rate == services.tts.sample_rate and c.seconds > 0.5 for c in chunks)
+    with wave.open(io.BytesIO(chunks_to_wav(chunks))) as wav:
+        rate, pcm = wav.getframerate(), np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+    audio = pcm.astype(np.float32) / 32768
+    audio16k = np.interp(np.arange(0, len(audio), rate / 16000), np.arange(len(audio)), audio)
+    padded = np.concatenate([np.zeros(8000, np.float32), audio16k.astype(np.float32)])
+    transcript = services.stt.transcribe(padded)
+    assert _words(transcript.text) == _words(sentence.replace("optimised", "optimized")) or \
+        _words(transcript.text) == _words(sentence)
+    assert [w.text.strip(".,").lower() for w in transcript.words][:3] == ["the", "reward", "model"]
+    assert all(a.end <= b.start + 0.01 for a, b in zip(transcript.words, transcript.words[1:], strict=False))
+
+
+def test_embedder_puts_paraphrases_closer_than_unrelated_text(services):
+    a, b, c = services.embedder.embed([
+        "How does a KV cache speed up decoding?",
+        "Why does caching keys and values make generation faster?",
+        "What is the capital of Peru?",
+    ])
+    assert a @ b > a @ c + 0.3
+    assert abs(float(np.linalg.norm(a)) - 1.0) < 1e-4

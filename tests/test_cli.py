@@ -1,0 +1,70 @@
+"""The terminal commands, run as a user runs them, including a whole interview with no network at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.real
+NETGUARD = Path(__file__).parent / "netguard.py"
+
+
+@pytest.fixture(scope="module")
+def run(settings):
+    def run(*args: str, stdin: str = "", prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+        env = {**os.environ, "INTERVIEWER_DATA_DIR": str(settings.data_dir), "INTERVIEWER_PROFILE": "test"}
+        return subprocess.run([*prefix, sys.executable, *args], input=stdin, capture_output=True, text=True,
+                              env=env, timeout=300)
+    return run
+
+
+def test_text_interview_from_stdin_prints_a_json_report(run):
+    done = run("-m", "interviewer.cli", "interview", "--topic", "rlhf", "--text", "--questions", "2", "--json",
+               stdin="first answer\nsecond answer\n")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [set(q) >= {"question", "answer", "score"} for q in report["questions"]] == [True, True]
+    assert [q["answer"] for q in report["questions"]] == ["first answer", "second answer"]
+    assert report["overall"] == sum(q["score"] for q in report["questions"]) / 2
+    assert "Question 1 of 2" in done.stderr  # the conversation goes to stderr, the report to stdout
+
+
+def test_topics_and_models_as_json(run):
+    topics = json.loads(run("-m", "interviewer.cli", "topics", "--json").stdout)
+    rlhf = next(t for t in topics if t["topic"] == "rlhf")
+    assert rlhf["total"] == sum(rlhf["counts"].values()) >= 6 and rlhf["title"]
+    done = run("-m", "interviewer.cli", "models", "--json")
+    models = json.loads(done.stdout)
+    assert {m["role"] for m in models} == {"llm", "stt", "tts", "embedder"}
+    assert all(m["status"] == "ok" for m in models) and done.returncode == 0
+
+
+def test_unknown_topic_is_a_clear_error(run):
+    done = run("-m", "interviewer.cli", "interview", "--topic", "astrology", "--text", stdin="x\n")
+    assert done.returncode == 2 and "known topics" in done.stderr and "rlhf" in done.stderr
+
+
+def test_missing_gguf_is_a_clear_error(run, tmp_path):
+    done = run("-m", "interviewer.cli", "models", "--model", str(tmp_path / "none.gguf"), "--json")
+    assert done.returncode == 1
+    llm = next(m for m in json.loads(done.stdout) if m["role"] == "llm")
+    assert llm["status"] == "missing"
+
+
+def test_a_whole_interview_runs_with_the_network_unavailable(run, tmp_path):
+    log = tmp_path / "attempts.log"
+    log.touch()
+    # A fresh network namespace has no route anywhere; where unshare is unavailable the audit hook alone
+    # refuses and records every non-loopback connection.
+    prefix = ("unshare", "-n") if shutil.which("unshare") and os.geteuid() == 0 else ()
+    done = run(str(NETGUARD), str(log), "-m", "interviewer.cli", "interview", "--topic", "sampling",
+               "--text", "--questions", "2", "--json", stdin="Temperature divides the logits.\n\n", prefix=prefix)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["questions"]) == 2
+    assert log.read_text() == ""  # no connection or lookup was even attempted

@@ -1,0 +1,53 @@
+"""A user's own bank, exactly as the README documents it, runs end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from interviewer.settings import REPO_ROOT
+
+EXAMPLE = REPO_ROOT / "knowledge" / "examples" / "vector-search.yaml"
+
+
+def test_readme_shows_the_example_bank_verbatim():
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = re.search(r"<!-- example-bank -->\n```yaml\n(.*?)```\n<!-- /example-bank -->", readme, re.S)
+    assert block and block.group(1) == EXAMPLE.read_text()
+
+
+@pytest.mark.real
+def test_bank_add_then_interview_on_the_new_topic(tmp_path):
+    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(tmp_path), "INTERVIEWER_PROFILE": "test"}
+
+    def cli(*args, stdin=""):
+        return subprocess.run([sys.executable, "-m", "interviewer.cli", *args], input=stdin, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    added = cli("bank", "add", str(EXAMPLE))
+    assert added.returncode == 0, added.stderr
+    assert "added 1 questions in topic(s) vector-search" in added.stdout
+    good = ("Exact search compares the query with every vector, so it grows linearly with the data. An "
+            "approximate index like HNSW only visits a small part of the vectors, trading some recall for "
+            "much lower latency.")
+    done = cli("interview", "--topic", "vector-search", "--text", "--questions", "1", "--json", stdin=good + "\n")
+    assert done.returncode == 0, done.stderr
+    [graded] = json.loads(done.stdout)["questions"]
+    assert graded["id"] == "vector-search-ann-tradeoff" and graded["score"] >= 4
+    shown = cli("bank", "show", "vector-search-ann-tradeoff")
+    assert "HNSW" in shown.stdout and "Key points:" in shown.stdout
+
+
+def test_bank_add_rejects_a_bad_file_with_located_problems(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text().replace("level: mid", "level: wizard"))
+    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-m", "interviewer.cli", "bank", "check", str(bad)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "bad.yaml:vector-search-ann-tradeoff:level" in done.stdout

@@ -1,0 +1,1 @@
+"""The Gradio front end. Only this package imports gradio."""
