@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from functools import partial
@@ -75,9 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("id")
     s.set_defaults(run=_bank_show)
 
-    p = add("grade", help="grade one answer to a bank question")
-    p.add_argument("--question-id", required=True)
-    p.add_argument("--answer", required=True)
+    p = add("grade", help="grade an answer to a bank question, to your own question, or a batch file")
+    p.add_argument("--question-id", help="a bank question's id")
+    p.add_argument("--question", help="your own question (with --reference)")
+    p.add_argument("--reference", help="the model answer to grade against (with --question)")
+    p.add_argument("--answer", help="the answer to grade")
+    p.add_argument("--batch", type=Path, help="JSONL input: objects with question, reference, answer (and id)")
+    p.add_argument("--out", type=Path, help="JSONL output for --batch (default: standard output)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_grade)
     return parser
@@ -215,15 +220,51 @@ def _bank_show(args, settings: Settings) -> int:
 
 
 def _grade(args, settings: Settings) -> int:
+    from interviewer.errors import BadInput
+    from interviewer.grader import Reference
     from interviewer.render import grade_text
 
     services = _services(settings)
-    question = services.store.get(args.question_id)
-    if question is None:
-        print(f"error: no question with id {args.question_id!r}", file=sys.stderr)
-        return 2
-    grade = services.grader.grade(question, args.answer)
+    if args.batch:
+        return _grade_batch(services, args.batch, args.out)
+    if args.answer is None:
+        raise BadInput("give --answer TEXT (or --batch FILE)")
+    if args.question_id:
+        target = services.store.get(args.question_id)
+        if target is None:
+            raise BadInput(f"no question with id {args.question_id!r}; `interviewer topics` lists the topics")
+    elif args.question and args.reference:
+        target = Reference.from_text(args.question, args.reference)
+    else:
+        raise BadInput("give --question-id ID, or --question TEXT with --reference TEXT")
+    grade = services.grader.grade(target, args.answer)
     print(json.dumps(grade.to_dict(), indent=2) if args.json else grade_text(grade))
+    return 0
+
+
+def _grade_batch(services, source: Path, out: Path | None) -> int:
+    """Grade every line of a JSONL file; each output line is the input object plus its grade."""
+    import time
+
+    from interviewer.errors import BadInput
+    from interviewer.grader import Reference
+
+    try:
+        lines = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [json.loads(line) for line in lines]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BadInput(f"cannot read {source} as JSON lines: {error}") from error
+    missing = [n for n, row in enumerate(rows, 1) if not {"question", "reference", "answer"} <= set(row)]
+    if missing:
+        raise BadInput(f"lines {missing[:10]} of {source} lack one of question, reference, answer")
+    start = time.perf_counter()
+    with out.open("w", encoding="utf-8") if out else contextlib.nullcontext(sys.stdout) as sink:
+        for row in rows:
+            grade = services.grader.grade(Reference.from_text(row["question"], row["reference"]), row["answer"])
+            sink.write(json.dumps({**row, **grade.to_dict()}) + "\n")
+    seconds = time.perf_counter() - start
+    print(f"graded {len(rows)} rows in {seconds:.1f} s ({len(rows) / max(seconds, 1e-9):.0f} rows/s)",
+          file=sys.stderr)
     return 0
 
 

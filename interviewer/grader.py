@@ -9,6 +9,7 @@ list. Sentences that address the grader are removed before grading and noted.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 
@@ -36,6 +37,29 @@ class GraderOptions:
     margin: float = 0.06  # strengths this close to a threshold make the grade less certain
 
 
+@dataclass(frozen=True)
+class Reference:
+    """What an answer is graded against: the question, its model answer and the key points to look for."""
+
+    question: str
+    answer: str
+    key_points: tuple[str, ...]
+
+    def content_hash(self) -> str:
+        return hashlib.sha256("\x1f".join((self.question, self.answer, *self.key_points)).encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_text(cls, question: str, answer: str) -> Reference:
+        """A reference for a question of the user's own: each sentence of the model answer is a key point
+        (at most six: later sentences are folded into the sixth)."""
+        points = T.sentences(answer) or [answer]
+        if len(points) > 6:
+            points = points[:5] + [" ".join(points[5:])]
+        return cls(question, answer, tuple(points))
+
+
+Gradable = Question | Reference  # a bank question, or a reference the user supplied
+
 LETTERS = ((9, "A"), (7, "B"), (5, "C"), (3, "D"), (0, "F"))
 
 
@@ -53,7 +77,7 @@ class Grader:
         self._point_cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
-    def grade(self, question: Question, answer: str) -> Grade:
+    def grade(self, question: Gradable, answer: str) -> Grade:
         """Score one answer to one question, with the evidence for each key point."""
         notes: list[str] = []
         answer = answer.strip()
@@ -73,7 +97,7 @@ class Grader:
             return self._empty(question, notes, "The answer said the candidate does not know.")
         return self._grade_body(question, kept, notes)
 
-    def _grade_body(self, question: Question, spans_in: list[str], notes: list[str]) -> Grade:
+    def _grade_body(self, question: Gradable, spans_in: list[str], notes: list[str]) -> Grade:
         o = self.options
         spans = spans_in + [f"{a} {b}" for a, b in zip(spans_in, spans_in[1:], strict=False)]
         span_vecs = self._embedder.embed(spans + [" ".join(spans_in)])
@@ -104,9 +128,10 @@ class Grader:
             score=score, letter=letter_for(score), points=tuple(results),
             verdict=_verdict(score, results), tip=_tip(question, results, notes),
             confidence=confidence, confidence_reason=reason, notes=tuple(notes),
+            coverage=float(np.mean([r.strength for r in results])) if score > 0 else 0.0,
         )
 
-    def _points(self, question: Question) -> tuple[np.ndarray, np.ndarray]:
+    def _points(self, question: Gradable) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings of the key points, then of the model answer; cached per question content."""
         key = question.content_hash()
         with self._lock:
@@ -132,7 +157,7 @@ class Grader:
             return "low", f"{close} key points sit on the line between two marks."
         return ("medium", "") if close == 1 else ("high", "")
 
-    def _empty(self, question: Question, notes: list[str], verdict: str) -> Grade:
+    def _empty(self, question: Gradable, notes: list[str], verdict: str) -> Grade:
         results = tuple(PointResult(p, "missed") for p in question.key_points)
         tip = f"Start from the core idea: {question.key_points[0]}"
         return Grade(0, "F", results, verdict, tip, "high", "", tuple(notes))
@@ -152,7 +177,7 @@ def _verdict(score: int, results: list[PointResult]) -> str:
     return "The answer does not yet address the question's key points."
 
 
-def _tip(question: Question, results: list[PointResult], notes: list[str]) -> str:
+def _tip(question: Gradable, results: list[PointResult], notes: list[str]) -> str:
     gaps = [r for r in results if r.status != "covered"]
     if not gaps:
         return "Keep it this crisp, and add a concrete example or number where you can."

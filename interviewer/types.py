@@ -75,6 +75,7 @@ class Grade:
     confidence: Confidence
     confidence_reason: str = ""
     notes: tuple[str, ...] = field(default=())
+    coverage: float = 0.0  # mean key-point strength, 0..1: a continuous companion to the score
 
     @property
     def covered(self) -> list[str]:
@@ -97,6 +98,7 @@ class Grade:
             "confidence": self.confidence,
             "confidence_reason": self.confidence_reason,
             "notes": list(self.notes),
+            "coverage": round(self.coverage, 4),
             "points": [
                 {"point": p.point, "status": p.status, "evidence": p.evidence, "strength": round(p.strength, 3)}
                 for p in self.points

@@ -68,3 +68,27 @@ def test_a_whole_interview_runs_with_the_network_unavailable(run, tmp_path):
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["questions"]) == 2
     assert log.read_text() == ""  # no connection or lookup was even attempted
+
+
+def test_grade_own_question_and_batch(run, tmp_path):
+    question = "Why does a KV cache speed up decoding?"
+    reference = ("It stores the keys and values of earlier tokens. Each new token then attends to the cache "
+                 "instead of recomputing every earlier position.")
+    good = "Because the keys and values of earlier tokens are cached, each new token only attends to them."
+    done = run("-m", "interviewer.cli", "grade", "--question", question, "--reference", reference,
+               "--answer", good, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["score"] >= 5
+    rows = [{"id": "a", "question": question, "reference": reference, "answer": good},
+            {"id": "b", "question": question, "reference": reference, "answer": "Paris is in France."}]
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    done = run("-m", "interviewer.cli", "grade", "--batch", str(source), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "graded 2 rows" in done.stderr and "rows/s" in done.stderr
+    graded = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [g["id"] for g in graded] == ["a", "b"] and graded[0]["answer"] == good
+    assert graded[0]["score"] > graded[1]["score"]
+    source.write_text('{"question": "q"}\n')
+    bad = run("-m", "interviewer.cli", "grade", "--batch", str(source))
+    assert bad.returncode == 2 and "lack one of question, reference, answer" in bad.stderr
