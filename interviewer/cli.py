@@ -40,12 +40,33 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--topic", default="rlhf", help="topic slug, or several separated by commas")
         p.add_argument("--level", default="mid", choices=LEVELS)
         p.add_argument("--questions", type=int, default=5, help="number of questions")
+        p.add_argument("--seconds", type=int, help="time per answer in seconds (default 120)")
+        p.add_argument("--follow-ups", type=int,
+                       help="follow-ups at most per question (default 1; 0 when answers are piped in)")
 
     p = add("interview", help="run an interview in the terminal")
     session_flags(p)
     p.add_argument("--text", action="store_true", help="typed answers (the terminal has no voice mode yet)")
     p.add_argument("--json", action="store_true", help="print the final report as one JSON object")
     p.set_defaults(run=_interview)
+
+    p = add("resume", help="continue an unfinished interview in the terminal")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_resume)
+
+    p = add("sessions", help="list saved interview sessions")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_sessions)
+
+    p = add("report", help="print a session's report")
+    p.add_argument("id")
+    p.add_argument("--format", choices=("md", "json"), default="md")
+    p.set_defaults(run=_report)
+
+    p = add("history", help="scores over time, weakest key points and a suggested next session")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_history)
 
     p = add("serve", help="open the interview page in the browser")
     session_flags(p)
@@ -99,28 +120,96 @@ def _options(args, settings: Settings):
 
     topics = tuple(t.strip() for t in args.topic.split(",") if t.strip())
     return SessionOptions(topics=topics, level=args.level, questions=args.questions,
-                          answer_seconds=settings.answer_seconds, seed=settings.seed)
+                          answer_seconds=args.seconds or settings.answer_seconds,
+                          follow_ups=args.follow_ups if args.follow_ups is not None else int(sys.stdin.isatty()),
+                          seed=settings.seed)
+
+
+COMMANDS = {"/skip": "skip", "/repeat": "repeat", "/hint": "hint", "/end": "end"}
 
 
 def _interview(args, settings: Settings) -> int:
+    services = _services(settings)
+    return _converse(services, services.new_interview(_options(args, settings)), args.json, start=True)
+
+
+def _resume(args, settings: Settings) -> int:
+    services = _services(settings)
+    interview = services.resume(args.id)
+    if interview.done:
+        print(f"session {args.id} is finished; `interviewer report {args.id}` shows it", file=sys.stderr)
+        return 0
+    return _converse(services, interview, args.json, start=False)
+
+
+def _converse(services, interview, as_json: bool, *, start: bool) -> int:
+    """Run an interview over the terminal: answers from the keyboard, or one per line from a pipe."""
+    import time
+
     from interviewer.render import grade_text, report_text
-    from interviewer.session import Interview
+    from interviewer.report import build_report
+
+    interactive = sys.stdin.isatty()
+    out = sys.stderr if as_json else sys.stdout
+    say = partial(print, file=out)
+    if interactive:
+        say("Type your answer and press Enter. Commands: " + ", ".join(COMMANDS) + ".")
+    said = interview.start() if start else interview.repeat()
+    while True:
+        for line in said:
+            say(f"\n{line.text}" if line.kind != "grade" else f"{line.text}\n{grade_text(line.grade)}")
+        if interview.done:
+            break
+        began = time.monotonic()
+        try:
+            answer = input("> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            answer = ""
+        if not interactive and not answer:  # the pipe ran dry: stop, the session stays resumable
+            say(f"\n(no more input; `interviewer resume {interview.id}` continues this session)")
+            break
+        answer = answer.strip()
+        if answer in COMMANDS:
+            said = getattr(interview, COMMANDS[answer])()
+        elif time.monotonic() - began > interview.options.answer_seconds:
+            said = interview.time_up(answer)
+        else:
+            said = interview.submit(answer)
+    report = build_report(interview)
+    print(json.dumps(report, indent=2) if as_json else report_text(report))
+    return 0
+
+
+def _sessions(args, settings: Settings) -> int:
+    import datetime
+
+    rows = _services(settings).sessions.sessions()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        when = datetime.datetime.fromtimestamp(r["started"]).strftime("%Y-%m-%d %H:%M")
+        overall = "-" if r["overall"] is None else f"{r['overall']}/10"
+        print(f"{r['id']}  {when}  {r['status']:<5} {r['answered']}/{r['questions']} answered  {overall:>7}  "
+              f"{','.join(r['topics'])} ({r['level']})")
+    return 0
+
+
+def _report(args, settings: Settings) -> int:
+    from interviewer.render import report_markdown
+    from interviewer.report import build_report
 
     services = _services(settings)
-    interview = Interview(services.store, services.grader, _options(args, settings))
-    interactive = sys.stdin.isatty()
-    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
-    while not interview.done:
-        question = interview.current
-        say(f"\nQuestion {interview.number} of {args.questions} ({question.level}): {question.question}")
-        line = input("> ") if interactive else sys.stdin.readline()
-        turn = interview.answer(line.strip())
-        say(grade_text(turn.grade))
-    report = interview.report()
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(report_text(report))
+    report = build_report(services.sessions.load(args.id, services.store, services.grader))
+    print(json.dumps(report, indent=2) if args.format == "json" else report_markdown(report))
+    return 0
+
+
+def _history(args, settings: Settings) -> int:
+    from interviewer.render import history_text
+
+    history = _services(settings).sessions.history()
+    print(json.dumps(history, indent=2) if args.json else history_text(history))
     return 0
 
 
@@ -258,9 +347,12 @@ def _grade_batch(services, source: Path, out: Path | None) -> int:
     if missing:
         raise BadInput(f"lines {missing[:10]} of {source} lack one of question, reference, answer")
     start = time.perf_counter()
+    targets = [Reference.from_text(row["question"], row["reference"]) for row in rows]
+    services.grader.warm(list(dict.fromkeys(t for ref in targets for t in (*ref.key_points, ref.answer))))
+    services.grader.warm_answers([row["answer"] for row in rows])
     with out.open("w", encoding="utf-8") if out else contextlib.nullcontext(sys.stdout) as sink:
-        for row in rows:
-            grade = services.grader.grade(Reference.from_text(row["question"], row["reference"]), row["answer"])
+        for row, target in zip(rows, targets, strict=True):
+            grade = services.grader.grade(target, row["answer"])
             sink.write(json.dumps({**row, **grade.to_dict()}) + "\n")
     seconds = time.perf_counter() - start
     print(f"graded {len(rows)} rows in {seconds:.1f} s ({len(rows) / max(seconds, 1e-9):.0f} rows/s)",

@@ -113,7 +113,12 @@ def eval_semeval(services: Services) -> dict:
     if not SEMEVAL.exists():
         return {"skipped": f"{SEMEVAL} not found"}
     groups: dict[tuple[str, str], list[tuple[float, int]]] = defaultdict(list)
-    for row in semeval_rows():
+    rows = semeval_rows()
+    references = [Reference.from_text(row["question"], text) for row in rows
+                  for text in row["reference_answers"].split(" ||| ")]
+    services.grader.warm(list(dict.fromkeys(t for ref in references for t in (*ref.key_points, ref.answer))))
+    services.grader.warm_answers([row["student_answer"] for row in rows])
+    for row in rows:
         groups[(row["corpus"], row["split"])].append((semeval_signal(services, row), int(row["label"] == "correct")))
     result = {}
     for corpus in sorted({c for c, _ in groups}):

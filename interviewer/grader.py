@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ class GraderOptions:
     off_topic_cap: int = 2
     keyword_list_cap: int = 3
     margin: float = 0.06  # strengths this close to a threshold make the grade less certain
+    cache_size: int = 50_000  # embeddings of texts kept in memory (about 1.5 KB each)
 
 
 @dataclass(frozen=True)
@@ -74,20 +76,50 @@ class Grader:
     def __init__(self, embedder: Embedder, options: GraderOptions | None = None) -> None:
         self._embedder = embedder
         self.options = options or GraderOptions()
-        self._point_cache: dict[str, np.ndarray] = {}
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> embedding, least recent first
         self._lock = threading.Lock()
 
-    def grade(self, question: Gradable, answer: str) -> Grade:
-        """Score one answer to one question, with the evidence for each key point."""
-        notes: list[str] = []
-        answer = answer.strip()
+    def warm(self, texts: list[str]) -> None:
+        """Embed many texts in large batches ahead of grading (answers and key points of a batch job)."""
+        self._vectors(texts)
+
+    def warm_answers(self, answers: list[str]) -> None:
+        """Embed the spans of many answers at once, so grading them afterwards embeds nothing."""
+        spans = []
+        for answer in answers:
+            kept = self._kept_sentences(answer.strip())[0]
+            spans.extend(_spans(kept) + [" ".join(kept)])
+        self._vectors(spans)
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            for start in range(0, len(missing), 256):
+                chunk = missing[start:start + 256]
+                self._cache.update(zip(chunk, self._embedder.embed(chunk), strict=True))
+            for text in texts:
+                self._cache.move_to_end(text)
+            rows = [self._cache[t] for t in texts]
+            while len(self._cache) > self.options.cache_size:
+                self._cache.popitem(last=False)
+        return np.stack(rows) if rows else np.zeros((0, self._embedder.dim), dtype=np.float32)
+
+    def _kept_sentences(self, answer: str) -> tuple[list[str], list[str]]:
+        """The answer's sentences, less those addressed to the grader, and the notes that explain cuts."""
+        notes = []
         tokens = answer.split()
         if len(tokens) > self.options.max_words:
             answer = " ".join(tokens[: self.options.max_words])
             notes.append(f"The answer was long; only its first {self.options.max_words} words were graded.")
-        kept = [s for s in T.sentences(answer) if not T.is_instruction(s)]
-        if len(kept) < len(T.sentences(answer)):
+        sentences = T.sentences(answer)
+        kept = [s for s in sentences if not T.is_instruction(s)]
+        if len(kept) < len(sentences):
             notes.append("Text addressed to the grader was ignored; only the answer itself was graded.")
+        return kept, notes
+
+    def grade(self, question: Gradable, answer: str) -> Grade:
+        """Score one answer to one question, with the evidence for each key point."""
+        kept, notes = self._kept_sentences(answer.strip())
         body = " ".join(kept)
         if not T.looks_english(body):
             notes.append("This answer does not look like English; grading works on English answers only.")
@@ -99,8 +131,8 @@ class Grader:
 
     def _grade_body(self, question: Gradable, spans_in: list[str], notes: list[str]) -> Grade:
         o = self.options
-        spans = spans_in + [f"{a} {b}" for a, b in zip(spans_in, spans_in[1:], strict=False)]
-        span_vecs = self._embedder.embed(spans + [" ".join(spans_in)])
+        spans = _spans(spans_in)
+        span_vecs = self._vectors(spans + [" ".join(spans_in)])
         whole = span_vecs[-1]
         point_vecs, reference = self._points(question)
         sims = span_vecs[:-1] @ point_vecs.T  # (spans, points)
@@ -132,12 +164,8 @@ class Grader:
         )
 
     def _points(self, question: Gradable) -> tuple[np.ndarray, np.ndarray]:
-        """Embeddings of the key points, then of the model answer; cached per question content."""
-        key = question.content_hash()
-        with self._lock:
-            if key not in self._point_cache:
-                self._point_cache[key] = self._embedder.embed(list(question.key_points) + [question.answer])
-            vectors = self._point_cache[key]
+        """Embeddings of the key points, then of the model answer."""
+        vectors = self._vectors(list(question.key_points) + [question.answer])
         return vectors[:-1], vectors[-1]
 
     def _keyword_list(self, body: str) -> bool:
@@ -161,6 +189,11 @@ class Grader:
         results = tuple(PointResult(p, "missed") for p in question.key_points)
         tip = f"Start from the core idea: {question.key_points[0]}"
         return Grade(0, "F", results, verdict, tip, "high", "", tuple(notes))
+
+
+def _spans(sentences: list[str]) -> list[str]:
+    """What key points are matched against: each sentence, and each pair of adjacent sentences."""
+    return sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)]
 
 
 def _verdict(score: int, results: list[PointResult]) -> str:

@@ -6,6 +6,7 @@ from interviewer.knowledge.schema import Question
 from interviewer.types import Grade
 
 _MARK = {"covered": "+", "partial": "~", "missed": "-"}
+_ICON = {"covered": "✅", "partial": "🟡", "missed": "❌"}
 
 
 def grade_text(grade: Grade) -> str:
@@ -23,11 +24,10 @@ def grade_text(grade: Grade) -> str:
 
 def grade_markdown(grade: Grade) -> str:
     """A grade as Markdown for the page."""
-    icon = {"covered": "✅", "partial": "🟡", "missed": "❌"}
     lines = [f"**Score {grade.score}/10 ({grade.letter})** · confidence {grade.confidence}", "", grade.verdict, ""]
     for p in grade.points:
         evidence = f' — *"{_clip(p.evidence)}"*' if p.evidence else ""
-        lines.append(f"- {icon[p.status]} {p.point}{evidence}")
+        lines.append(f"- {_ICON[p.status]} {p.point}{evidence}")
     lines += ["", f"**Tip:** {grade.tip}"]
     lines.extend(f"> {note}" for note in grade.notes)
     return "\n".join(lines)
@@ -38,18 +38,52 @@ def report_text(report: dict) -> str:
     lines = ["", f"Overall: {report['overall']}/10 over {len(report['questions'])} question(s)"]
     for i, q in enumerate(report["questions"], 1):
         lines.append(f"  {i}. {q['score']:>2}/10  {q['question']}")
+    for title, key in (("Strengths", "strengths"), ("To work on", "weaknesses"), ("Next steps", "next_steps")):
+        if report.get(key):
+            lines += [f"{title}:"] + [f"  - {item}" for item in report[key]]
+    if report.get("id"):
+        lines.append(f"Full report: interviewer report {report['id']}")
     return "\n".join(lines)
 
 
 def report_markdown(report: dict) -> str:
     """The whole session as a Markdown document: each question, answer, grade and model answer."""
     lines = [f"# Interview report: {', '.join(report['topics'])}", "",
-             f"**Overall score: {report['overall']}/10** (mean of the question scores)", ""]
+             f"**Overall score: {report['overall']}/10** over {len(report['questions'])} question(s), "
+             f"starting level {report['level']}.", "", f"*{report.get('scoring', '')}*", ""]
+    for title, key in (("Strengths", "strengths"), ("To work on", "weaknesses"), ("Next steps", "next_steps")):
+        if report.get(key):
+            lines += [f"## {title}", ""] + [f"- {item}" for item in report[key]] + [""]
     for i, q in enumerate(report["questions"], 1):
-        lines += [f"## {i}. {q['question']}", "", f"*{q['topic']} · {q['level']}* · **{q['score']}/10 "
-                  f"({q['letter']})** · {q['verdict']}", "", f"**Your answer:** {q['answer'] or '(nothing)'}", ""]
-        lines += [f"- {p['status']}: {p['point']}" for p in q["points"]]
-        lines += ["", f"**Model answer:** {q['model_answer']}", ""]
+        flags = [label for label, on in (("skipped", q.get("skipped")), ("time ran out", q.get("timed_out")),
+                                         (f"{q.get('hints')} hint(s)", q.get("hints"))) if on]
+        lines += [f"## {i}. {q['question']}", "",
+                  f"*{q['topic']} · {q['level']}* · **{q['score']}/10 ({q['letter']})** · {q['verdict']}"
+                  + (f" · {', '.join(flags)}" if flags else ""), "",
+                  f"**Your answer:** {q['answer'] or '(nothing)'}", ""]
+        if q.get("follow_up"):
+            f = q["follow_up"]
+            lines += [f"**Follow-up:** {f['prompt']}", "", f"**Your answer:** {f['answer'] or '(skipped)'}", ""]
+        lines += [f"- {_ICON[p['status']]} {p['point']}" for p in q["points"]]
+        lines += ["", f"**Tip:** {q['tip']}", "", f"**Model answer:** {q['model_answer']}", ""]
+    return "\n".join(lines)
+
+
+def history_text(history: dict) -> str:
+    """Progress across sessions for the terminal."""
+    import datetime
+
+    lines = ["Scores by session and topic:"]
+    for row in history["scores"]:
+        when = datetime.datetime.fromtimestamp(row["started"]).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"  {when}  {row['session']}  {row['topic']:<22} {row['score']:.1f}/10")
+    if history["weakest_points"]:
+        lines += ["Most often missed:"] + [f"  {p['missed']}x  {p['point']}" for p in history["weakest_points"]]
+    if history["suggestion"]:
+        s = history["suggestion"]
+        lines.append(f"Suggested next: {s['topic']} (last {s['last_score']:.1f}/10): {s['command']}")
+    if len(lines) == 1:
+        lines.append("  (no sessions yet)")
     return "\n".join(lines)
 
 

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="address the page binds to")
     port: int = Field(7860, description="port the page listens on")
     answer_seconds: int = Field(120, description="time allowed per answer, in seconds")
+    follow_up_llm: bool = Field(True, description="phrase follow-ups with the LLM (else the bank's own prompt)")
+    follow_up_seconds: float = Field(4.0, description="time budget for the LLM to phrase a follow-up, seconds")
 
     @property
     def store_dir(self) -> Path:
@@ -35,3 +37,7 @@ class Settings(BaseSettings):
     @property
     def registry_file(self) -> Path:
         return self.models_dir / "registry.yaml"
+
+    @property
+    def sessions_file(self) -> Path:
+        return self.data_dir / "sessions.sqlite"

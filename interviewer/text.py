@@ -75,14 +75,25 @@ def function_word_ratio(text: str) -> float:
     return sum(t in STOPWORDS for t in tokens) / len(tokens) if tokens else 0.0
 
 
-_ENGLISH_MARKERS = frozenset("the a an is are of to and in that it for with as on this be by".split())
+# Frequent function words of the languages a candidate is most likely to answer in instead of English.
+_FOREIGN_MARKERS = frozenset("""
+de la el los las que y en con por para una del se es al lo como pero sus le les des est et une dans pour
+qui pas sur avec der die das und ist nicht mit ein eine zu den von auf dem il che di per non sono gli della
+não um uma com os das dos para pelo
+""".split())
 
 
 def looks_english(text: str) -> bool:
-    """Whether a text of some length reads as English (common English words appear in it)."""
-    tokens = words(text)
-    if len(text.split()) < 6:
+    """Whether a text reads as English: most letters Latin, and English function words outnumber the
+    function words of other common languages."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
         return True
-    if not tokens or len(" ".join(tokens)) < 0.5 * len(text.replace(" ", "")):
-        return False  # mostly non-Latin script
-    return sum(t in _ENGLISH_MARKERS for t in tokens) / len(tokens) >= 0.08
+    if sum(c.isascii() for c in letters) / len(letters) < 0.7:
+        return False  # mostly another script
+    tokens = words(text)
+    if len(tokens) < 6:
+        return True
+    english = sum(t in STOPWORDS for t in tokens)
+    foreign = sum(t in _FOREIGN_MARKERS for t in tokens)
+    return not (foreign >= 3 and foreign > english)

@@ -100,6 +100,32 @@ class Services:
         onnx = self.model_path("tts")
         return PiperTTS(onnx, onnx.with_name(onnx.name + ".json"))
 
+    @cached_property
+    def sessions(self):
+        from interviewer.storage import SessionStore
+
+        return SessionStore(self.settings.sessions_file)
+
+    def phraser(self):
+        """The follow-up phraser when the settings ask for one; the LLM loads when first needed."""
+        if not self.settings.follow_up_llm:
+            return None
+        from interviewer.phrasing import FollowUpPhraser
+
+        return FollowUpPhraser(lambda: self.llm, self.settings.follow_up_seconds)
+
+    def new_interview(self, options):
+        """A new interview, saved as it goes, informed by earlier sessions."""
+        from interviewer.session import Interview
+
+        interview = Interview(self.store, self.grader, options, past=self.sessions.past(), phrase=self.phraser())
+        return self.sessions.attach(interview)
+
+    def resume(self, session_id: str):
+        """An unfinished interview, rebuilt from the session store."""
+        return self.sessions.load(session_id, self.store, self.grader, past=self.sessions.past(),
+                                  phrase=self.phraser())
+
     def add_bank(self, path: Path) -> Bank:
         """Validate a user's bank and copy its topic files into the data directory, where they are merged.
 

@@ -92,3 +92,32 @@ def test_grade_own_question_and_batch(run, tmp_path):
     source.write_text('{"question": "q"}\n')
     bad = run("-m", "interviewer.cli", "grade", "--batch", str(source))
     assert bad.returncode == 2 and "lack one of question, reference, answer" in bad.stderr
+
+
+def test_resume_after_the_process_was_killed(settings, tmp_path):
+    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(tmp_path), "INTERVIEWER_PROFILE": "test"}
+    cli = [sys.executable, "-m", "interviewer.cli"]
+    proc = subprocess.Popen([*cli, "interview", "--topic", "rlhf", "--text", "--questions", "2", "--json"],
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    proc.stdin.write("A reward model is trained on human preference comparisons.\n")
+    proc.stdin.flush()
+    for line in proc.stderr:  # blocks until the first answer is graded and the second question is asked
+        if line.startswith("Question 2 of 2"):
+            break
+    proc.kill()
+    proc.wait(timeout=30)
+    [session] = json.loads(subprocess.run([*cli, "sessions", "--json"], env=env, capture_output=True,
+                                          text=True).stdout)
+    assert session["status"] == "open" and session["answered"] == 1
+    done = subprocess.run([*cli, "resume", session["id"], "--json"], input="PPO optimises the policy.\n",
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [q["answer"] for q in report["questions"]] == [
+        "A reward model is trained on human preference comparisons.", "PPO optimises the policy."]
+    assert report["complete"]
+    markdown = subprocess.run([*cli, "report", session["id"]], env=env, capture_output=True, text=True).stdout
+    assert markdown.startswith("# Interview report: rlhf") and "**Model answer:**" in markdown
+    history = json.loads(subprocess.run([*cli, "history", "--json"], env=env, capture_output=True,
+                                        text=True).stdout)
+    assert history["scores"][0]["topic"] == "rlhf" and history["suggestion"]["topic"] == "rlhf"

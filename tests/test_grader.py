@@ -74,3 +74,15 @@ def test_same_answer_same_grade_ten_times(grade, question):
 
 def test_letters():
     assert [letter_for(s) for s in (10, 9, 8, 7, 6, 5, 4, 3, 2, 0)] == list("AABBCCDDFF")
+
+
+@pytest.mark.parametrize("text", [
+    "I am not sure, something about rewards and a model that is trained on them.",
+    "reward model PPO KL divergence human preferences SFT policy gradient",
+])
+def test_english_without_the_usual_markers_is_not_flagged(grade, text):
+    assert not any("English" in n for n in grade(text).notes)
+
+
+def test_other_scripts_are_flagged(grade):
+    assert any("English" in n for n in grade("奖励模型是根据人类的偏好比较来训练的，然后用强化学习优化策略。").notes)

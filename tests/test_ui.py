@@ -36,28 +36,53 @@ def app(services):
     demo.close()
 
 
-def test_typed_interview_through_the_page(app, question):
+def test_typed_interview_through_the_page(app):
     from gradio_client import Client
 
     client = Client(app, verbose=False)
-    chat, report = client.predict("rlhf", "fresher", 3, api_name="/start")
-    assert "Question 1 of 3" in _text(chat[-1])
-    for n in range(3):
-        asked = _text(chat[-1])
-        chat, report, box = client.predict("I am not sure, something about rewards.", api_name="/answer")
-        assert chat[-3]["role"] == "user"
-        assert "Score" in _text(chat[-2]) and "/10" in _text(chat[-2])
-        assert box == ""
-        if n < 2:
-            assert f"Question {n + 2} of 3" in _text(chat[-1]) and _text(chat[-1]) != asked
-    assert "Overall" in _text(chat[-1])
-    assert report.startswith("# Interview report")
+    chat, report, files, box, countdown = client.predict("rlhf", "fresher", 3, 90, api_name="/start")
+    assert "Question 1 of 3" in _text(chat[-1]) and "1:29" in countdown or "1:30" in countdown
+    chat, *_ = client.predict("", api_name="/hint")
+    assert "Think about this" in _text(chat[-1])
+    answered = 0
+    while "overall score" not in _text(chat[-1]).lower() and answered < 8:
+        chat, report, files, box, countdown = client.predict(
+            "I am not sure, something about rewards.", api_name="/answer")
+        answered += 1
+        graded = next(_text(m) for m in reversed(chat) if "/10" in _text(m))
+        assert "Score" in graded and box == ""
+    assert 3 <= answered <= 6  # three questions, each with at most one follow-up
+    assert "overall score" in _text(chat[-1]).lower()
+    assert report.startswith("# Interview report") and "## Next steps" in report
+    assert sorted(f.rsplit(".", 1)[-1] for f in files) == ["json", "md"]
+
+
+def test_empty_answer_keeps_the_turn_open(app):
+    from gradio_client import Client
+
+    client = Client(app, verbose=False)
+    client.predict("rlhf", "mid", 3, 120, api_name="/start")
+    chat, report, files, box, countdown = client.predict("   ", api_name="/answer")
+    assert "didn't get an answer" in _text(chat[-1]) and "Question 1 of 3" in _text(chat[-2])
 
 
 def test_tabs_do_not_share_a_session(app):
     from gradio_client import Client
 
     one, two = Client(app, verbose=False), Client(app, verbose=False)
-    one.predict("rlhf", "mid", 3, api_name="/start")
-    chat, _, _ = two.predict("an answer", api_name="/answer")  # this tab never pressed Start
+    one.predict("rlhf", "mid", 3, 120, api_name="/start")
+    chat, *_ = two.predict("an answer", api_name="/answer")  # this tab never pressed Start
     assert "Press **Start**" in _text(chat[-1])
+
+
+def test_resume_in_a_new_tab(app, services):
+    from gradio_client import Client
+
+    first = Client(app, verbose=False)
+    first.predict("sampling", "mid", 3, 120, api_name="/start")
+    chat, *_ = first.predict("Temperature divides the logits before the softmax.", api_name="/answer")
+    session = services.sessions.sessions()[0]
+    assert session["topics"] == ["sampling"] and session["status"] == "open"
+    chat, *_ = Client(app, verbose=False).predict(session["id"], api_name="/resume")
+    assert "Temperature divides the logits" in "".join(_text(m) for m in chat)
+    assert _text(chat[-1]) == _text(chat[-1]).strip() and "?" in _text(chat[-1])

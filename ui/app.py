@@ -1,77 +1,149 @@
-"""The interview page: pick a topic, answer each question by typing, see each grade at once.
+"""The interview page: pick a topic, answer each question in writing, see each grade at once, get a report.
 
-Handlers are plain functions over the per-tab `gr.State` that holds that tab's Interview, so tabs never
-share a session; the backends behind them are shared and loaded once per process.
+Handlers are plain functions over the per-tab `Tab` held in `gr.State`, so tabs never share a session;
+the backends behind them are loaded once per process and shared.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from dataclasses import dataclass, field
 from functools import partial
 
 from interviewer.errors import InterviewerError
 from interviewer.knowledge.schema import LEVELS
-from interviewer.render import grade_markdown, report_markdown
-from interviewer.session import Interview, SessionOptions
+from interviewer.render import grade_markdown, history_text, report_markdown
+from interviewer.report import build_report
+from interviewer.session import Interview, Say, SessionOptions
 from interviewer.wiring import Services
 
 
 @dataclass
 class Tab:
-    """What one browser tab holds: its interview and the conversation shown so far."""
+    """What one browser tab holds: its interview, the conversation shown, and when the answer time ends."""
 
     interview: Interview | None = None
     chat: list[dict] = field(default_factory=list)
+    deadline: float | None = None  # time.time() by which the current answer is submitted
 
-    def say(self, content: str, role: str = "assistant") -> None:
-        self.chat.append({"role": role, "content": content})
+    def show(self, said: list[Say]) -> None:
+        for line in said:
+            text = line.text if line.grade is None else f"{line.text}\n\n{grade_markdown(line.grade)}"
+            self.chat.append({"role": "assistant", "content": text})
+        interview = self.interview
+        listening = interview is not None and interview.phase == "listen"
+        self.deadline = time.time() + interview.options.answer_seconds if listening else None
 
 
-def _ask(tab: Tab) -> None:
-    interview = tab.interview
-    q = interview.current
-    tab.say(f"**Question {interview.number} of {interview.options.questions}** ({q.topic}, {q.level})\n\n"
-            f"{q.question}")
+def _outputs(tab: Tab, services: Services, text: str = ""):
+    """chat, state, report (Markdown), download files, answer box, countdown."""
+    report, files = "", None
+    if tab.interview is not None and tab.interview.done:
+        data = build_report(tab.interview)
+        report = report_markdown(data)
+        files = _export(services, data, report)
+    return tab.chat, tab, report, files, text, _countdown(tab)
 
 
-def start(services: Services, seed: int, topic: str, level: str, questions: int):
-    """Begin a new interview in this tab: the chat shows a greeting and the first question."""
+def _export(services: Services, data: dict, markdown: str) -> list[str]:
+    folder = services.settings.data_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    md, js = folder / f"interview-{data['id']}.md", folder / f"interview-{data['id']}.json"
+    md.write_text(markdown, encoding="utf-8")
+    js.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return [str(md), str(js)]
+
+
+def _countdown(tab: Tab) -> str:
+    if tab.deadline is None:
+        return ""
+    left = max(0, int(tab.deadline - time.time()))
+    return f"⏱ {left // 60}:{left % 60:02d} left for this answer"
+
+
+def start(services: Services, seed: int, topic: str, level: str, questions: int, seconds: int):
+    """Begin a new interview in this tab: a greeting and the first question."""
     tab = Tab()
     try:
-        options = SessionOptions(topics=(topic,), level=level, questions=int(questions), seed=seed)
-        tab.interview = Interview(services.store, services.grader, options)
+        options = SessionOptions(topics=(topic,), level=level, questions=int(questions),
+                                 answer_seconds=int(seconds), seed=seed)
+        tab.interview = services.new_interview(options)
     except InterviewerError as error:
-        tab.say(f"⚠️ {error}")
-        return tab.chat, tab, ""
-    tab.say(f"Hello! {options.questions} questions on **{topic}**, starting at {level} level. "
-            "Type your answer and press Enter.")
-    _ask(tab)
-    return tab.chat, tab, ""
+        tab.chat.append({"role": "assistant", "content": f"⚠️ {error}"})
+        return _outputs(tab, services)
+    tab.show(tab.interview.start())
+    return _outputs(tab, services)
+
+
+def resume(services: Services, session_id: str):
+    """Continue an unfinished session (after a crash or a closed tab) in this tab."""
+    tab = Tab()
+    try:
+        tab.interview = services.resume(session_id.strip())
+    except InterviewerError as error:
+        tab.chat.append({"role": "assistant", "content": f"⚠️ {error}"})
+        return _outputs(tab, services)
+    for turn in tab.interview.turns:
+        tab.chat += [{"role": "assistant", "content": turn.prompt}, {"role": "user", "content": turn.answer or "…"}]
+    tab.show(tab.interview.repeat() if not tab.interview.done else [])
+    return _outputs(tab, services)
 
 
 def answer(services: Services, text: str, tab: Tab | None):
-    """Grade the typed answer, show the grade, then the next question or the report.
+    """Grade the typed answer and show the grade, then a follow-up, the next question or the close.
 
-    Returns the chat, the tab state, the report (Markdown, once the interview ends) and the new text of the
-    answer box: cleared once graded, kept as it was when it could not be used.
+    An empty answer is not graded: the box keeps what was typed and the turn stays open.
     """
     tab = tab or Tab()
-    if tab.interview is None or tab.interview.done:
-        tab.say("Press **Start** to begin an interview.")
-        return tab.chat, tab, "", text
+    if tab.interview is None or tab.interview.phase != "listen":
+        tab.chat.append({"role": "assistant", "content": "Press **Start** to begin an interview."})
+        return _outputs(tab, services, text)
     if not text.strip():
-        tab.say("I didn't get an answer. Type it and press Enter.")
-        return tab.chat, tab, "", text
-    turn = tab.interview.answer(text)
-    tab.say(text, role="user")
-    tab.say(grade_markdown(turn.grade))
-    if tab.interview.done:
-        report = tab.interview.report()
-        tab.say(f"That's all. **Overall: {report['overall']}/10.**")
-        return tab.chat, tab, report_markdown(report), ""
-    _ask(tab)
-    return tab.chat, tab, "", ""
+        tab.chat.append({"role": "assistant", "content": "I didn't get an answer. Type it and press Enter, "
+                                                         "or use Skip."})
+        return _outputs(tab, services, text)
+    tab.chat.append({"role": "user", "content": text})
+    tab.show(tab.interview.submit(text))
+    return _outputs(tab, services)
+
+
+def command(services: Services, name: str, text: str, tab: Tab | None):
+    """Skip, repeat, hint or end, for the current prompt."""
+    tab = tab or Tab()
+    if tab.interview is None or tab.interview.phase != "listen":
+        return _outputs(tab, services, text)
+    said = getattr(tab.interview, name)()
+    tab.chat.append({"role": "user", "content": f"({name})"})
+    if name == "hint" or name == "repeat":
+        deadline = tab.deadline
+        tab.show(said)
+        tab.deadline = deadline  # a hint or a repeat does not restart the clock
+        return _outputs(tab, services, text)
+    tab.show(said)
+    return _outputs(tab, services)
+
+
+def tick(services: Services, text: str, tab: Tab | None):
+    """Each second: the countdown, and when time is up, submit what was typed so far."""
+    if tab is None or tab.deadline is None or time.time() < tab.deadline:
+        import gradio as gr
+
+        return gr.skip(), tab, gr.skip(), gr.skip(), gr.skip(), _countdown(tab) if tab else ""
+    tab.chat.append({"role": "user", "content": text or "(no answer)"})
+    tab.show(tab.interview.time_up(text))
+    return _outputs(tab, services)
+
+
+def history_view(services: Services):
+    """The history tab: scores over time as a table for the chart, and the text summary."""
+    import pandas as pd
+
+    history = services.sessions.history()
+    frame = pd.DataFrame(history["scores"] or [], columns=["session", "started", "topic", "score"])
+    frame["when"] = pd.to_datetime(frame["started"], unit="s")
+    return frame, history_text(history)
 
 
 def build_app(services: Services, defaults: SessionOptions):
@@ -82,23 +154,41 @@ def build_app(services: Services, defaults: SessionOptions):
     topics = sorted(services.topic_titles().items())
     with gr.Blocks(title="interviewer") as demo:
         gr.Markdown("# Mock interview\nEverything runs on this machine; nothing leaves it.")
-        with gr.Row():
-            topic = gr.Dropdown([(title, slug) for slug, title in topics], value=defaults.topics[0],
-                                label="Topic")
-            level = gr.Radio(list(LEVELS), value=defaults.level, label="Level")
-            count = gr.Dropdown([3, 5, 7], value=defaults.questions if defaults.questions in (3, 5, 7) else 5,
-                                label="Questions")
-            go = gr.Button("Start", variant="primary")
-        chat = gr.Chatbot(label="Interview", height=520)
-        text = gr.Textbox(label="Your answer", lines=4, placeholder="Type your answer, then Enter to submit")
-        send = gr.Button("Submit answer")
-        report = gr.Markdown()
         state = gr.State(None)
+        with gr.Tab("Interview"):
+            with gr.Row():
+                topic = gr.Dropdown([(title, slug) for slug, title in topics], value=defaults.topics[0],
+                                    label="Topic")
+                level = gr.Radio(list(LEVELS), value=defaults.level, label="Level")
+                count = gr.Dropdown([3, 5, 7], value=defaults.questions if defaults.questions in (3, 5, 7) else 5,
+                                    label="Questions", allow_custom_value=True)
+                seconds = gr.Number(defaults.answer_seconds, label="Seconds per answer", precision=0)
+                go = gr.Button("Start", variant="primary")
+            countdown = gr.Markdown()
+            chat = gr.Chatbot(label="Interview", height=480)
+            text = gr.Textbox(label="Your answer", lines=4, placeholder="Type your answer, then Enter to submit")
+            with gr.Row():
+                send = gr.Button("Submit answer", variant="primary")
+                buttons = {name: gr.Button(label) for name, label in
+                           (("skip", "Skip"), ("repeat", "Repeat"), ("hint", "Hint"), ("end", "End interview"))}
+            report = gr.Markdown()
+            files = gr.File(label="Download the report", file_count="multiple")
+            with gr.Row():
+                session_id = gr.Textbox(label="Resume a session (id from `interviewer sessions`)", scale=3)
+                again = gr.Button("Resume", scale=1)
+        with gr.Tab("History") as history_tab:
+            plot = gr.LinePlot(x="when", y="score", color="topic", title="Score by session", y_lim=[0, 10])
+            summary = gr.Markdown()
 
-        go.click(partial(start, services, defaults.seed), [topic, level, count], [chat, state, report],
-                 api_name="start")
-        send.click(partial(answer, services), [text, state], [chat, state, report, text], api_name="answer")
-        text.submit(partial(answer, services), [text, state], [chat, state, report, text], api_name=False)
+        outputs = [chat, state, report, files, text, countdown]
+        go.click(partial(start, services, defaults.seed), [topic, level, count, seconds], outputs, api_name="start")
+        send.click(partial(answer, services), [text, state], outputs, api_name="answer")
+        text.submit(partial(answer, services), [text, state], outputs, api_name=False)
+        for name, button in buttons.items():
+            button.click(partial(command, services, name), [text, state], outputs, api_name=name)
+        again.click(partial(resume, services), [session_id], outputs, api_name="resume")
+        gr.Timer(1.0).tick(partial(tick, services), [text, state], outputs, api_name=False)
+        history_tab.select(partial(history_view, services), None, [plot, summary], api_name="history")
     return demo
 
 

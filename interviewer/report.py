@@ -1,0 +1,61 @@
+"""The end-of-session report as plain data: per question, overall, strengths, weaknesses, next steps."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from interviewer.session import SCORING_RULE, Interview, Turn
+
+
+def final_turn(turns: list[Turn]) -> Turn:
+    """The turn whose grade describes the question best: the follow-up (graded with the first answer) if any."""
+    answered = [t for t in turns if not (t.kind == "follow_up" and t.skipped)]
+    return answered[-1]
+
+
+def build_report(interview: Interview) -> dict:
+    """Everything the candidate needs after the session, as JSON-ready data."""
+    by_question: dict[str, list[Turn]] = defaultdict(list)
+    for turn in interview.turns:
+        by_question[turn.question.id].append(turn)
+    questions = []
+    for question, score in interview.question_scores():
+        turns = by_question[question.id]
+        main, last = turns[0], final_turn(turns)
+        follow = next((t for t in turns if t.kind == "follow_up"), None)
+        questions.append({
+            "id": question.id, "topic": question.topic, "level": question.level,
+            "question": question.question, "answer": main.answer, "score": score,
+            "first_score": main.grade.score, "letter": last.grade.letter, "verdict": last.grade.verdict,
+            "tip": last.grade.tip, "confidence": last.grade.confidence,
+            "covered": last.grade.covered, "partial": last.grade.partial, "missed": last.grade.missed,
+            "points": [{"point": p.point, "status": p.status, "evidence": p.evidence} for p in last.grade.points],
+            "notes": list(last.grade.notes),
+            "follow_up": None if follow is None else {
+                "prompt": follow.prompt, "answer": follow.answer, "skipped": follow.skipped},
+            "hints": sum(t.hints for t in turns), "skipped": main.skipped, "timed_out": main.timed_out,
+            "model_answer": question.answer,
+        })
+    return {
+        "id": interview.id,
+        "topics": list(interview.options.topics),
+        "level": interview.options.level,
+        "questions": questions,
+        "overall": interview.overall,
+        "scoring": SCORING_RULE,
+        "complete": interview.done and len(questions) == interview.options.questions,
+        **_summary(questions),
+    }
+
+
+def _summary(questions: list[dict]) -> dict:
+    strengths = [p for q in questions if q["score"] >= 7 for p in q["covered"]][:5]
+    weaknesses = [p for q in sorted(questions, key=lambda q: q["score"]) for p in q["missed"]][:5]
+    weak = sorted((q for q in questions if q["score"] < 7), key=lambda q: q["score"])
+    steps = [f"Review the model answer to: {q['question']}" for q in weak[:3]]
+    topics = sorted({q["topic"] for q in weak})
+    if topics:
+        steps.append(f"Practise again: make interview TOPIC={topics[0]}")
+    elif questions:
+        steps.append("Move up a level: try the next session at a harder level.")
+    return {"strengths": strengths, "weaknesses": weaknesses, "next_steps": steps}
