@@ -85,6 +85,33 @@ def bench_speech(services: Services) -> dict:
             "stt_rtf": stt_s / (len(audio16k) / 16000), "stt_text": transcript.text}
 
 
+def bench_voice_turn(services: Services, turns: int = 10) -> dict:
+    """End of the candidate's speech to the first audio of the interviewer's reply, through the same steps
+    the page takes: transcribe the whole answer, grade it, pick the reply, synthesise its first sentence."""
+    from interviewer.audio import to_16k
+    from interviewer.session import Interview, SessionOptions
+
+    interview = Interview(services.store, services.grader, SessionOptions(topics=("rlhf",), questions=turns,
+                                                                          follow_ups=0))
+    interview.start()
+    stages = {"transcribe": [], "grade": [], "first_audio": [], "total": []}
+    while not interview.done:
+        question = interview.prompt.question
+        chunks = list(services.tts.synthesize(" ".join(question.key_points[:2])))
+        audio = to_16k(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate)
+        start = time.perf_counter()  # the candidate just stopped speaking
+        heard = services.stt.transcribe(audio, hint=", ".join(question.glossary))
+        t1 = time.perf_counter()
+        said = interview.submit(heard.text)
+        t2 = time.perf_counter()
+        next(iter(services.tts.synthesize(" ".join(s.text for s in said))))
+        t3 = time.perf_counter()
+        for key, value in (("transcribe", t1 - start), ("grade", t2 - t1), ("first_audio", t3 - t2),
+                           ("total", t3 - start)):
+            stages[key].append(value)
+    return {f"voice_{k}_p{q}_s": _pct(v, q) for k, v in stages.items() for q in (50, 95)}
+
+
 def bench_retrieval_and_grading(services: Services) -> dict:
     questions = services.bank.questions
     sentences = [s for q in questions for s in q.key_points][:300]
@@ -108,6 +135,10 @@ ROWS = [
     ("stt_rtf", "STT real-time factor", "×"), ("embed_sentences_per_s", "embedding", "sent/s"),
     ("store_query_p50_ms", "store query p50", "ms"), ("store_query_p95_ms", "store query p95", "ms"),
     ("grade_p50_ms", "grade p50", "ms"), ("grade_p95_ms", "grade p95", "ms"),
+    ("voice_transcribe_p50_s", "voice turn: transcribe p50", "s"), ("voice_grade_p50_s", "voice turn: grade p50", "s"),
+    ("voice_first_audio_p50_s", "voice turn: reply's first audio p50", "s"),
+    ("voice_total_p50_s", "voice turn: end of speech → first audio p50", "s"),
+    ("voice_total_p95_s", "voice turn: end of speech → first audio p95", "s"),
 ]
 
 
@@ -128,6 +159,7 @@ def main() -> None:
     results |= bench_llm(services)
     results |= bench_speech(services)
     results |= bench_retrieval_and_grading(services)
+    results |= bench_voice_turn(services)
     results["llm"] = services.llm.name
     print(table(results))
     out = settings.data_dir / "bench.json"

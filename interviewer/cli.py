@@ -68,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_history)
 
+    p = add("transcribe", help="transcribe a recording: text, word timings and delivery metrics")
+    p.add_argument("file", type=Path)
+    p.add_argument("--hint", default="", help="words to expect, comma-separated (e.g. a glossary)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_transcribe)
+
+    p = add("say", help="speak text with the interviewer's voice into a WAV file")
+    p.add_argument("text")
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.set_defaults(run=_say)
+
     p = add("serve", help="open the interview page in the browser")
     session_flags(p)
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
@@ -210,6 +221,31 @@ def _history(args, settings: Settings) -> int:
 
     history = _services(settings).sessions.history()
     print(json.dumps(history, indent=2) if args.json else history_text(history))
+    return 0
+
+
+def _transcribe(args, settings: Settings) -> int:
+    from interviewer.voice import hear
+
+    glossary = tuple(t.strip() for t in args.hint.split(",") if t.strip())
+    heard = hear(_services(settings).stt, args.file, glossary=glossary)
+    t, d = heard.transcript, heard.delivery
+    if args.json:
+        print(json.dumps({"text": t.text, "duration": t.duration,
+                          "words": [{"word": w.text, "start": w.start, "end": w.end} for w in t.words],
+                          "delivery": d.to_dict() if d else None}, indent=2))
+    else:
+        print(t.text)
+        if d:
+            print(f"\n{d.wpm:.0f} words/min, {d.fillers} filler(s), {d.long_pauses} long pause(s). {d.advice()}")
+    return 0
+
+
+def _say(args, settings: Settings) -> int:
+    from interviewer.tts import chunks_to_wav
+
+    args.output.write_bytes(chunks_to_wav(_services(settings).tts.synthesize(args.text)))
+    print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 

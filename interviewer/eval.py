@@ -159,6 +159,31 @@ def _eval_retrieval(store: KnowledgeStore, questions: list) -> dict:
             "paraphrases": len(paraphrases), "recall@3_paraphrase": float(at3)}
 
 
+def eval_speech(services: Services, count: int = 24) -> dict:
+    """Word error rate on synthesised answers dense with jargon, without and with the glossary hint."""
+    import jiwer
+
+    from interviewer.audio import to_16k
+
+    questions = sorted(services.bank.questions, key=lambda q: -len(q.glossary))[:count]
+    normalise = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
+                               jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
+    truth, plain, hinted = [], [], []
+    for q in questions:
+        text = " ".join(q.key_points[:2])
+        chunks = list(services.tts.synthesize(text))
+        audio = to_16k(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate)
+        audio = np.concatenate([np.zeros(8000, np.float32), audio])
+        truth.append(text)
+        plain.append(services.stt.transcribe(audio).text)
+        hinted.append(services.stt.transcribe(audio, hint="Glossary: " + ", ".join(q.glossary) + ".").text)
+
+    def wer(hypotheses: list[str]) -> float:
+        return float(jiwer.wer(truth, hypotheses, reference_transform=normalise, hypothesis_transform=normalise))
+
+    return {"answers": len(truth), "wer_plain": wer(plain), "wer_glossary_hint": wer(hinted)}
+
+
 def _print_tables(results: dict) -> None:
     r = results["retrieval"]
     print("## Retrieval\n\n| measure | value | target |\n|---|---|---|")
@@ -178,6 +203,11 @@ def _print_tables(results: dict) -> None:
         print(f"| {cat} | {m['n']} | {m['label_mean']:.1f} | {m['predicted_mean']:.1f} | {m['mae']:.2f} |")
     print(f"\nconsistent over 10 repeats: {g['consistent_over_10_repeats']}; "
           f"latency p50 {g['latency_p50_ms']:.1f} ms, p95 {g['latency_p95_ms']:.1f} ms")
+    if "speech" in results:
+        sp = results["speech"]
+        print(f"\n## Speech recognition on {sp['answers']} synthesised jargon-dense answers\n")
+        print("| glossary hint | WER | target |\n|---|---|---|")
+        print(f"| without | {sp['wer_plain']:.3f} | ≤ 0.10 |\n| with | {sp['wer_glossary_hint']:.3f} | ≤ 0.10 |")
     s = results["semeval"]
     if "skipped" not in s:
         print("\n## SemEval-2013 Task 7, 2-way (threshold fitted on training)\n")
@@ -192,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     services = Services(settings)
     results = {"retrieval": eval_retrieval(services)}
     results["grading"] = eval_grading(services)
+    results["speech"] = eval_speech(services)
     results["semeval"] = {"skipped": "--quick"} if "--quick" in argv else eval_semeval(services)
     _print_tables(results)
     out = settings.data_dir / "eval.json"

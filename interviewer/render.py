@@ -61,6 +61,10 @@ def report_markdown(report: dict) -> str:
                   f"*{q['topic']} · {q['level']}* · **{q['score']}/10 ({q['letter']})** · {q['verdict']}"
                   + (f" · {', '.join(flags)}" if flags else ""), "",
                   f"**Your answer:** {q['answer'] or '(nothing)'}", ""]
+        if q.get("delivery"):
+            d = q["delivery"]
+            lines += [f"**Delivery:** {d['wpm']:.0f} words/min · {d['fillers']} filler(s) · "
+                      f"{d['long_pauses']} long pause(s) · {d['speaking_s']:.0f} s · {d.get('advice', '')}", ""]
         if q.get("follow_up"):
             f = q["follow_up"]
             lines += [f"**Follow-up:** {f['prompt']}", "", f"**Your answer:** {f['answer'] or '(skipped)'}", ""]

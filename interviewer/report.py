@@ -34,6 +34,7 @@ def build_report(interview: Interview) -> dict:
             "follow_up": None if follow is None else {
                 "prompt": follow.prompt, "answer": follow.answer, "skipped": follow.skipped},
             "hints": sum(t.hints for t in turns), "skipped": main.skipped, "timed_out": main.timed_out,
+            "delivery": main.delivery,
             "model_answer": question.answer,
         })
     return {

@@ -71,6 +71,7 @@ class Turn:
     timed_out: bool = False
     hints: int = 0
     at: float = field(default_factory=time.time)
+    delivery: dict | None = None  # how it was spoken (see delivery.py), for voice answers
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ class Interview:
                     f"starting at {self.options.level} level. Take your time.")
         return self._changed([Say("greeting", greeting), *self._next_question()])
 
-    def submit(self, answer: str, *, timed_out: bool = False) -> list[Say]:
+    def submit(self, answer: str, *, timed_out: bool = False, delivery: dict | None = None) -> list[Say]:
         """Grade the answer to the current prompt, then follow up, move on or wrap up."""
         self._require("listen")
         prompt = self.prompt
@@ -150,7 +151,8 @@ class Interview:
             grade = self.grader.grade(target, f"{self._main_turn(target).answer} {answer}".strip())
         else:
             grade = self.grader.grade(target, answer)
-        turn = Turn(target, prompt.kind, prompt.text, answer, grade, timed_out=timed_out, hints=prompt.hints)
+        turn = Turn(target, prompt.kind, prompt.text, answer, grade, timed_out=timed_out, hints=prompt.hints,
+                    delivery=delivery)
         self._record(turn)
         said = [Say("grade", _ack(grade, timed_out), grade)]
         follow = self._follow_up(turn)

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS turns (
     session_id TEXT NOT NULL REFERENCES sessions(id), position INTEGER NOT NULL,
     question_id TEXT NOT NULL, topic TEXT NOT NULL, kind TEXT NOT NULL, prompt TEXT NOT NULL,
     answer TEXT NOT NULL, grade TEXT NOT NULL, score INTEGER NOT NULL, skipped INTEGER NOT NULL,
-    timed_out INTEGER NOT NULL, hints INTEGER NOT NULL, at REAL NOT NULL,
+    timed_out INTEGER NOT NULL, hints INTEGER NOT NULL, at REAL NOT NULL, delivery TEXT,
     PRIMARY KEY (session_id, position)
 );
 """
@@ -70,10 +70,10 @@ class SessionStore:
         saved = self._run("SELECT COUNT(*) FROM turns WHERE session_id = ?", (interview.id,))[0][0]
         for position, turn in enumerate(interview.turns[saved:], start=saved):
             self._run(
-                "INSERT OR REPLACE INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (interview.id, position, turn.question.id, turn.question.topic, turn.kind, turn.prompt,
                  turn.answer, json.dumps(turn.grade.to_dict()), turn.grade.score, int(turn.skipped),
-                 int(turn.timed_out), turn.hints, turn.at),
+                 int(turn.timed_out), turn.hints, turn.at, json.dumps(turn.delivery) if turn.delivery else None),
             )
         prompt = interview.prompt
         state = None if prompt is None else json.dumps(
@@ -92,12 +92,13 @@ class SessionStore:
         options, prompt, level, status = rows[0]
         interview = Interview(store, grader, SessionOptions(**_options(json.loads(options))), id=session_id,
                               level=level or "", **extra)
-        for qid, kind, text, answer, grade, skipped, timed_out, hints, at in self._run(
-            "SELECT question_id, kind, prompt, answer, grade, skipped, timed_out, hints, at FROM turns "
+        for qid, kind, text, answer, grade, skipped, timed_out, hints, at, delivery in self._run(
+            "SELECT question_id, kind, prompt, answer, grade, skipped, timed_out, hints, at, delivery FROM turns "
             "WHERE session_id = ? ORDER BY position", (session_id,)
         ):
             interview.turns.append(Turn(store.get(qid), kind, text, answer, grade_from_dict(json.loads(grade)),
-                                        bool(skipped), bool(timed_out), hints, at))
+                                        bool(skipped), bool(timed_out), hints, at,
+                                        json.loads(delivery) if delivery else None))
         if status == "done":
             interview.trace.append("report")
         elif prompt:

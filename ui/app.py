@@ -11,12 +11,16 @@ import os
 import time
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
+
+import numpy as np
 
 from interviewer.errors import InterviewerError
 from interviewer.knowledge.schema import LEVELS
 from interviewer.render import grade_markdown, history_text, report_markdown
 from interviewer.report import build_report
 from interviewer.session import Interview, Say, SessionOptions
+from interviewer.voice import NothingHeard, hear
 from interviewer.wiring import Services
 
 
@@ -27,24 +31,38 @@ class Tab:
     interview: Interview | None = None
     chat: list[dict] = field(default_factory=list)
     deadline: float | None = None  # time.time() by which the current answer is submitted
+    voice: bool = True  # speak the interviewer's lines
+    to_speak: list[str] = field(default_factory=list)  # lines said since the last reply, not yet spoken
 
     def show(self, said: list[Say]) -> None:
         for line in said:
             text = line.text if line.grade is None else f"{line.text}\n\n{grade_markdown(line.grade)}"
             self.chat.append({"role": "assistant", "content": text})
+            self.to_speak.append(line.text)
         interview = self.interview
         listening = interview is not None and interview.phase == "listen"
         self.deadline = time.time() + interview.options.answer_seconds if listening else None
 
 
 def _outputs(tab: Tab, services: Services, text: str = ""):
-    """chat, state, report (Markdown), download files, answer box, countdown."""
+    """chat, state, report (Markdown), download files, answer box, countdown, the interviewer's audio."""
     report, files = "", None
     if tab.interview is not None and tab.interview.done:
         data = build_report(tab.interview)
         report = report_markdown(data)
         files = _export(services, data, report)
-    return tab.chat, tab, report, files, text, _countdown(tab)
+    return tab.chat, tab, report, files, text, _countdown(tab), _speech(tab, services)
+
+
+def _speech(tab: Tab, services: Services):
+    """What the interviewer just said, as (sample rate, samples) for the page to play; None when muted."""
+    lines, tab.to_speak = tab.to_speak, []
+    if not (tab.voice and lines):
+        return None
+    chunks = list(services.tts.synthesize(" ".join(lines)))
+    if not chunks:
+        return None
+    return chunks[0].sample_rate, np.concatenate([c.samples for c in chunks])
 
 
 def _export(services: Services, data: dict, markdown: str) -> list[str]:
@@ -63,9 +81,9 @@ def _countdown(tab: Tab) -> str:
     return f"⏱ {left // 60}:{left % 60:02d} left for this answer"
 
 
-def start(services: Services, seed: int, topic: str, level: str, questions: int, seconds: int):
+def start(services: Services, seed: int, topic: str, level: str, questions: int, seconds: int, voice: bool):
     """Begin a new interview in this tab: a greeting and the first question."""
-    tab = Tab()
+    tab = Tab(voice=bool(voice))
     try:
         options = SessionOptions(topics=(topic,), level=level, questions=int(questions),
                                  answer_seconds=int(seconds), seed=seed)
@@ -109,6 +127,32 @@ def answer(services: Services, text: str, tab: Tab | None):
     return _outputs(tab, services)
 
 
+def voice_answer(services: Services, recording: str | None, tab: Tab | None):
+    """A spoken answer (push-to-talk recording or an uploaded file): transcribe it, then grade it.
+
+    Silence, noise or an unreadable file leave the turn open with a message; nothing is recorded.
+    """
+    tab = tab or Tab()
+    if tab.interview is None or tab.interview.phase != "listen":
+        tab.chat.append({"role": "assistant", "content": "Press **Start** to begin an interview."})
+        return _outputs(tab, services)
+    if not recording:
+        return _outputs(tab, services)
+    question = tab.interview.prompt.question
+    try:
+        heard = hear(services.stt, Path(recording), glossary=tuple(question.glossary),
+                     max_seconds=tab.interview.options.answer_seconds)
+    except InterviewerError as error:
+        tab.chat.append({"role": "assistant", "content": f"⚠️ {error}"})
+        tab.to_speak.append(str(error) if isinstance(error, NothingHeard) else "I couldn't use that recording.")
+        return _outputs(tab, services)
+    delivery = heard.delivery.to_dict() if heard.delivery else None
+    note = f"\n\n*🎙 {delivery['wpm']:.0f} words/min · {delivery['fillers']} filler(s) · {delivery['advice']}*"
+    tab.chat.append({"role": "user", "content": heard.transcript.text + (note if delivery else "")})
+    tab.show(tab.interview.submit(heard.transcript.text, delivery=delivery))
+    return _outputs(tab, services)
+
+
 def command(services: Services, name: str, text: str, tab: Tab | None):
     """Skip, repeat, hint or end, for the current prompt."""
     tab = tab or Tab()
@@ -130,7 +174,7 @@ def tick(services: Services, text: str, tab: Tab | None):
     if tab is None or tab.deadline is None or time.time() < tab.deadline:
         import gradio as gr
 
-        return gr.skip(), tab, gr.skip(), gr.skip(), gr.skip(), _countdown(tab) if tab else ""
+        return gr.skip(), tab, gr.skip(), gr.skip(), gr.skip(), _countdown(tab) if tab else "", gr.skip()
     tab.chat.append({"role": "user", "content": text or "(no answer)"})
     tab.show(tab.interview.time_up(text))
     return _outputs(tab, services)
@@ -163,9 +207,13 @@ def build_app(services: Services, defaults: SessionOptions):
                 count = gr.Dropdown([3, 5, 7], value=defaults.questions if defaults.questions in (3, 5, 7) else 5,
                                     label="Questions", allow_custom_value=True)
                 seconds = gr.Number(defaults.answer_seconds, label="Seconds per answer", precision=0)
+                voice = gr.Checkbox(True, label="Speak the questions")
                 go = gr.Button("Start", variant="primary")
             countdown = gr.Markdown()
             chat = gr.Chatbot(label="Interview", height=480)
+            speaker = gr.Audio(label="Interviewer", autoplay=True, interactive=False)
+            mic = gr.Audio(sources=["microphone", "upload"], type="filepath",
+                           label="Answer by voice: record, then stop (or upload a recording)")
             text = gr.Textbox(label="Your answer", lines=4, placeholder="Type your answer, then Enter to submit")
             with gr.Row():
                 send = gr.Button("Submit answer", variant="primary")
@@ -180,8 +228,11 @@ def build_app(services: Services, defaults: SessionOptions):
             plot = gr.LinePlot(x="when", y="score", color="topic", title="Score by session", y_lim=[0, 10])
             summary = gr.Markdown()
 
-        outputs = [chat, state, report, files, text, countdown]
-        go.click(partial(start, services, defaults.seed), [topic, level, count, seconds], outputs, api_name="start")
+        outputs = [chat, state, report, files, text, countdown, speaker]
+        go.click(partial(start, services, defaults.seed), [topic, level, count, seconds, voice], outputs,
+                 api_name="start")
+        mic.stop_recording(partial(voice_answer, services), [mic, state], outputs, api_name=False)
+        mic.upload(partial(voice_answer, services), [mic, state], outputs, api_name="voice_answer")
         send.click(partial(answer, services), [text, state], outputs, api_name="answer")
         text.submit(partial(answer, services), [text, state], outputs, api_name=False)
         for name, button in buttons.items():

@@ -1,0 +1,80 @@
+"""Voice turns on the real models: Piper speaks, faster-whisper hears, the grader grades."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from interviewer.audio import to_16k
+from interviewer.delivery import delivery_of
+from interviewer.tts import chunks_to_wav
+from interviewer.types import Word
+from interviewer.voice import NothingHeard, hear
+
+
+def test_delivery_metrics_from_word_timings():
+    words = [Word(w, i * 0.5, i * 0.5 + 0.4) for i, w in enumerate("so um the cache you know stores keys".split())]
+    words.append(Word("again", 10.0, 10.4))  # after a long pause
+    d = delivery_of(words)
+    assert d.words == 9 and d.filler_words == {"um": 1, "you know": 1} and d.fillers == 2
+    assert d.long_pauses == 1 and d.longest_pause_s == pytest.approx(10.0 - 3.9)
+    assert d.wpm == pytest.approx(60 * 9 / 10.4, abs=0.1)
+    assert "long pause" in d.advice()
+    assert delivery_of([]) is None
+
+
+def _spoken(services, text: str) -> np.ndarray:
+    chunks = list(services.tts.synthesize(text))
+    audio = to_16k(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate)
+    return np.concatenate([np.zeros(8000, np.float32), audio])
+
+
+@pytest.mark.real
+def test_spoken_round_trip_grades_the_good_answer_higher(services, question):
+    poor = "I think it is about making the model nicer to people somehow, with some feedback."
+    heard_good = hear(services.stt, _spoken(services, question.answer), glossary=tuple(question.glossary))
+    heard_poor = hear(services.stt, _spoken(services, poor))
+    good = services.grader.grade(question, heard_good.transcript.text).score
+    bad = services.grader.grade(question, heard_poor.transcript.text).score
+    assert good >= 8 and good >= bad + 4
+    assert 100 < heard_good.delivery.wpm < 250
+
+
+@pytest.mark.real
+def test_silence_and_noise_are_not_answers(services):
+    with pytest.raises(NothingHeard, match="didn't catch"):
+        hear(services.stt, np.zeros(16000 * 3, np.float32))
+    noise = np.random.default_rng(0).normal(0, 0.05, 16000 * 3).astype(np.float32)
+    with pytest.raises(NothingHeard, match="didn't catch"):
+        hear(services.stt, noise)
+
+
+@pytest.mark.real
+def test_say_and_transcribe_commands(settings, tmp_path):
+    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(settings.data_dir), "INTERVIEWER_PROFILE": "test"}
+    cli = [sys.executable, "-m", "interviewer.cli"]
+    wav = tmp_path / "q.wav"
+    sentence = "Speculative decoding uses a small draft model. The target model verifies the tokens."
+    said = subprocess.run([*cli, "say", sentence, "-o", str(wav)], env=env, capture_output=True, text=True)
+    assert said.returncode == 0 and wav.read_bytes()[:4] == b"RIFF"
+    done = subprocess.run([*cli, "transcribe", str(wav), "--json"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert "draft model" in result["text"].lower() and result["words"][0]["start"] >= 0
+    assert result["delivery"]["words"] == len(result["words"])
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not audio")
+    failed = subprocess.run([*cli, "transcribe", str(bad)], env=env, capture_output=True, text=True)
+    assert failed.returncode == 2 and "not a sound file" in failed.stderr
+
+
+def test_wav_of_chunks_is_valid():
+    from interviewer.types import AudioChunk
+
+    wav = chunks_to_wav([AudioChunk(np.zeros(100, np.int16), 22050), AudioChunk(np.ones(50, np.int16), 22050)])
+    assert wav[:4] == b"RIFF" and len(wav) == 44 + 2 * 150
