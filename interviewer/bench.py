@@ -112,6 +112,65 @@ def bench_voice_turn(services: Services, turns: int = 10) -> dict:
     return {f"voice_{k}_p{q}_s": _pct(v, q) for k, v in stages.items() for q in (50, 95)}
 
 
+def drive_text_interviews(url: str, topics: list[str], questions: int = 3) -> list[dict]:
+    """Run one typed interview per topic at the same time through the page's API, one client (tab) each.
+
+    Returns, per interview, its topic, the chat it saw, the seconds each answer took, and any error.
+    """
+    import threading
+
+    from gradio_client import Client
+
+    results: list[dict] = [{"topic": t, "chat": [], "turn_s": [], "error": None} for t in topics]
+
+    def run(result: dict) -> None:
+        try:
+            client = Client(url, verbose=False)
+            chat, *_ = client.predict(result["topic"], "mid", questions, 120, False, api_name="/start")
+            for n in range(questions * 2):  # a follow-up may come after each question
+                if "overall score" in str(chat[-1]).lower():
+                    break
+                start = time.perf_counter()
+                chat, *_ = client.predict(f"My answer number {n} about {result['topic']}.", api_name="/answer")
+                result["turn_s"].append(time.perf_counter() - start)
+            result["chat"] = chat
+        except Exception as error:  # recorded, so the caller can report every failure
+            result["error"] = repr(error)
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in results]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def bench_concurrency(services: Services) -> dict:
+    """Per-answer latency through the page with 1 and with 4 candidates at once."""
+    import socket
+
+    from interviewer.session import SessionOptions
+    from interviewer.ui.app import build_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = build_app(services, SessionOptions(topics=("rlhf",)))
+    demo.queue(default_concurrency_limit=services.settings.concurrency)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    out = {}
+    try:
+        for n, topics in ((1, ["rlhf"]), (4, ["rlhf", "sampling", "kv-cache", "dpo"])):
+            runs = drive_text_interviews(url, topics)
+            times = [t for r in runs for t in r["turn_s"]]
+            out[f"page_turn_{n}x_p50_s"], out[f"page_turn_{n}x_p95_s"] = _pct(times, 50), _pct(times, 95)
+            out[f"page_errors_{n}x"] = sum(r["error"] is not None for r in runs)
+    finally:
+        demo.close()
+    return out
+
+
 def bench_retrieval_and_grading(services: Services) -> dict:
     questions = services.bank.questions
     sentences = [s for q in questions for s in q.key_points][:300]
@@ -139,6 +198,10 @@ ROWS = [
     ("voice_first_audio_p50_s", "voice turn: reply's first audio p50", "s"),
     ("voice_total_p50_s", "voice turn: end of speech → first audio p50", "s"),
     ("voice_total_p95_s", "voice turn: end of speech → first audio p95", "s"),
+    ("page_turn_1x_p50_s", "page, typed answer, 1 candidate: p50", "s"),
+    ("page_turn_1x_p95_s", "page, typed answer, 1 candidate: p95", "s"),
+    ("page_turn_4x_p50_s", "page, typed answer, 4 candidates at once: p50", "s"),
+    ("page_turn_4x_p95_s", "page, typed answer, 4 candidates at once: p95", "s"),
 ]
 
 
@@ -160,6 +223,7 @@ def main() -> None:
     results |= bench_speech(services)
     results |= bench_retrieval_and_grading(services)
     results |= bench_voice_turn(services)
+    results |= bench_concurrency(services)
     results["llm"] = services.llm.name
     print(table(results))
     out = settings.data_dir / "bench.json"

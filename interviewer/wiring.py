@@ -11,7 +11,7 @@ from interviewer import registry
 from interviewer.errors import BadInput
 from interviewer.grader import Grader
 from interviewer.knowledge.schema import Bank, bank_files, load_bank, load_topic_file
-from interviewer.knowledge.store import KnowledgeStore, open_client
+from interviewer.knowledge.store import KnowledgeStore, open_client, open_http_client
 from interviewer.settings import Settings
 
 
@@ -70,8 +70,10 @@ class Services:
 
     @cached_property
     def store(self) -> KnowledgeStore:
-        """The Chroma store, brought up to date with the bank (only changed questions are embedded)."""
-        store = KnowledgeStore(open_client(self.settings.store_dir), self.embedder)
+        """The Chroma store (on disk, or a server), brought up to date with the bank (only changes embedded)."""
+        url = self.settings.chroma_url
+        client = open_http_client(url) if url else open_client(self.settings.store_dir)
+        store = KnowledgeStore(client, self.embedder)
         store.ingest(self.bank.questions)
         return store
 
@@ -81,9 +83,14 @@ class Services:
 
     @cached_property
     def llm(self):
+        s = self.settings
+        if s.llm_url:
+            from interviewer.llm_http import OpenAICompatibleLLM
+
+            return OpenAICompatibleLLM(s.llm_url, s.llm_model, api_key=s.llm_api_key, timeout_s=s.llm_timeout_s,
+                                       seed=s.seed)
         from interviewer.llm import LlamaCppLLM
 
-        s = self.settings
         return LlamaCppLLM(self.model_path("llm"), context_tokens=s.context_tokens, threads=s.threads,
                            gpu_layers=s.gpu_layers, seed=s.seed)
 

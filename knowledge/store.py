@@ -74,6 +74,24 @@ def open_client(path: Path):
     return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
 
 
+def open_http_client(url: str):
+    """A client of a Chroma server (`chroma run`), telemetry off; fails early, with the URL, if unreachable."""
+    from urllib.parse import urlparse
+
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from interviewer.errors import BackendUnavailable
+
+    parts = urlparse(url)
+    try:
+        return chromadb.HttpClient(host=parts.hostname or "127.0.0.1", port=parts.port or 8000,
+                                   ssl=parts.scheme == "https", settings=ChromaSettings(anonymized_telemetry=False))
+    except Exception as error:  # chromadb raises ValueError or httpx errors, depending on the failure
+        raise BackendUnavailable(f"no Chroma server answered at {url}: {error}. Start one with "
+                                 "`chroma run --path DIR`, or unset INTERVIEWER_CHROMA_URL.") from error
+
+
 @dataclass(frozen=True)
 class Hit:
     """A retrieved question and how close it was to the query (cosine similarity)."""

@@ -243,11 +243,32 @@ def build_app(services: Services, defaults: SessionOptions):
     return demo
 
 
+def exposure_warning(host: str, password: str) -> str | None:
+    """A warning when the page would be reachable beyond this machine without a password."""
+    import ipaddress
+
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
+    if local or password:
+        return None
+    return (f"WARNING: the page binds to {host}, reachable from other machines, and has no password. "
+            "Anyone who can reach it can use it and read its sessions. Set INTERVIEWER_PASSWORD.")
+
+
 def launch(services: Services, defaults: SessionOptions, *, block: bool = True):
     """Serve the page on the configured address (127.0.0.1 unless told otherwise)."""
+    import sys
+
+    settings = services.settings
+    warning = exposure_warning(settings.host, settings.password)
+    if warning:
+        print("\n" + "!" * 100 + f"\n{warning}\n" + "!" * 100 + "\n", file=sys.stderr)
     services.store  # noqa: B018 (load models and the bank before the first visitor, not during)
     demo = build_app(services, defaults)
-    settings = services.settings
+    demo.queue(default_concurrency_limit=settings.concurrency)
     demo.launch(server_name=settings.host, server_port=settings.port, inbrowser=block,
-                prevent_thread_lock=not block, show_error=True)
+                prevent_thread_lock=not block, show_error=True,
+                auth=(settings.username, settings.password) if settings.password else None)
     return demo
