@@ -25,7 +25,7 @@ else
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 endif
 
-.PHONY: setup interview test bench eval models lint clean
+.PHONY: setup interview test bench eval models lint clean browser
 
 setup: $(VENV)/.deps models
 
@@ -55,7 +55,14 @@ interview: setup
 	$(BIN)/interviewer serve --topic $(TOPIC) --level $(LEVEL) --questions $(QUESTIONS) --port $(PORT) \
 		$(if $(MODEL),--model $(MODEL))
 
-test: $(VENV)/.deps
+# The browser test drives Debian's Chromium with a WAV file as its microphone.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else echo "the browser test needs Chromium: sudo apt-get install chromium chromium-driver"; fi; }
+
+test: $(VENV)/.deps browser
 	$(BIN)/interviewer models fetch --profile test
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -35,7 +35,7 @@ class WhisperSTT:
                     condition_on_previous_text=False,
                     initial_prompt=hint or None,
                 )
-                segments = [s for s in segments if s.no_speech_prob < 0.6]
+                segments = [s for s in segments if not _invented(s)]
         except (ValueError, RuntimeError, OSError) as error:  # PyAV's errors derive from these
             raise BadInput(f"could not read this audio ({error}); send a WAV, MP3, OGG or WebM file") from error
         words = tuple(
@@ -44,3 +44,12 @@ class WhisperSTT:
         )
         text = " ".join(s.text.strip() for s in segments).strip()
         return Transcript(text=text, words=words, duration=float(info.duration))
+
+
+def _invented(segment) -> bool:
+    """Whisper's usual tells of text made up from near-silence or noise ("Thank you for watching.")."""
+    if segment.no_speech_prob > 0.6 and segment.avg_logprob < -0.7:
+        return True  # the model itself doubts there was speech
+    if segment.compression_ratio > 2.4:
+        return True  # the same words over and over
+    return segment.avg_logprob < -1.2  # too unsure to be worth grading

@@ -143,3 +143,31 @@ def test_four_candidates_at_once_without_cross_talk(app, services):
         assert not any(q in line for q in others for line in said)
         answers = [line for m, line in zip(run["chat"], said, strict=True) if m["role"] == "user"]
         assert answers and all(run["topic"] in a for a in answers)
+
+
+def test_binding_beyond_loopback_without_a_password_warns():
+    from interviewer.ui.app import exposure_warning
+
+    assert "INTERVIEWER_PASSWORD" in exposure_warning("0.0.0.0", "")
+    assert exposure_warning("0.0.0.0", "s3cret") is None
+    assert exposure_warning("127.0.0.1", "") is None and exposure_warning("localhost", "") is None
+
+
+def test_a_password_keeps_strangers_out(services):
+    from gradio_client import Client
+
+    from interviewer.ui.app import build_app
+
+    demo = build_app(services, SessionOptions(topics=("rlhf",), questions=3))
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                auth=("interviewer", "s3cret"))
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        with pytest.raises(Exception):  # noqa: B017 (gradio_client raises a bare ValueError here)
+            Client(url, verbose=False)
+        chat, *_ = Client(url, auth=("interviewer", "s3cret"), verbose=False).predict(
+            "rlhf", "mid", 3, 120, False, api_name="/start")
+        assert "Question 1 of 3" in _text(chat[-1])
+    finally:
+        demo.close()

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from interviewer.delivery import delivery_of
 from interviewer.errors import InterviewerError
 from interviewer.knowledge.schema import LEVELS
+from interviewer.listening import ListenOptions, TurnListener
 from interviewer.render import grade_markdown, history_text, report_markdown
 from interviewer.report import build_report
 from interviewer.session import Interview, Say, SessionOptions
@@ -33,6 +35,8 @@ class Tab:
     deadline: float | None = None  # time.time() by which the current answer is submitted
     voice: bool = True  # speak the interviewer's lines
     to_speak: list[str] = field(default_factory=list)  # lines said since the last reply, not yet spoken
+    speaking_until: float = 0.0  # time.time() until which the interviewer's audio plays: the mic is ignored
+    listener: TurnListener | None = None  # hands-free listening for the open prompt
 
     def show(self, said: list[Say]) -> None:
         for line in said:
@@ -42,6 +46,7 @@ class Tab:
         interview = self.interview
         listening = interview is not None and interview.phase == "listen"
         self.deadline = time.time() + interview.options.answer_seconds if listening else None
+        self.listener = None  # a new prompt: listen afresh, with its glossary as the hint
 
 
 def _outputs(tab: Tab, services: Services, text: str = ""):
@@ -62,7 +67,9 @@ def _speech(tab: Tab, services: Services):
     chunks = list(services.tts.synthesize(" ".join(lines)))
     if not chunks:
         return None
-    return chunks[0].sample_rate, np.concatenate([c.samples for c in chunks])
+    samples = np.concatenate([c.samples for c in chunks])
+    tab.speaking_until = time.time() + len(samples) / chunks[0].sample_rate + 0.5  # the mic never hears it
+    return chunks[0].sample_rate, samples
 
 
 def _export(services: Services, data: dict, markdown: str) -> list[str]:
@@ -146,10 +153,41 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
         tab.chat.append({"role": "assistant", "content": f"⚠️ {error}"})
         tab.to_speak.append(str(error) if isinstance(error, NothingHeard) else "I couldn't use that recording.")
         return _outputs(tab, services)
-    delivery = heard.delivery.to_dict() if heard.delivery else None
-    note = f"\n\n*🎙 {delivery['wpm']:.0f} words/min · {delivery['fillers']} filler(s) · {delivery['advice']}*"
-    tab.chat.append({"role": "user", "content": heard.transcript.text + (note if delivery else "")})
-    tab.show(tab.interview.submit(heard.transcript.text, delivery=delivery))
+    return _answered(services, tab, heard.transcript.text, heard.delivery.to_dict() if heard.delivery else None)
+
+
+def hear_stream(services: Services, chunk, tab: Tab | None):
+    """Hands-free: a piece of microphone audio every half second; the answer is graded when a pause ends it.
+
+    Audio that arrives while the interviewer is speaking is dropped, so it never hears itself.
+    """
+    import gradio as gr
+
+    nothing = (gr.skip(),) * 7
+    if chunk is None or tab is None or tab.interview is None or tab.interview.phase != "listen":
+        return nothing
+    if time.time() < tab.speaking_until:
+        tab.listener = None
+        return nothing
+    if tab.listener is None:
+        question = tab.interview.prompt.question
+        tab.listener = TurnListener(services.stt, ListenOptions(end_pause_s=services.settings.pause_seconds),
+                                    hint="Glossary: " + ", ".join(question.glossary) + ".")
+    rate, samples = chunk
+    mono = samples.mean(axis=1).astype(samples.dtype) if samples.ndim == 2 else samples
+    heard = tab.listener.feed(mono, rate)
+    if heard is None:
+        return nothing
+    delivery = delivery_of(heard.words)
+    return _answered(services, tab, heard.text, delivery.to_dict() if delivery else None)
+
+
+def _answered(services: Services, tab: Tab, text: str, delivery: dict | None):
+    """Show a spoken answer with its delivery, grade it, and move on."""
+    note = "" if not delivery else (f"\n\n*🎙 {delivery['wpm']:.0f} words/min · {delivery['fillers']} filler(s) · "
+                                    f"{delivery['advice']}*")
+    tab.chat.append({"role": "user", "content": text + note})
+    tab.show(tab.interview.submit(text, delivery=delivery))
     return _outputs(tab, services)
 
 
@@ -208,12 +246,16 @@ def build_app(services: Services, defaults: SessionOptions):
                                     label="Questions", allow_custom_value=True)
                 seconds = gr.Number(defaults.answer_seconds, label="Seconds per answer", precision=0)
                 voice = gr.Checkbox(True, label="Speak the questions")
-                go = gr.Button("Start", variant="primary")
+                go = gr.Button("Start", variant="primary", elem_id="start")
             countdown = gr.Markdown()
-            chat = gr.Chatbot(label="Interview", height=480)
-            speaker = gr.Audio(label="Interviewer", autoplay=True, interactive=False)
-            mic = gr.Audio(sources=["microphone", "upload"], type="filepath",
-                           label="Answer by voice: record, then stop (or upload a recording)")
+            chat = gr.Chatbot(label="Interview", height=480, elem_id="chat")
+            speaker = gr.Audio(label="Interviewer", autoplay=True, interactive=False, elem_id="speaker")
+            with gr.Row():
+                live = gr.Audio(sources=["microphone"], streaming=True, elem_id="live-mic",
+                                label="Hands-free: start the microphone once, then just talk; a pause of about two "
+                                      "seconds ends each answer")
+                mic = gr.Audio(sources=["microphone", "upload"], type="filepath",
+                               label="Push to talk: record, then stop (or upload a recording)")
             text = gr.Textbox(label="Your answer", lines=4, placeholder="Type your answer, then Enter to submit")
             with gr.Row():
                 send = gr.Button("Submit answer", variant="primary")
@@ -233,6 +275,8 @@ def build_app(services: Services, defaults: SessionOptions):
                  api_name="start")
         mic.stop_recording(partial(voice_answer, services), [mic, state], outputs, api_name=False)
         mic.upload(partial(voice_answer, services), [mic, state], outputs, api_name="voice_answer")
+        live.stream(partial(hear_stream, services), [live, state], outputs, stream_every=0.5, time_limit=3600,
+                    api_name=False)
         send.click(partial(answer, services), [text, state], outputs, api_name="answer")
         text.submit(partial(answer, services), [text, state], outputs, api_name=False)
         for name, button in buttons.items():

@@ -1,0 +1,91 @@
+"""A real browser: Debian's Chromium, headless, hears a WAV file as its microphone and takes a whole voice turn:
+a spoken question, the candidate's answer heard hands-free, the transcript, the score, the next spoken question.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import wave
+
+import numpy as np
+import pytest
+from servers import free_port
+
+from interviewer.audio import to_16k
+from interviewer.session import SessionOptions
+
+pytestmark = pytest.mark.real
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+ANSWER = "A reward model is trained on human preference comparisons, and the policy is then optimised with PPO."
+
+
+@pytest.fixture(scope="module")
+def page(services, tmp_path_factory):
+    from interviewer.ui.app import build_app
+
+    demo = build_app(services, SessionOptions(topics=("rlhf",), questions=3, answer_seconds=120))
+    demo.queue(default_concurrency_limit=4)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def microphone(services, tmp_path_factory):
+    """A WAV the browser plays as its microphone: silence, the answer, then a long pause."""
+    chunks = list(services.tts.synthesize(ANSWER))
+    speech = to_16k(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate)
+    # Leading silence longer than the spoken greeting and first question: the app ignores the microphone
+    # while it speaks, and the fake device starts playing this file the moment recording starts.
+    audio = np.concatenate([np.zeros(16000 * 25), speech, np.zeros(16000 * 4)])
+    path = tmp_path_factory.mktemp("mic") / "answer.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(16000)
+        out.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
+    return path
+
+
+@pytest.fixture
+def browser(microphone, tmp_path):
+    if not (CHROMIUM and DRIVER):
+        pytest.fail("Chromium and chromedriver are needed: `make test` installs them (apt-get install chromium "
+                    "chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 "--autoplay-policy=no-user-gesture-required", f"--use-file-for-fake-audio-capture={microphone}",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def _chat(driver) -> str:
+    return driver.find_element("id", "chat").text
+
+
+def test_a_spoken_turn_in_a_real_browser(page, browser):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(page)
+    wait = WebDriverWait(browser, 120)
+    wait.until(lambda d: d.find_elements("id", "start"))
+    browser.find_element("id", "start").click()
+    wait.until(lambda d: "Question 1 of 3" in _chat(d))
+    durations = re.findall(r"\d+:\d\d", browser.find_element("id", "speaker").text)
+    assert durations and durations[-1] != "0:00"  # the greeting and question arrived as audio, autoplaying
+    record = browser.find_element("css selector", "#live-mic button[aria-label*='ecord'], #live-mic .record-button")
+    record.click()
+    wait.until(lambda d: "words/min" in _chat(d))  # the answer was heard, hands-free, and transcribed
+    text = _chat(browser).lower()
+    assert "reward model" in text and "ppo" in text
+    wait.until(lambda d: "Score" in _chat(d))
+    wait.until(lambda d: "Question 2 of 3" in _chat(d) or "?" in _chat(d).split("Score")[-1])

@@ -1,0 +1,56 @@
+"""Hands-free turn-taking on real audio: Piper speaks, the listener hears it arrive in half-second pieces."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from interviewer.audio import SAMPLE_RATE, to_16k
+from interviewer.listening import TurnListener
+
+pytestmark = pytest.mark.real
+CHUNK = SAMPLE_RATE // 2
+
+
+def _speech(services, text: str) -> np.ndarray:
+    chunks = list(services.tts.synthesize(text))
+    return to_16k(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate)
+
+
+def _silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SAMPLE_RATE), np.float32)
+
+
+def _feed(listener: TurnListener, audio: np.ndarray) -> list:
+    """Feed audio in half-second pieces, as the browser streams it; the results, one per piece."""
+    return [listener.feed(audio[i:i + CHUNK]) for i in range(0, len(audio), CHUNK)]
+
+
+def test_a_thinking_pause_does_not_end_the_turn_but_a_long_one_does(services):
+    listener = TurnListener(services.stt)
+    first = _speech(services, "The reward model is trained on human comparisons.")
+    second = _speech(services, "Then the policy is optimised with PPO.")
+    results = _feed(listener, np.concatenate([_silence(0.5), first, _silence(1.0), second, _silence(1.0)]))
+    assert all(r is None for r in results)  # a one-second pause to think: still listening
+    results = _feed(listener, _silence(1.5))
+    done = [r for r in results if r is not None]
+    assert len(done) == 1
+    words = re.findall(r"[a-z]+", done[0].text.lower())
+    assert words[:4] == ["the", "reward", "model", "is"] and "policy" in words and "ppo" in words
+    times = [w.start for w in done[0].words]
+    assert times == sorted(times) and times[-1] > 4.0  # timings are positions in the whole answer
+
+
+def test_a_cough_is_not_an_answer(services):
+    listener = TurnListener(services.stt)
+    burst = np.random.default_rng(1).normal(0, 0.3, SAMPLE_RATE // 4).astype(np.float32)
+    results = _feed(listener, np.concatenate([_silence(0.5), burst, _silence(3.0)]))
+    assert all(r is None for r in results)
+
+
+def test_silence_alone_keeps_little_audio(services):
+    listener = TurnListener(services.stt)
+    assert all(r is None for r in _feed(listener, _silence(10)))
+    assert len(listener._audio) <= 2.5 * SAMPLE_RATE
