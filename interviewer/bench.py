@@ -126,7 +126,7 @@ def drive_text_interviews(url: str, topics: list[str], questions: int = 3) -> li
     def run(result: dict) -> None:
         try:
             client = Client(url, verbose=False)
-            chat, *_ = client.predict(result["topic"], "mid", questions, 120, False, api_name="/start")
+            chat, *_ = client.predict([result["topic"]], "mid", questions, 120, False, api_name="/start")
             for n in range(questions * 2):  # a follow-up may come after each question
                 if "overall score" in str(chat[-1]).lower():
                     break

@@ -78,6 +78,12 @@ class TurnListener:
             self._texts.append(heard.text)
         self._last_speech_end = self._offset + end
 
+    def flush(self) -> Transcript | None:
+        """Everything heard so far, ending the turn now (the answer time ran out mid-sentence)."""
+        if len(self._audio):
+            self._transcribe(0, len(self._audio))
+        return self._finish()
+
     def _finish(self) -> Transcript | None:
         words, text = self._words, " ".join(self._texts).strip()
         self.reset()

@@ -105,7 +105,7 @@ class Services:
         from interviewer.tts import PiperTTS
 
         onnx = self.model_path("tts")
-        return PiperTTS(onnx, onnx.with_name(onnx.name + ".json"))
+        return PiperTTS(onnx, onnx.with_name(onnx.name + ".json"), length_scale=1.0 / self.settings.speech_rate)
 
     @cached_property
     def sessions(self):

@@ -54,3 +54,11 @@ def test_silence_alone_keeps_little_audio(services):
     listener = TurnListener(services.stt)
     assert all(r is None for r in _feed(listener, _silence(10)))
     assert len(listener._audio) <= 2.5 * SAMPLE_RATE
+
+
+def test_time_up_mid_sentence_keeps_what_was_said(services):
+    listener = TurnListener(services.stt)
+    assert all(r is None for r in _feed(listener, np.concatenate([_silence(0.5), _speech(
+        services, "Speculative decoding uses a small draft model to propose tokens")])))
+    heard = listener.flush()
+    assert heard is not None and "draft model" in heard.text.lower()

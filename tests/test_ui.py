@@ -40,14 +40,14 @@ def test_typed_interview_through_the_page(app):
     from gradio_client import Client
 
     client = Client(app, verbose=False)
-    chat, report, files, box, countdown, audio = client.predict("rlhf", "fresher", 3, 90, False,
+    chat, report, files, box, countdown, audio, timings = client.predict(["rlhf"], "fresher", 3, 90, False,
                                                                    api_name="/start")
     assert "Question 1 of 3" in _text(chat[-1]) and "1:29" in countdown or "1:30" in countdown
     chat, *_ = client.predict("", api_name="/hint")
     assert "Think about this" in _text(chat[-1])
     answered = 0
     while "overall score" not in _text(chat[-1]).lower() and answered < 8:
-        chat, report, files, box, countdown, audio = client.predict(
+        chat, report, files, box, countdown, audio, timings = client.predict(
             "I am not sure, something about rewards.", api_name="/answer")
         answered += 1
         graded = next(_text(m) for m in reversed(chat) if "/10" in _text(m))
@@ -62,8 +62,8 @@ def test_empty_answer_keeps_the_turn_open(app):
     from gradio_client import Client
 
     client = Client(app, verbose=False)
-    client.predict("rlhf", "mid", 3, 120, False, api_name="/start")
-    chat, report, files, box, countdown, audio = client.predict("   ", api_name="/answer")
+    client.predict(["rlhf"], "mid", 3, 120, False, api_name="/start")
+    chat, report, files, box, countdown, audio, timings = client.predict("   ", api_name="/answer")
     assert "didn't get an answer" in _text(chat[-1]) and "Question 1 of 3" in _text(chat[-2])
 
 
@@ -71,7 +71,7 @@ def test_tabs_do_not_share_a_session(app):
     from gradio_client import Client
 
     one, two = Client(app, verbose=False), Client(app, verbose=False)
-    one.predict("rlhf", "mid", 3, 120, False, api_name="/start")
+    one.predict(["rlhf"], "mid", 3, 120, False, api_name="/start")
     chat, *_ = two.predict("an answer", api_name="/answer")  # this tab never pressed Start
     assert "Press **Start**" in _text(chat[-1])
 
@@ -80,7 +80,7 @@ def test_resume_in_a_new_tab(app, services):
     from gradio_client import Client
 
     first = Client(app, verbose=False)
-    first.predict("sampling", "mid", 3, 120, False, api_name="/start")
+    first.predict(["sampling"], "mid", 3, 120, False, api_name="/start")
     chat, *_ = first.predict("Temperature divides the logits before the softmax.", api_name="/answer")
     session = services.sessions.sessions()[0]
     assert session["topics"] == ["sampling"] and session["status"] == "open"
@@ -95,19 +95,20 @@ def test_spoken_answer_is_transcribed_graded_and_answered_aloud(app, services, t
     from interviewer.tts import chunks_to_wav
 
     client = Client(app, verbose=False)
-    chat, report, files, box, countdown, audio = client.predict("kv-cache", "fresher", 3, 120, True,
+    chat, report, files, box, countdown, audio, timings = client.predict(["kv-cache"], "fresher", 3, 120, True,
                                                                 api_name="/start")
     assert audio and audio.endswith(".wav")  # the greeting and first question, spoken
     question = services.store.get(next(q.id for q in services.bank.questions
                                        if q.question in _text(chat[-1])))
     recording = tmp_path / "answer.wav"
     recording.write_bytes(chunks_to_wav(services.tts.synthesize(question.answer)))
-    chat, report, files, box, countdown, audio = client.predict(handle_file(str(recording)),
+    chat, report, files, box, countdown, audio, timings = client.predict(handle_file(str(recording)),
                                                                 api_name="/voice_answer")
     heard = next(_text(m) for m in reversed(chat) if m["role"] == "user")
     assert "words/min" in heard and len(heard.split()) > 40
     graded = next(_text(m) for m in reversed(chat) if "/10" in _text(m))
     assert "Score" in graded and audio  # the acknowledgement and next question, spoken
+    assert "score ready" in timings and "interviewer's first audio out" in timings
 
 
 @pytest.mark.parametrize("content, message", [
@@ -118,7 +119,7 @@ def test_bad_recordings_get_a_clear_message_and_the_turn_stays_open(app, tmp_pat
     from gradio_client import Client, handle_file
 
     client = Client(app, verbose=False)
-    client.predict("rlhf", "mid", 3, 120, False, api_name="/start")
+    client.predict(["rlhf"], "mid", 3, 120, False, api_name="/start")
     bad = tmp_path / "bad.wav"
     bad.write_bytes(content)
     chat, *_ = client.predict(handle_file(str(bad)), api_name="/voice_answer")
@@ -167,7 +168,17 @@ def test_a_password_keeps_strangers_out(services):
         with pytest.raises(Exception):  # noqa: B017 (gradio_client raises a bare ValueError here)
             Client(url, verbose=False)
         chat, *_ = Client(url, auth=("interviewer", "s3cret"), verbose=False).predict(
-            "rlhf", "mid", 3, 120, False, api_name="/start")
+            ["rlhf"], "mid", 3, 120, False, api_name="/start")
         assert "Question 1 of 3" in _text(chat[-1])
     finally:
         demo.close()
+
+
+def test_a_mix_of_topics(app, services):
+    from gradio_client import Client
+
+    client = Client(app, verbose=False)
+    chat, *_ = client.predict(["rlhf", "dpo"], "mid", 3, 120, False, api_name="/start")
+    assert "rlhf, dpo" in _text(chat[0])
+    mix = {q.question for q in services.bank.questions if q.topic in ("rlhf", "dpo")}
+    assert any(q in _text(chat[-1]) for q in mix)

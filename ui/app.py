@@ -36,6 +36,7 @@ class Tab:
     voice: bool = True  # speak the interviewer's lines
     to_speak: list[str] = field(default_factory=list)  # lines said since the last reply, not yet spoken
     speaking_until: float = 0.0  # time.time() until which the interviewer's audio plays: the mic is ignored
+    timings: dict[str, float] = field(default_factory=dict)  # the last voice turn's stages, time.time() each
     listener: TurnListener | None = None  # hands-free listening for the open prompt
 
     def show(self, said: list[Say]) -> None:
@@ -50,13 +51,27 @@ class Tab:
 
 
 def _outputs(tab: Tab, services: Services, text: str = ""):
-    """chat, state, report (Markdown), download files, answer box, countdown, the interviewer's audio."""
+    """chat, state, report (Markdown), download files, answer box, countdown, the interviewer's audio, timings."""
     report, files = "", None
     if tab.interview is not None and tab.interview.done:
         data = build_report(tab.interview)
         report = report_markdown(data)
         files = _export(services, data, report)
-    return tab.chat, tab, report, files, text, _countdown(tab), _speech(tab, services)
+    speech = _speech(tab, services)
+    if tab.timings:
+        tab.timings["first_audio"] = time.time()
+    return tab.chat, tab, report, files, text, _countdown(tab), speech, timings_markdown(tab.timings)
+
+
+def timings_markdown(timings: dict[str, float]) -> str:
+    """The last voice turn, stage by stage, in seconds from the end of the candidate's speech."""
+    if "speech_end" not in timings:
+        return ""
+    start = timings["speech_end"]
+    labels = (("speech_end", "end of speech detected"), ("transcript", "transcript final"),
+              ("score", "score ready"), ("first_audio", "interviewer's first audio out"))
+    rows = [f"| {label} | {timings[key] - start:+.2f} s |" for key, label in labels if key in timings]
+    return "| stage | time |\n|---|---|\n" + "\n".join(rows)
 
 
 def _speech(tab: Tab, services: Services):
@@ -88,11 +103,13 @@ def _countdown(tab: Tab) -> str:
     return f"⏱ {left // 60}:{left % 60:02d} left for this answer"
 
 
-def start(services: Services, seed: int, topic: str, level: str, questions: int, seconds: int, voice: bool):
-    """Begin a new interview in this tab: a greeting and the first question."""
+def start(services: Services, seed: int, topics: str | list[str], level: str, questions: int, seconds: int,
+          voice: bool):
+    """Begin a new interview in this tab on one topic or a mix: a greeting and the first question."""
     tab = Tab(voice=bool(voice))
     try:
-        options = SessionOptions(topics=(topic,), level=level, questions=int(questions),
+        chosen = (topics,) if isinstance(topics, str) else tuple(topics or ())
+        options = SessionOptions(topics=chosen, level=level, questions=int(questions),
                                  answer_seconds=int(seconds), seed=seed)
         tab.interview = services.new_interview(options)
     except InterviewerError as error:
@@ -146,6 +163,7 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
     if not recording:
         return _outputs(tab, services)
     question = tab.interview.prompt.question
+    tab.timings = {"speech_end": time.time()}  # push-to-talk: the recording has just stopped
     try:
         heard = hear(services.stt, Path(recording), glossary=tuple(question.glossary),
                      max_seconds=tab.interview.options.answer_seconds)
@@ -163,7 +181,7 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
     """
     import gradio as gr
 
-    nothing = (gr.skip(),) * 7
+    nothing = (gr.skip(),) * 8
     if chunk is None or tab is None or tab.interview is None or tab.interview.phase != "listen":
         return nothing
     if time.time() < tab.speaking_until:
@@ -178,6 +196,7 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
     heard = tab.listener.feed(mono, rate)
     if heard is None:
         return nothing
+    tab.timings = {"speech_end": time.time() - tab.listener.options.end_pause_s, "transcript": time.time()}
     delivery = delivery_of(heard.words)
     return _answered(services, tab, heard.text, delivery.to_dict() if delivery else None)
 
@@ -187,7 +206,10 @@ def _answered(services: Services, tab: Tab, text: str, delivery: dict | None):
     note = "" if not delivery else (f"\n\n*🎙 {delivery['wpm']:.0f} words/min · {delivery['fillers']} filler(s) · "
                                     f"{delivery['advice']}*")
     tab.chat.append({"role": "user", "content": text + note})
-    tab.show(tab.interview.submit(text, delivery=delivery))
+    tab.timings.setdefault("transcript", time.time())
+    said = tab.interview.submit(text, delivery=delivery)
+    tab.timings["score"] = time.time()
+    tab.show(said)
     return _outputs(tab, services)
 
 
@@ -212,7 +234,10 @@ def tick(services: Services, text: str, tab: Tab | None):
     if tab is None or tab.deadline is None or time.time() < tab.deadline:
         import gradio as gr
 
-        return gr.skip(), tab, gr.skip(), gr.skip(), gr.skip(), _countdown(tab) if tab else "", gr.skip()
+        return gr.skip(), tab, gr.skip(), gr.skip(), gr.skip(), _countdown(tab) if tab else "", gr.skip(), gr.skip()
+    heard = tab.listener.flush() if tab.listener else None  # hands-free: what was said so far counts
+    if heard is not None:
+        text = f"{text} {heard.text}".strip()
     tab.chat.append({"role": "user", "content": text or "(no answer)"})
     tab.show(tab.interview.time_up(text))
     return _outputs(tab, services)
@@ -239,8 +264,8 @@ def build_app(services: Services, defaults: SessionOptions):
         state = gr.State(None)
         with gr.Tab("Interview"):
             with gr.Row():
-                topic = gr.Dropdown([(title, slug) for slug, title in topics], value=defaults.topics[0],
-                                    label="Topic")
+                topic = gr.Dropdown([(title, slug) for slug, title in topics], value=list(defaults.topics),
+                                    multiselect=True, label="Topic (one, or several for a mix)")
                 level = gr.Radio(list(LEVELS), value=defaults.level, label="Level")
                 count = gr.Dropdown([3, 5, 7], value=defaults.questions if defaults.questions in (3, 5, 7) else 5,
                                     label="Questions", allow_custom_value=True)
@@ -261,6 +286,8 @@ def build_app(services: Services, defaults: SessionOptions):
                 send = gr.Button("Submit answer", variant="primary")
                 buttons = {name: gr.Button(label) for name, label in
                            (("skip", "Skip"), ("repeat", "Repeat"), ("hint", "Hint"), ("end", "End interview"))}
+            with gr.Accordion("Timings of the last voice turn", open=False):
+                timings = gr.Markdown()
             report = gr.Markdown()
             files = gr.File(label="Download the report", file_count="multiple")
             with gr.Row():
@@ -270,7 +297,7 @@ def build_app(services: Services, defaults: SessionOptions):
             plot = gr.LinePlot(x="when", y="score", color="topic", title="Score by session", y_lim=[0, 10])
             summary = gr.Markdown()
 
-        outputs = [chat, state, report, files, text, countdown, speaker]
+        outputs = [chat, state, report, files, text, countdown, speaker, timings]
         go.click(partial(start, services, defaults.seed), [topic, level, count, seconds, voice], outputs,
                  api_name="start")
         mic.stop_recording(partial(voice_answer, services), [mic, state], outputs, api_name=False)
