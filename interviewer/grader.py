@@ -24,14 +24,18 @@ from interviewer.types import Grade, PointResult
 
 @dataclass(frozen=True)
 class GraderOptions:
-    """Calibration of the grader. Similarities are cosine; strengths and credits are 0..1."""
+    """Calibration of the grader. Similarities are cosine; strengths and credits are 0..1.
+
+    sim_full, lexical_weight, covered_at and partial_at were chosen by a grid search on the tuning two
+    thirds of the labelled answers (tests/data/graded); the held-out third only measures them.
+    """
 
     max_words: int = 600  # longer answers are truncated, with a notice
     sim_floor: float = 0.25  # cosine at or below which a span says nothing about a key point
-    sim_full: float = 0.70  # cosine at which a span fully states a key point
-    lexical_weight: float = 0.3  # share of strength from the key point's content words found in the span
-    covered_at: float = 0.55  # strength from which a key point counts as covered
-    partial_at: float = 0.35  # strength from which it counts as partly covered
+    sim_full: float = 0.75  # cosine at which a span fully states a key point
+    lexical_weight: float = 0.4  # share of strength from the key point's content words found in the span
+    covered_at: float = 0.65  # strength from which a key point counts as covered
+    partial_at: float = 0.40  # strength from which it counts as partly covered
     off_topic_below: float = 0.30  # answer-to-reference cosine under which an answer is off-topic
     off_topic_cap: int = 2
     keyword_list_cap: int = 3
