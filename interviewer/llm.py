@@ -63,6 +63,11 @@ class LlamaCppLLM:
             ) from error
         self._lock = threading.Lock()
 
+    @property
+    def busy(self) -> bool:
+        """Whether another call is running now (a caller with a deadline may prefer not to queue)."""
+        return self._lock.locked()
+
     def _complete(self, messages: Sequence[Message], max_tokens: int, **extra):
         return self._llama.create_chat_completion(
             messages=[{"role": m.role, "content": m.content} for m in messages],

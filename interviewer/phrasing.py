@@ -37,9 +37,12 @@ class FollowUpPhraser:
     def __call__(self, question: Question, missed: list[str], ask: str) -> str:
         prompt = render("follow_up.j2", question=question.question, missed=missed, ask=ask)
         deadline = time.monotonic() + self.budget_s
+        llm = self._get_llm()
+        if getattr(llm, "busy", False):
+            return ask  # another candidate's call holds the model: waiting in line would blow the budget
         pieces = []
         try:
-            for piece in self._get_llm().stream([Message("user", prompt)], max_tokens=self.max_tokens):
+            for piece in llm.stream([Message("user", prompt)], max_tokens=self.max_tokens):
                 pieces.append(piece)
                 if time.monotonic() > deadline:
                     return ask

@@ -35,3 +35,11 @@ def test_a_slow_llm_falls_back_to_the_bank(question):
     ask = question.follow_ups[0].ask
     slow = FollowUpPhraser(lambda: FakeLLM("What would happen without it? " * 3), budget_s=-1)
     assert slow(question, [question.key_points[0]], ask) == ask
+
+
+def test_a_busy_llm_is_not_waited_for(question):
+    llm = FakeLLM("What would happen without it?")
+    llm.busy = True
+    ask = question.follow_ups[0].ask
+    assert FollowUpPhraser(lambda: llm)(question, [question.key_points[0]], ask) == ask
+    assert llm.prompts == []  # not even asked
