@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from interviewer.errors import BadInput
+from interviewer.types import AudioChunk
 
 SAMPLE_RATE = 16_000
 MAX_BYTES = 50 * 1024 * 1024  # an upload larger than this is refused before decoding
@@ -33,6 +35,12 @@ def read_audio(path: Path, *, max_seconds: float = 600.0) -> np.ndarray:
     if samples.size / SAMPLE_RATE > max_seconds:
         samples = samples[: int(max_seconds * SAMPLE_RATE)]  # the time limit applies: the rest is not heard
     return samples.astype(np.float32)
+
+
+def chunks_to_16k(chunks: Iterable[AudioChunk]) -> np.ndarray:
+    """Synthesised speech chunks joined and resampled to 16 kHz float32, ready for the recogniser."""
+    chunks = list(chunks)
+    return to_16k(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate)
 
 
 def to_16k(samples: np.ndarray, rate: int) -> np.ndarray:

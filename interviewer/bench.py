@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from interviewer.audio import chunks_to_16k
 from interviewer.settings import Settings
 from interviewer.types import Message
 from interviewer.wiring import Services
@@ -76,10 +77,8 @@ def bench_speech(services: Services) -> dict:
         first_audio = first_audio or time.perf_counter() - start
         chunks.append(chunk)
     synth_s = time.perf_counter() - start
-    audio = np.concatenate([c.samples for c in chunks]).astype(np.float32) / 32768
-    seconds = len(audio) / tts.sample_rate
-    audio16k = np.interp(np.arange(0, len(audio), tts.sample_rate / 16000), np.arange(len(audio)), audio)
-    audio16k = np.concatenate([np.zeros(8000), audio16k]).astype(np.float32)
+    seconds = sum(c.seconds for c in chunks)
+    audio16k = np.concatenate([np.zeros(8000, np.float32), chunks_to_16k(chunks)])
     transcript, stt_s = _timed(lambda: services.stt.transcribe(audio16k))
     return {"tts_first_audio_s": first_audio, "tts_rtf": synth_s / seconds, "audio_s": seconds,
             "stt_rtf": stt_s / (len(audio16k) / 16000), "stt_text": transcript.text}
@@ -88,7 +87,6 @@ def bench_speech(services: Services) -> dict:
 def bench_voice_turn(services: Services, turns: int = 10) -> dict:
     """End of the candidate's speech to the first audio of the interviewer's reply, through the same steps
     the page takes: transcribe the whole answer, grade it, pick the reply, synthesise its first sentence."""
-    from interviewer.audio import to_16k
     from interviewer.session import Interview, SessionOptions
 
     interview = Interview(services.store, services.grader, SessionOptions(topics=("rlhf",), questions=turns,
@@ -97,8 +95,7 @@ def bench_voice_turn(services: Services, turns: int = 10) -> dict:
     stages = {"transcribe": [], "grade": [], "first_audio": [], "total": []}
     while not interview.done:
         question = interview.prompt.question
-        chunks = list(services.tts.synthesize(" ".join(question.key_points[:2])))
-        audio = to_16k(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate)
+        audio = chunks_to_16k(services.tts.synthesize(" ".join(question.key_points[:2])))
         start = time.perf_counter()  # the candidate just stopped speaking
         heard = services.stt.transcribe(audio, hint=", ".join(question.glossary))
         t1 = time.perf_counter()

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from interviewer.audio import chunks_to_16k
 from interviewer.grader import Reference
 from interviewer.knowledge.store import KnowledgeStore, open_client
 from interviewer.settings import REPO_ROOT, Settings
@@ -169,17 +170,13 @@ def eval_speech(services: Services, count: int = 24) -> dict:
     """Word error rate on synthesised answers dense with jargon, without and with the glossary hint."""
     import jiwer
 
-    from interviewer.audio import to_16k
-
     questions = sorted(services.bank.questions, key=lambda q: -len(q.glossary))[:count]
     normalise = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
                                jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
     truth, plain, hinted = [], [], []
     for q in questions:
         text = " ".join(q.key_points[:2])
-        chunks = list(services.tts.synthesize(text))
-        audio = to_16k(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate)
-        audio = np.concatenate([np.zeros(8000, np.float32), audio])
+        audio = np.concatenate([np.zeros(8000, np.float32), chunks_to_16k(services.tts.synthesize(text))])
         truth.append(text)
         plain.append(services.stt.transcribe(audio).text)
         hinted.append(services.stt.transcribe(audio, hint="Glossary: " + ", ".join(q.glossary) + ".").text)

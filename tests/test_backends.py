@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from pydantic import BaseModel, Field
 
+from interviewer.audio import to_16k
 from interviewer.tts import chunks_to_wav
 from interviewer.types import Message
 
@@ -46,9 +47,7 @@ def test_piper_speaks_and_whisper_hears_the_same_words(services):
     assert all(c.sample_rate == services.tts.sample_rate and c.seconds > 0.5 for c in chunks)
     with wave.open(io.BytesIO(chunks_to_wav(chunks))) as wav:
         rate, pcm = wav.getframerate(), np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
-    audio = pcm.astype(np.float32) / 32768
-    audio16k = np.interp(np.arange(0, len(audio), rate / 16000), np.arange(len(audio)), audio)
-    padded = np.concatenate([np.zeros(8000, np.float32), audio16k.astype(np.float32)])
+    padded = np.concatenate([np.zeros(8000, np.float32), to_16k(pcm, rate)])
     transcript = services.stt.transcribe(padded)
     assert _words(transcript.text) == _words(sentence.replace("optimised", "optimized")) or \
         _words(transcript.text) == _words(sentence)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from servers import free_port
 
-from interviewer.audio import to_16k
+from interviewer.audio import chunks_to_16k
 from interviewer.session import SessionOptions
 
 pytestmark = pytest.mark.real
@@ -35,8 +35,7 @@ def page(services, tmp_path_factory):
 @pytest.fixture(scope="module")
 def microphone(services, tmp_path_factory):
     """A WAV the browser plays as its microphone: silence, the answer, then a long pause."""
-    chunks = list(services.tts.synthesize(ANSWER))
-    speech = to_16k(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate)
+    speech = chunks_to_16k(services.tts.synthesize(ANSWER))
     # Leading silence longer than the spoken greeting and first question: the app ignores the microphone
     # while it speaks, and the fake device starts playing this file the moment recording starts.
     audio = np.concatenate([np.zeros(16000 * 25), speech, np.zeros(16000 * 4)])

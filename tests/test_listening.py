@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from interviewer.audio import SAMPLE_RATE, to_16k
+from interviewer.audio import SAMPLE_RATE, chunks_to_16k
 from interviewer.listening import TurnListener
 
 pytestmark = pytest.mark.real
@@ -15,8 +15,7 @@ CHUNK = SAMPLE_RATE // 2
 
 
 def _speech(services, text: str) -> np.ndarray:
-    chunks = list(services.tts.synthesize(text))
-    return to_16k(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate)
+    return chunks_to_16k(services.tts.synthesize(text))
 
 
 def _silence(seconds: float) -> np.ndarray:

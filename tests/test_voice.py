@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from interviewer.audio import to_16k
+from interviewer.audio import chunks_to_16k
 from interviewer.delivery import delivery_of
 from interviewer.tts import chunks_to_wav
 from interviewer.types import Word
@@ -29,8 +29,7 @@ def test_delivery_metrics_from_word_timings():
 
 
 def _spoken(services, text: str) -> np.ndarray:
-    chunks = list(services.tts.synthesize(text))
-    audio = to_16k(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate)
+    audio = chunks_to_16k(services.tts.synthesize(text))
     return np.concatenate([np.zeros(8000, np.float32), audio])
 
 
