@@ -39,14 +39,17 @@ class Tab:
     timings: dict[str, float] = field(default_factory=dict)  # the last voice turn's stages, time.time() each
     listener: TurnListener | None = None  # hands-free listening for the open prompt
 
+    @property
+    def listening(self) -> bool:
+        """Whether an answer to the current prompt is awaited."""
+        return self.interview is not None and self.interview.phase == "listen"
+
     def show(self, said: list[Say]) -> None:
         for line in said:
             text = line.text if line.grade is None else f"{line.text}\n\n{grade_markdown(line.grade)}"
             self.chat.append({"role": "assistant", "content": text})
             self.to_speak.append(line.text)
-        interview = self.interview
-        listening = interview is not None and interview.phase == "listen"
-        self.deadline = time.time() + interview.options.answer_seconds if listening else None
+        self.deadline = time.time() + self.interview.options.answer_seconds if self.listening else None
         self.listener = None  # a new prompt: listen afresh, with its glossary as the hint
 
 
@@ -139,7 +142,7 @@ def answer(services: Services, text: str, tab: Tab | None):
     An empty answer is not graded: the box keeps what was typed and the turn stays open.
     """
     tab = tab or Tab()
-    if tab.interview is None or tab.interview.phase != "listen":
+    if not tab.listening:
         tab.chat.append({"role": "assistant", "content": "Press **Start** to begin an interview."})
         return _outputs(tab, services, text)
     if not text.strip():
@@ -157,7 +160,7 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
     Silence, noise or an unreadable file leave the turn open with a message; nothing is recorded.
     """
     tab = tab or Tab()
-    if tab.interview is None or tab.interview.phase != "listen":
+    if not tab.listening:
         tab.chat.append({"role": "assistant", "content": "Press **Start** to begin an interview."})
         return _outputs(tab, services)
     if not recording:
@@ -182,7 +185,7 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
     import gradio as gr
 
     nothing = (gr.skip(),) * 8
-    if chunk is None or tab is None or tab.interview is None or tab.interview.phase != "listen":
+    if chunk is None or tab is None or not tab.listening:
         return nothing
     if time.time() < tab.speaking_until:
         tab.listener = None
@@ -216,7 +219,7 @@ def _answered(services: Services, tab: Tab, text: str, delivery: dict | None):
 def command(services: Services, name: str, text: str, tab: Tab | None):
     """Skip, repeat, hint or end, for the current prompt."""
     tab = tab or Tab()
-    if tab.interview is None or tab.interview.phase != "listen":
+    if not tab.listening:
         return _outputs(tab, services, text)
     said = getattr(tab.interview, name)()
     tab.chat.append({"role": "user", "content": f"({name})"})
