@@ -169,6 +169,9 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
     while True:
         for line in said:
             say(f"\n{line.text}" if line.kind != "grade" else f"{line.text}\n{grade_text(line.grade)}")
+        if interview.phase == "grade":  # the grade is out; what comes next may take the LLM a moment
+            said = interview.advance()
+            continue
         if interview.done:
             break
         began = time.monotonic()
@@ -183,9 +186,9 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
         if answer in COMMANDS:
             said = getattr(interview, COMMANDS[answer])()
         elif time.monotonic() - began > interview.options.answer_seconds:
-            said = interview.time_up(answer)
+            said = interview.answer(answer, timed_out=True)
         else:
-            said = interview.submit(answer)
+            said = interview.answer(answer)
     report = build_report(interview)
     print(json.dumps(report, indent=2) if as_json else report_text(report))
     return 0

@@ -36,6 +36,7 @@ class TurnListener:
     _last_speech_end: int | None = None  # absolute sample index
     _resampler: object = None  # a streaming resampler, so chunk edges add no clicks that sound like speech
     _rate: int = SAMPLE_RATE
+    last_pause_s: float = 0.0  # the silence, in seconds, after the last word of the turn that just ended
 
     def feed(self, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Transcript | None:
         """Add mono audio (int16 or float, any rate); transcribe finished stretches of speech; return the whole
@@ -68,6 +69,7 @@ class TurnListener:
         silence = self._offset + len(self._audio) - self._last_speech_end
         if silence < self.options.end_pause_s * SAMPLE_RATE:
             return None
+        self.last_pause_s = silence / SAMPLE_RATE
         return self._finish()
 
     def _transcribe(self, start: int, end: int) -> None:

@@ -89,7 +89,11 @@ FollowUpPhraser = Callable[[Question, list[str], str], str]
 
 @dataclass
 class Interview:
-    """A session: `start()`, then `submit()` (or skip, hint, repeat, time_up) until `phase == "report"`."""
+    """A session: `start()`, then `submit()` (or skip, hint, repeat) until `phase == "report"`.
+
+    `submit` is `answer` (grade, phase "grade") then `advance` (what comes next); a page that wants the
+    grade out first calls the two itself. When the answer time runs out, submit with `timed_out=True`.
+    """
 
     store: KnowledgeStore
     grader: Grader
@@ -143,6 +147,15 @@ class Interview:
 
     def submit(self, answer: str, *, timed_out: bool = False, delivery: dict | None = None) -> list[Say]:
         """Grade the answer to the current prompt, then follow up, move on or wrap up."""
+        said = self.answer(answer, timed_out=timed_out, delivery=delivery)
+        return said + self.advance()
+
+    def answer(self, answer: str, *, timed_out: bool = False, delivery: dict | None = None) -> list[Say]:
+        """Grade the answer to the current prompt and say so; `advance` then says what comes next.
+
+        The two halves are separate events so that a voice reply can start with the grade (milliseconds)
+        while the next line, perhaps phrased by the LLM, is still being prepared.
+        """
         self._require("listen")
         prompt = self.prompt
         self._go("grade")
@@ -154,13 +167,14 @@ class Interview:
         turn = Turn(target, prompt.kind, prompt.text, answer, grade, timed_out=timed_out, hints=prompt.hints,
                     delivery=delivery)
         self._record(turn)
-        said = [Say("grade", _ack(grade, timed_out), grade)]
-        follow = self._follow_up(turn)
-        return self._changed(said + (follow if follow else self._next_question()))
+        return self._changed([Say("grade", _ack(grade.score, timed_out), grade)])
 
-    def time_up(self, partial: str = "") -> list[Say]:
-        """The answer time ran out: submit what was said so far."""
-        return self.submit(partial, timed_out=True)
+    def advance(self) -> list[Say]:
+        """After a graded answer: a follow-up on what it missed, the next question, or the close."""
+        self._require("grade")
+        turn = self.turns[-1]
+        follow = self._follow_up(turn)
+        return self._changed(follow if follow else self._next_question())
 
     def skip(self) -> list[Say]:
         """Skip the current prompt: a skipped question scores 0; a skipped follow-up keeps the first score."""
@@ -209,12 +223,35 @@ class Interview:
             return [Say("notice", "That was every question on this topic."), *self._wrap_up()]
         self._go("ask")
         self.prompt = Prompt(question, "main", question.question)
-        intro = f"Question {len(main_turns) + 1} of {self.options.questions}. "
+        self._go("listen")
+        return [Say("question", self._question_line(question, len(main_turns) + 1))]
+
+    def _question_line(self, question: Question, number: int) -> str:
+        intro = f"Question {number} of {self.options.questions}. "
         history = self.past.get(question.id)
         if history and history.missed:
             intro += f"Last time you missed this: {history.missed[0]} "
-        self._go("listen")
-        return [Say("question", intro + question.question)]
+        return intro + question.question
+
+    def likely_next(self) -> list[str]:
+        """What the interviewer may say once the open prompt is answered, so its audio can be made while the
+        candidate talks: the acknowledgements, the next question at each level the grade could lead to,
+        and the bank's follow-ups for this question."""
+        if self.phase != "listen":
+            return []
+        lines = [_ack(score, False) for score in (10, 6, 2, 0)]
+        question = self.prompt.question
+        main = [t for t in self.turns if t.kind == "main"]
+        number = len(main) + (1 if self.prompt.kind == "main" else 0)
+        if number < self.options.questions:
+            asked = {t.question.id for t in main} | {question.id}
+            for level in dict.fromkeys(planner.next_level(question.level, s) for s in (planner.STRONG, 6, 0)):
+                upcoming = planner.pick_question(self._pool, asked, level, self.past, self.options.seed)
+                if upcoming is not None:
+                    lines.append(self._question_line(upcoming, number + 1))
+        if self.prompt.kind == "main" and self.options.follow_ups:
+            lines += [f.ask for f in question.follow_ups]
+        return lines
 
     def _follow_up(self, turn: Turn) -> list[Say]:
         if turn.kind != "main" or self.options.follow_ups < 1 or turn.grade.score >= planner.STRONG:
@@ -280,13 +317,13 @@ class Interview:
             raise BadInput(f"cannot do that now: the interview is at {self.phase!r}, not {phase!r}")
 
 
-def _ack(grade: Grade, timed_out: bool) -> str:
+def _ack(score: int, timed_out: bool) -> str:
     """A one-sentence acknowledgement that never praises a weak answer."""
     prefix = "Time's up. " if timed_out else ""
-    if grade.score >= 8:
+    if score >= 8:
         return prefix + "Good, that covers the main points."
-    if grade.score >= 5:
+    if score >= 5:
         return prefix + "Thanks, that's partly there."
-    if grade.score >= 1:
+    if score >= 1:
         return prefix + "Okay, noted."
     return prefix + "No problem, let's keep going."

@@ -105,6 +105,8 @@ class SessionStore:
             p = json.loads(prompt)
             interview.prompt = Prompt(store.get(p["question_id"]), p["kind"], p["text"], p["hints"])
             interview.trace.append("listen")
+        elif interview.turns:
+            interview.trace.append("grade")  # stopped between a grade and the next line: `advance` goes on
         interview.on_change = self.save
         return interview
 

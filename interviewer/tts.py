@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import threading
 import wave
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from interviewer.backends import TextToSpeech
 from interviewer.types import AudioChunk
 
 
@@ -32,6 +35,68 @@ class PiperTTS:
         with self._lock:
             for chunk in self._voice.synthesize(text, syn_config=self._syn_config):
                 yield AudioChunk(chunk.audio_int16_array.copy(), chunk.sample_rate)
+
+
+class SpokenLines:
+    """The interviewer's lines as audio, kept once synthesised, so likely next lines can be made ahead.
+
+    `speak` streams a line sentence by sentence (from memory when it was prepared); `prepare` synthesises
+    lines in a background thread, one sentence per call into Piper, so a line wanted now never waits
+    behind more than one sentence of preparation.
+    """
+
+    def __init__(self, tts: TextToSpeech, capacity: int = 256) -> None:
+        self._tts, self._capacity = tts, capacity
+        self._done: OrderedDict[str, list[AudioChunk]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="prepare-speech")
+
+    @property
+    def sample_rate(self) -> int:
+        return self._tts.sample_rate
+
+    def _get(self, text: str) -> list[AudioChunk] | None:
+        with self._lock:
+            if text in self._done:
+                self._done.move_to_end(text)
+                return self._done[text]
+        return None
+
+    def _put(self, text: str, chunks: list[AudioChunk]) -> None:
+        with self._lock:
+            self._done[text] = chunks
+            while len(self._done) > self._capacity:
+                self._done.popitem(last=False)
+
+    def speak(self, text: str) -> Iterator[AudioChunk]:
+        """The line's audio, one chunk per sentence, each as soon as it exists."""
+        ready = self._get(text)
+        if ready is not None:
+            yield from ready
+            return
+        chunks = []
+        for chunk in self._tts.synthesize(text):
+            chunks.append(chunk)
+            yield chunk
+        self._put(text, chunks)
+
+    def prepare(self, lines: Iterable[str]) -> None:
+        """Synthesise these lines in the background unless they are ready already."""
+        for line in dict.fromkeys(lines):
+            if line.strip() and self._get(line) is None:
+                self._worker.submit(self._prepare, line)
+
+    def _prepare(self, text: str) -> None:
+        from interviewer.text import sentences
+
+        if self._get(text) is not None:
+            return
+        chunks = [c for sentence in sentences(text) or [text] for c in self._tts.synthesize(sentence)]
+        self._put(text, chunks)
+
+    def wait(self) -> None:
+        """Block until everything asked of `prepare` so far is done (for tests and the benchmark)."""
+        self._worker.submit(lambda: None).result()
 
 
 def chunks_to_wav(chunks: Iterable[AudioChunk]) -> bytes:

@@ -108,6 +108,13 @@ class Services:
         return PiperTTS(onnx, onnx.with_name(onnx.name + ".json"), length_scale=1.0 / self.settings.speech_rate)
 
     @cached_property
+    def spoken(self):
+        """The interviewer's voice, with lines kept and prepared ahead (shared by every tab)."""
+        from interviewer.tts import SpokenLines
+
+        return SpokenLines(self.tts)
+
+    @cached_property
     def sessions(self):
         from interviewer.storage import SessionStore
 
@@ -130,8 +137,11 @@ class Services:
 
     def resume(self, session_id: str):
         """An unfinished interview, rebuilt from the session store."""
-        return self.sessions.load(session_id, self.store, self.grader, past=self.sessions.past(),
-                                  phrase=self.phraser())
+        interview = self.sessions.load(session_id, self.store, self.grader, past=self.sessions.past(),
+                                       phrase=self.phraser())
+        if interview.phase == "grade":
+            interview.advance()  # it stopped after grading an answer, before saying what came next
+        return interview
 
     def add_bank(self, path: Path) -> Bank:
         """Validate a user's bank and copy its topic files into the data directory, where they are merged.

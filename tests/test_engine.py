@@ -85,7 +85,7 @@ def test_strong_answer_moves_up_weak_moves_down_no_repeats(make):
 def test_time_up_with_nothing_said_scores_zero_and_moves_on(make):
     interview = make(questions=2)
     interview.start()
-    said = interview.time_up("")
+    said = interview.submit("", timed_out=True)
     assert said[0].text.startswith("Time's up") and said[0].grade.score == 0
     assert interview.turns[-1].timed_out and interview.phase == "listen"
 
@@ -162,6 +162,50 @@ def test_resume_after_the_process_is_gone(store, tmp_path):
         again.submit(strong(again))
     assert len({t.question.id for t in again.turns}) == 3
     assert SessionStore(db).sessions()[0]["status"] == "done"
+
+
+def test_grade_comes_out_before_the_next_line(make):
+    """`answer` grades and stops; `advance` then says what is next. The phraser runs only in `advance`."""
+    calls = []
+    interview = make(questions=2)
+    interview.phrase = lambda question, missed, ask: calls.append(ask) or f"So, {ask}"
+    interview.start()
+    said = interview.answer("Humans are involved somehow.")
+    assert kinds(said) == ["grade"] and interview.phase == "grade" and interview.prompt is None and not calls
+    with pytest.raises(BadInput):
+        interview.skip()  # nothing is open between the grade and the next line
+    said = interview.advance()
+    assert kinds(said) == ["follow_up"] and said[0].text.startswith("So, ") and len(calls) == 1
+    assert interview.phase == "listen" and interview.prompt.kind == "follow_up"
+
+
+@pytest.mark.parametrize("answer", ["strong", "Humans are involved somehow.", ""])
+def test_likely_next_foresees_what_is_said(make, answer):
+    """The lines prepared while the candidate talks include the acknowledgement and the next prompt that
+    really follow, whatever the grade (strong: harder question; weak: follow-up; empty: easier question)."""
+    interview = make(questions=3)
+    interview.start()
+    foreseen = interview.likely_next()
+    said = interview.submit(strong(interview) if answer == "strong" else answer)
+    assert said[0].text in foreseen and said[1].text in foreseen
+    follow_ups_off = make(questions=3, follow_ups=0)
+    follow_ups_off.start()
+    foreseen = follow_ups_off.likely_next()
+    assert all(line in foreseen for line in (s.text for s in follow_ups_off.submit(answer)))
+
+
+def test_resume_between_grade_and_next_line(store, tmp_path):
+    """Killed after the grade was saved but before the next line: resuming goes on to the next question."""
+    db = tmp_path / "sessions.sqlite"
+    first = SessionStore(db).attach(
+        Interview(store, Grader(FakeEmbedder()), SessionOptions(topics=("rlhf",), questions=3, follow_ups=0)))
+    first.start()
+    first.answer(strong(first))
+    del first
+    again = SessionStore(db).load(SessionStore(db).sessions()[0]["id"], store, Grader(FakeEmbedder()))
+    assert again.phase == "grade" and len(again.turns) == 1
+    said = again.advance()
+    assert kinds(said) == ["question"] and "Question 2 of 3" in said[0].text and again.phase == "listen"
 
 
 @pytest.mark.real

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,13 @@ def _text(message: dict) -> str:
     if isinstance(content, str):
         return content
     return "".join(part.get("text", "") for part in content)
+
+
+def _streamed_seconds(playlist: str) -> list[float]:
+    """The lengths of the audio segments a streamed output sent, from its HLS playlist."""
+    assert playlist.endswith(".m3u8")
+    lines = Path(playlist).read_text().splitlines()
+    return [float(line.split(":")[1].rstrip(",")) for line in lines if line.startswith("#EXTINF:")]
 
 
 def _free_port() -> int:
@@ -97,7 +105,10 @@ def test_spoken_answer_is_transcribed_graded_and_answered_aloud(app, services, t
     client = Client(app, verbose=False)
     chat, report, files, box, countdown, audio, timings = client.predict(["kv-cache"], "fresher", 3, 120, True,
                                                                 api_name="/start")
-    assert audio and audio.endswith(".wav")  # the greeting and first question, spoken
+    segments = _streamed_seconds(audio)  # the greeting and first question, spoken, a sentence at a time
+    said = " ".join(_text(m) for m in chat)
+    expected = sum(c.seconds for c in services.tts.synthesize(said))
+    assert len(segments) >= 3 and abs(sum(segments) - expected) < 0.15 * expected
     question = services.store.get(next(q.id for q in services.bank.questions
                                        if q.question in _text(chat[-1])))
     recording = tmp_path / "answer.wav"
@@ -107,7 +118,7 @@ def test_spoken_answer_is_transcribed_graded_and_answered_aloud(app, services, t
     heard = next(_text(m) for m in reversed(chat) if m["role"] == "user")
     assert "words/min" in heard and len(heard.split()) > 40
     graded = next(_text(m) for m in reversed(chat) if "/10" in _text(m))
-    assert "Score" in graded and audio  # the acknowledgement and next question, spoken
+    assert "Score" in graded and len(_streamed_seconds(audio)) >= 2  # the acknowledgement, then what is next
     assert "score ready" in timings and "interviewer's first audio out" in timings
 
 

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import numpy as np
-
 from interviewer.delivery import delivery_of
 from interviewer.errors import InterviewerError
 from interviewer.knowledge.schema import LEVELS
@@ -22,6 +20,7 @@ from interviewer.listening import ListenOptions, TurnListener
 from interviewer.render import grade_markdown, history_text, report_markdown
 from interviewer.report import build_report
 from interviewer.session import Interview, Say, SessionOptions
+from interviewer.tts import chunks_to_wav
 from interviewer.voice import NothingHeard, hear
 from interviewer.wiring import Services
 
@@ -53,41 +52,48 @@ class Tab:
         self.listener = None  # a new prompt: listen afresh, with its glossary as the hint
 
 
-def _outputs(tab: Tab, services: Services, text: str = ""):
-    """chat, state, report (Markdown), download files, answer box, countdown, the interviewer's audio, timings."""
+def _outputs(tab: Tab, services: Services, text: str = "", speech: bytes | None = None):
+    """chat, state, report (Markdown), download files, answer box, countdown, a piece of the interviewer's
+    audio (WAV bytes, streamed), timings."""
     report, files = "", None
     if tab.interview is not None and tab.interview.done:
         data = build_report(tab.interview)
         report = report_markdown(data)
         files = _export(services, data, report)
-    speech = _speech(tab, services)
-    if tab.timings:
-        tab.timings["first_audio"] = time.time()
     return tab.chat, tab, report, files, text, _countdown(tab), speech, timings_markdown(tab.timings)
 
 
+def _reply(tab: Tab, services: Services, text: str = ""):
+    """Yield the page's outputs once per sentence of what the interviewer has to say, its audio attached, so
+    the first sentence plays while the rest is synthesised; once, without audio, when muted or silent."""
+    lines, tab.to_speak = tab.to_speak, []
+    spoken = False
+    for line in lines if tab.voice else []:
+        for chunk in services.spoken.speak(line):
+            now = time.time()
+            tab.speaking_until = max(tab.speaking_until, now) + chunk.seconds  # the mic never hears it
+            if tab.timings and "first_audio" not in tab.timings:
+                tab.timings["first_audio"] = now
+            spoken = True
+            yield _outputs(tab, services, text, chunks_to_wav([chunk]))
+    if spoken:
+        tab.speaking_until += 0.5  # the room's echo
+        if tab.listening:
+            services.spoken.prepare(tab.interview.likely_next())  # made while the candidate answers
+    else:
+        yield _outputs(tab, services, text)
+
+
 def timings_markdown(timings: dict[str, float]) -> str:
-    """The last voice turn, stage by stage, in seconds from the end of the candidate's speech."""
-    if "speech_end" not in timings:
+    """The last voice turn, stage by stage, in seconds from the moment its end was detected."""
+    if "turn_end" not in timings:
         return ""
-    start = timings["speech_end"]
-    labels = (("speech_end", "end of speech detected"), ("transcript", "transcript final"),
+    start = timings["turn_end"]
+    labels = (("last_word", "last word spoken (then the pause that ends a turn)"),
+              ("turn_end", "end of the answer detected"), ("transcript", "transcript final"),
               ("score", "score ready"), ("first_audio", "interviewer's first audio out"))
     rows = [f"| {label} | {timings[key] - start:+.2f} s |" for key, label in labels if key in timings]
     return "| stage | time |\n|---|---|\n" + "\n".join(rows)
-
-
-def _speech(tab: Tab, services: Services):
-    """What the interviewer just said, as (sample rate, samples) for the page to play; None when muted."""
-    lines, tab.to_speak = tab.to_speak, []
-    if not (tab.voice and lines):
-        return None
-    chunks = list(services.tts.synthesize(" ".join(lines)))
-    if not chunks:
-        return None
-    samples = np.concatenate([c.samples for c in chunks])
-    tab.speaking_until = time.time() + len(samples) / chunks[0].sample_rate + 0.5  # the mic never hears it
-    return chunks[0].sample_rate, samples
 
 
 def _export(services: Services, data: dict, markdown: str) -> list[str]:
@@ -117,9 +123,10 @@ def start(services: Services, seed: int, topics: str | list[str], level: str, qu
         tab.interview = services.new_interview(options)
     except InterviewerError as error:
         tab.chat.append({"role": "assistant", "content": f"⚠️ {error}"})
-        return _outputs(tab, services)
+        yield from _reply(tab, services)
+        return
     tab.show(tab.interview.start())
-    return _outputs(tab, services)
+    yield from _reply(tab, services)
 
 
 def resume(services: Services, session_id: str):
@@ -129,11 +136,12 @@ def resume(services: Services, session_id: str):
         tab.interview = services.resume(session_id.strip())
     except InterviewerError as error:
         tab.chat.append({"role": "assistant", "content": f"⚠️ {error}"})
-        return _outputs(tab, services)
+        yield from _reply(tab, services)
+        return
     for turn in tab.interview.turns:
         tab.chat += [{"role": "assistant", "content": turn.prompt}, {"role": "user", "content": turn.answer or "…"}]
     tab.show(tab.interview.repeat() if not tab.interview.done else [])
-    return _outputs(tab, services)
+    yield from _reply(tab, services)
 
 
 def answer(services: Services, text: str, tab: Tab | None):
@@ -144,14 +152,15 @@ def answer(services: Services, text: str, tab: Tab | None):
     tab = tab or Tab()
     if not tab.listening:
         tab.chat.append({"role": "assistant", "content": "Press **Start** to begin an interview."})
-        return _outputs(tab, services, text)
+        yield from _reply(tab, services, text)
+        return
     if not text.strip():
         tab.chat.append({"role": "assistant", "content": "I didn't get an answer. Type it and press Enter, "
                                                          "or use Skip."})
-        return _outputs(tab, services, text)
-    tab.chat.append({"role": "user", "content": text})
-    tab.show(tab.interview.submit(text))
-    return _outputs(tab, services)
+        yield from _reply(tab, services, text)
+        return
+    _grade(tab, text)
+    yield from _go_on(tab, services)
 
 
 def voice_answer(services: Services, recording: str | None, tab: Tab | None):
@@ -162,29 +171,35 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
     tab = tab or Tab()
     if not tab.listening:
         tab.chat.append({"role": "assistant", "content": "Press **Start** to begin an interview."})
-        return _outputs(tab, services)
+        yield from _reply(tab, services)
+        return
     if not recording:
-        return _outputs(tab, services)
+        yield from _reply(tab, services)
+        return
     question = tab.interview.prompt.question
-    tab.timings = {"speech_end": time.time()}  # push-to-talk: the recording has just stopped
+    tab.timings = {"turn_end": time.time()}  # push-to-talk: the recording has just stopped
     try:
         heard = hear(services.stt, Path(recording), glossary=tuple(question.glossary),
                      max_seconds=tab.interview.options.answer_seconds)
     except InterviewerError as error:
         tab.chat.append({"role": "assistant", "content": f"⚠️ {error}"})
         tab.to_speak.append(str(error) if isinstance(error, NothingHeard) else "I couldn't use that recording.")
-        return _outputs(tab, services)
-    return _answered(services, tab, heard.transcript.text, heard.delivery.to_dict() if heard.delivery else None)
+        yield from _reply(tab, services)
+        return
+    tab.timings["transcript"] = time.time()
+    _grade(tab, heard.transcript.text, heard.delivery.to_dict() if heard.delivery else None)
+    yield from _go_on(tab, services)
 
 
 def hear_stream(services: Services, chunk, tab: Tab | None):
-    """Hands-free: a piece of microphone audio every half second; the answer is graded when a pause ends it.
+    """Hands-free: a piece of microphone audio every half second. When a pause ends the answer, it is graded
+    here and the turn number goes to the hidden `heard` box, whose change event speaks the reply.
 
     Audio that arrives while the interviewer is speaking is dropped, so it never hears itself.
     """
     import gradio as gr
 
-    nothing = (gr.skip(),) * 8
+    nothing = gr.skip(), gr.skip()
     if chunk is None or tab is None or not tab.listening:
         return nothing
     if time.time() < tab.speaking_until:
@@ -199,51 +214,72 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
     heard = tab.listener.feed(mono, rate)
     if heard is None:
         return nothing
-    tab.timings = {"speech_end": time.time() - tab.listener.options.end_pause_s, "transcript": time.time()}
+    now = time.time()
+    tab.timings = {"last_word": now - tab.listener.last_pause_s, "turn_end": now, "transcript": now}
     delivery = delivery_of(heard.words)
-    return _answered(services, tab, heard.text, delivery.to_dict() if delivery else None)
+    _grade(tab, heard.text, delivery.to_dict() if delivery else None)
+    return str(len(tab.interview.turns)), tab
 
 
-def _answered(services: Services, tab: Tab, text: str, delivery: dict | None):
-    """Show a spoken answer with its delivery, grade it, and move on."""
+def heard_reply(services: Services, tab: Tab | None):
+    """The reply to an answer heard hands-free and already graded: its acknowledgement, then what is next."""
+    if tab is None or tab.interview is None or tab.interview.phase != "grade":
+        import gradio as gr
+
+        yield (gr.skip(),) * 8
+        return
+    yield from _go_on(tab, services)
+
+
+def _grade(tab: Tab, text: str, delivery: dict | None = None, *, timed_out: bool = False) -> None:
+    """Show the answer (with its delivery when spoken) and its grade; the acknowledgement waits to be spoken."""
     note = "" if not delivery else (f"\n\n*🎙 {delivery['wpm']:.0f} words/min · {delivery['fillers']} filler(s) · "
                                     f"{delivery['advice']}*")
-    tab.chat.append({"role": "user", "content": text + note})
-    tab.timings.setdefault("transcript", time.time())
-    said = tab.interview.submit(text, delivery=delivery)
-    tab.timings["score"] = time.time()
+    tab.chat.append({"role": "user", "content": (text or "(no answer)") + note})
+    said = tab.interview.answer(text, delivery=delivery, timed_out=timed_out)
+    if tab.timings:
+        tab.timings["score"] = time.time()
     tab.show(said)
-    return _outputs(tab, services)
+
+
+def _go_on(tab: Tab, services: Services):
+    """Speak the grade's acknowledgement at once, then say what comes next (a follow-up phrased by the LLM
+    may take it a few seconds; the acknowledgement is playing meanwhile)."""
+    yield from _reply(tab, services)
+    tab.show(tab.interview.advance())
+    yield from _reply(tab, services)
 
 
 def command(services: Services, name: str, text: str, tab: Tab | None):
     """Skip, repeat, hint or end, for the current prompt."""
     tab = tab or Tab()
     if not tab.listening:
-        return _outputs(tab, services, text)
+        yield from _reply(tab, services, text)
+        return
     said = getattr(tab.interview, name)()
     tab.chat.append({"role": "user", "content": f"({name})"})
     if name == "hint" or name == "repeat":
         deadline = tab.deadline
         tab.show(said)
         tab.deadline = deadline  # a hint or a repeat does not restart the clock
-        return _outputs(tab, services, text)
+        yield from _reply(tab, services, text)
+        return
     tab.show(said)
-    return _outputs(tab, services)
+    yield from _reply(tab, services)
 
 
 def tick(services: Services, text: str, tab: Tab | None):
-    """Each second: the countdown, and when time is up, submit what was typed so far."""
+    """Each second: the countdown, and when time is up, submit what was typed (or said) so far."""
     if tab is None or tab.deadline is None or time.time() < tab.deadline:
         import gradio as gr
 
-        return gr.skip(), tab, gr.skip(), gr.skip(), gr.skip(), _countdown(tab) if tab else "", gr.skip(), gr.skip()
+        yield gr.skip(), tab, gr.skip(), gr.skip(), gr.skip(), _countdown(tab) if tab else "", gr.skip(), gr.skip()
+        return
     heard = tab.listener.flush() if tab.listener else None  # hands-free: what was said so far counts
     if heard is not None:
         text = f"{text} {heard.text}".strip()
-    tab.chat.append({"role": "user", "content": text or "(no answer)"})
-    tab.show(tab.interview.time_up(text))
-    return _outputs(tab, services)
+    _grade(tab, text, timed_out=True)
+    yield from _go_on(tab, services)
 
 
 def history_view(services: Services):
@@ -256,9 +292,31 @@ def history_view(services: Services):
     return frame, history_text(history)
 
 
+def _ffmpeg_on_path(folder: Path) -> None:
+    """Gradio encodes streamed speech with an `ffmpeg` it finds on PATH. Where none is installed, put the one
+    that ships inside imageio-ffmpeg there, under the name Gradio looks for."""
+    import shutil
+
+    if shutil.which("ffmpeg"):
+        return
+    import imageio_ffmpeg
+
+    exe = Path(imageio_ffmpeg.get_ffmpeg_exe())
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / ("ffmpeg.exe" if os.name == "nt" else "ffmpeg")
+    if not (link.exists() and link.resolve() == exe.resolve()):
+        link.unlink(missing_ok=True)
+        try:
+            link.symlink_to(exe)
+        except OSError:  # no symlinks here (Windows without the privilege): a copy does the same
+            shutil.copy2(exe, link)
+    os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
 def build_app(services: Services, defaults: SessionOptions):
     """The Gradio Blocks app for these services, with the session defaults pre-selected."""
     os.environ.setdefault("GRADIO_TEMP_DIR", str(services.settings.data_dir / "gradio-tmp"))
+    _ffmpeg_on_path(services.settings.data_dir / "bin")
     import gradio as gr
 
     topics = sorted(services.topic_titles().items())
@@ -277,7 +335,8 @@ def build_app(services: Services, defaults: SessionOptions):
                 go = gr.Button("Start", variant="primary", elem_id="start")
             countdown = gr.Markdown()
             chat = gr.Chatbot(label="Interview", height=480, elem_id="chat")
-            speaker = gr.Audio(label="Interviewer", autoplay=True, interactive=False, elem_id="speaker")
+            speaker = gr.Audio(label="Interviewer", autoplay=True, interactive=False, streaming=True,
+                               elem_id="speaker")
             with gr.Row():
                 live = gr.Audio(sources=["microphone"], streaming=True, elem_id="live-mic",
                                 label="Hands-free: start the microphone once, then just talk; a pause of about two "
@@ -305,8 +364,10 @@ def build_app(services: Services, defaults: SessionOptions):
                  api_name="start")
         mic.stop_recording(partial(voice_answer, services), [mic, state], outputs, api_name=False)
         mic.upload(partial(voice_answer, services), [mic, state], outputs, api_name="voice_answer")
-        live.stream(partial(hear_stream, services), [live, state], outputs, stream_every=0.5, time_limit=3600,
-                    api_name=False)
+        heard = gr.Textbox(visible="hidden")  # the number of the turn just heard hands-free
+        live.stream(partial(hear_stream, services), [live, state], [heard, state], stream_every=0.5,
+                    time_limit=3600, api_name=False)
+        heard.change(partial(heard_reply, services), [state], outputs, api_name=False)
         send.click(partial(answer, services), [text, state], outputs, api_name="answer")
         text.submit(partial(answer, services), [text, state], outputs, api_name=False)
         for name, button in buttons.items():
