@@ -84,29 +84,44 @@ def bench_speech(services: Services) -> dict:
             "stt_rtf": stt_s / (len(audio16k) / 16000), "stt_text": transcript.text}
 
 
-def bench_voice_turn(services: Services, turns: int = 10) -> dict:
-    """End of the candidate's speech to the first audio of the interviewer's reply, through the same steps
-    the page takes: transcribe the whole answer, grade it, pick the reply, synthesise its first sentence."""
-    from interviewer.session import Interview, SessionOptions
+def bench_voice_turn(services: Services, turns: int = 8) -> dict:
+    """A scripted spoken session through the page's own handlers, hands-free: each answer (synthesised from
+    the question's key points) is fed to `hear_stream` in half-second pieces at the pace of real speech,
+    as the browser sends it, then silence until the pause ends the turn; the reply comes from
+    `heard_reply`. Measured from the moment the end of the answer is detected to the reply's first audio;
+    the pause itself (INTERVIEWER_PAUSE_SECONDS) comes before that and is reported beside it."""
+    from interviewer.ui.app import hear_stream, heard_reply, start
 
-    interview = Interview(services.store, services.grader, SessionOptions(topics=("rlhf",), questions=turns,
-                                                                          follow_ups=0))
-    interview.start()
-    stages = {"transcribe": [], "grade": [], "first_audio": [], "total": []}
-    while not interview.done:
-        question = interview.prompt.question
-        audio = chunks_to_16k(services.tts.synthesize(" ".join(question.key_points[:2])))
-        start = time.perf_counter()  # the candidate just stopped speaking
-        heard = services.stt.transcribe(audio, hint=", ".join(question.glossary))
-        t1 = time.perf_counter()
-        said = interview.submit(heard.text)
-        t2 = time.perf_counter()
-        next(iter(services.tts.synthesize(" ".join(s.text for s in said))))
-        t3 = time.perf_counter()
-        for key, value in (("transcribe", t1 - start), ("grade", t2 - t1), ("first_audio", t3 - t2),
-                           ("total", t3 - start)):
-            stages[key].append(value)
-    return {f"voice_{k}_p{q}_s": _pct(v, q) for k, v in stages.items() for q in (50, 95)}
+    questions = (turns + 1) // 2  # weak and strong answers alternate: some get follow-ups
+    for outputs in start(services, services.settings.seed, ["rlhf"], "mid", questions, 600, True):
+        tab = outputs[1]
+    stages: dict[str, list[float]] = {"transcript": [], "score": [], "first_audio": [], "pause": []}
+    step = 8000  # samples in half a second at 16 kHz
+    for n in range(turns):
+        if not tab.listening:
+            break
+        question = tab.interview.prompt.question
+        said = " ".join(question.key_points[:2] if n % 2 else question.key_points[:1])
+        speech = chunks_to_16k(services.tts.synthesize(said))
+        audio = np.concatenate([np.zeros(step), speech, np.zeros(step * 8)])
+        pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+        tab.speaking_until = 0.0  # the reply has been heard out; the candidate starts talking
+        began = time.perf_counter()
+        for i, at in enumerate(range(0, len(pcm), step)):
+            time.sleep(max(0.0, began + i * 0.5 - time.perf_counter()))  # the pace of real speech
+            heard, _ = hear_stream(services, (16000, pcm[at:at + step]), tab)  # it updates `tab` in place
+            if isinstance(heard, str):  # the turn number: the answer was heard and graded
+                break
+        else:
+            raise RuntimeError(f"the turn did not end: {said!r}")
+        for _ in heard_reply(services, tab):
+            pass  # the reply, streamed; its first audio time is in tab.timings
+        t = tab.timings
+        for key in ("transcript", "score", "first_audio"):
+            stages[key].append(t[key] - t["turn_end"])
+        stages["pause"].append(t["turn_end"] - t["last_word"])
+    return {f"voice_{k}_p{q}_s": _pct(v, q) for k, v in stages.items() for q in (50, 95)} | {
+        "voice_turns": len(stages["first_audio"])}
 
 
 def drive_text_interviews(url: str, topics: list[str], questions: int = 3) -> list[dict]:
@@ -191,10 +206,11 @@ ROWS = [
     ("stt_rtf", "STT real-time factor", "×"), ("embed_sentences_per_s", "embedding", "sent/s"),
     ("store_query_p50_ms", "store query p50", "ms"), ("store_query_p95_ms", "store query p95", "ms"),
     ("grade_p50_ms", "grade p50", "ms"), ("grade_p95_ms", "grade p95", "ms"),
-    ("voice_transcribe_p50_s", "voice turn: transcribe p50", "s"), ("voice_grade_p50_s", "voice turn: grade p50", "s"),
-    ("voice_first_audio_p50_s", "voice turn: reply's first audio p50", "s"),
-    ("voice_total_p50_s", "voice turn: end of speech → first audio p50", "s"),
-    ("voice_total_p95_s", "voice turn: end of speech → first audio p95", "s"),
+    ("voice_pause_p50_s", "voice turn: pause after the last word that ends the turn p50", "s"),
+    ("voice_transcript_p50_s", "voice turn: end detected → transcript final p50", "s"),
+    ("voice_score_p50_s", "voice turn: end detected → score ready p50", "s"),
+    ("voice_first_audio_p50_s", "voice turn: end detected → first audio of the reply p50", "s"),
+    ("voice_first_audio_p95_s", "voice turn: end detected → first audio of the reply p95", "s"),
     ("page_turn_1x_p50_s", "page, typed answer, 1 candidate: p50", "s"),
     ("page_turn_1x_p95_s", "page, typed answer, 1 candidate: p95", "s"),
     ("page_turn_4x_p50_s", "page, typed answer, 4 candidates at once: p50", "s"),
