@@ -184,7 +184,17 @@ def eval_speech(services: Services, count: int = 24) -> dict:
     def wer(hypotheses: list[str]) -> float:
         return float(jiwer.wer(truth, hypotheses, reference_transform=normalise, hypothesis_transform=normalise))
 
-    return {"answers": len(truth), "wer_plain": wer(plain), "wer_glossary_hint": wer(hinted)}
+    def wer_whisper_normalised(hypotheses: list[str]) -> float:
+        """WER after the Whisper paper's English normaliser, as ASR leaderboards report it: "fifteen percent"
+        and "15%", "decoder-only" and "decoder only", "normalised" and "normalized" count as the same words."""
+        from whisper_normalizer.english import EnglishTextNormalizer
+
+        norm = EnglishTextNormalizer()
+        return float(jiwer.wer([norm(t) for t in truth], [norm(h) for h in hypotheses]))
+
+    return {"answers": len(truth), "wer_plain": wer(plain), "wer_glossary_hint": wer(hinted),
+            "wer_plain_normalised": wer_whisper_normalised(plain),
+            "wer_glossary_hint_normalised": wer_whisper_normalised(hinted)}
 
 
 def _print_tables(results: dict) -> None:
@@ -214,8 +224,10 @@ def _print_tables(results: dict) -> None:
     if "speech" in results:
         sp = results["speech"]
         print(f"\n## Speech recognition on {sp['answers']} synthesised jargon-dense answers\n")
-        print("| glossary hint | WER | target |\n|---|---|---|")
-        print(f"| without | {sp['wer_plain']:.3f} | ≤ 0.10 |\n| with | {sp['wer_glossary_hint']:.3f} | ≤ 0.10 |")
+        print("| glossary hint | WER, lower case, no punctuation | WER, Whisper's English normaliser | target |")
+        print("|---|---|---|---|")
+        print(f"| without | {sp['wer_plain']:.3f} | {sp['wer_plain_normalised']:.3f} | ≤ 0.10 |")
+        print(f"| with | {sp['wer_glossary_hint']:.3f} | {sp['wer_glossary_hint_normalised']:.3f} | ≤ 0.10 |")
     s = results["semeval"]
     if "skipped" not in s:
         print("\n## SemEval-2013 Task 7, 2-way (threshold fitted on training)\n")
