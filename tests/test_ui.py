@@ -66,6 +66,21 @@ def test_typed_interview_through_the_page(app):
     assert sorted(f.rsplit(".", 1)[-1] for f in files) == ["json", "md"]
 
 
+def test_the_grade_is_shown_before_the_next_line(app):
+    """The page sends the grade in its own update; the follow-up or next question comes in a later one."""
+    from gradio_client import Client
+
+    client = Client(app, verbose=False)
+    client.predict(["rlhf"], "mid", 3, 120, False, api_name="/start")
+    job = client.submit("Humans rank outputs and that is about it.", api_name="/answer")
+    updates = [outputs[0] for outputs in job]
+    assert len(updates) >= 2
+    first, last = updates[0], job.result()[0]
+    assert "/10" in _text(first[-1]) and len(last) == len(first) + 1  # grade alone, then one more line
+    said = _text(last[-1])
+    assert ("?" in said or "Question 2 of 3" in said) and "/10" not in said
+
+
 def test_empty_answer_keeps_the_turn_open(app):
     from gradio_client import Client
 
