@@ -48,14 +48,14 @@ def test_typed_interview_through_the_page(app):
     from gradio_client import Client
 
     client = Client(app, verbose=False)
-    chat, report, files, box, countdown, audio, timings = client.predict(["rlhf"], "fresher", 3, 90, False,
+    chat, report, files, box, countdown, audio, caption, timings = client.predict(["rlhf"], "fresher", 3, 90, False,
                                                                    api_name="/start")
     assert "Question 1 of 3" in _text(chat[-1]) and "1:29" in countdown or "1:30" in countdown
     chat, *_ = client.predict("", api_name="/hint")
     assert "Think about this" in _text(chat[-1])
     answered = 0
     while "overall score" not in _text(chat[-1]).lower() and answered < 8:
-        chat, report, files, box, countdown, audio, timings = client.predict(
+        chat, report, files, box, countdown, audio, caption, timings = client.predict(
             "I am not sure, something about rewards.", api_name="/answer")
         answered += 1
         graded = next(_text(m) for m in reversed(chat) if "/10" in _text(m))
@@ -86,7 +86,7 @@ def test_empty_answer_keeps_the_turn_open(app):
 
     client = Client(app, verbose=False)
     client.predict(["rlhf"], "mid", 3, 120, False, api_name="/start")
-    chat, report, files, box, countdown, audio, timings = client.predict("   ", api_name="/answer")
+    chat, report, files, box, countdown, audio, caption, timings = client.predict("   ", api_name="/answer")
     assert "didn't get an answer" in _text(chat[-1]) and "Question 1 of 3" in _text(chat[-2])
 
 
@@ -118,8 +118,9 @@ def test_spoken_answer_is_transcribed_graded_and_answered_aloud(app, services, t
     from interviewer.tts import chunks_to_wav
 
     client = Client(app, verbose=False)
-    chat, report, files, box, countdown, audio, timings = client.predict(["kv-cache"], "fresher", 3, 120, True,
+    chat, report, files, box, countdown, audio, caption, timings = client.predict(["kv-cache"], "fresher", 3, 120, True,
                                                                 api_name="/start")
+    assert "Question 1 of 3" in caption  # the line being said, beside the player
     segments = _streamed_seconds(audio)  # the greeting and first question, spoken, a sentence at a time
     said = " ".join(_text(m) for m in chat)
     expected = sum(c.seconds for c in services.tts.synthesize(said))
@@ -128,7 +129,7 @@ def test_spoken_answer_is_transcribed_graded_and_answered_aloud(app, services, t
                                        if q.question in _text(chat[-1])))
     recording = tmp_path / "answer.wav"
     recording.write_bytes(chunks_to_wav(services.tts.synthesize(question.answer)))
-    chat, report, files, box, countdown, audio, timings = client.predict(handle_file(str(recording)),
+    chat, report, files, box, countdown, audio, caption, timings = client.predict(handle_file(str(recording)),
                                                                 api_name="/voice_answer")
     heard = next(_text(m) for m in reversed(chat) if m["role"] == "user")
     assert "words/min" in heard and len(heard.split()) > 40

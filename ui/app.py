@@ -37,6 +37,7 @@ class Tab:
     speaking_until: float = 0.0  # time.time() until which the interviewer's audio plays: the mic is ignored
     timings: dict[str, float] = field(default_factory=dict)  # the last voice turn's stages, time.time() each
     listener: TurnListener | None = None  # hands-free listening for the open prompt
+    caption: str = ""  # the line the interviewer is saying, shown beside the player
 
     @property
     def listening(self) -> bool:
@@ -54,13 +55,14 @@ class Tab:
 
 def _outputs(tab: Tab, services: Services, text: str = "", speech: bytes | None = None):
     """chat, state, report (Markdown), download files, answer box, countdown, a piece of the interviewer's
-    audio (WAV bytes, streamed), timings."""
+    audio (WAV bytes, streamed), its caption, timings."""
     report, files = "", None
     if tab.interview is not None and tab.interview.done:
         data = build_report(tab.interview)
         report = report_markdown(data)
         files = _export(services, data, report)
-    return tab.chat, tab, report, files, text, _countdown(tab), speech, timings_markdown(tab.timings)
+    caption = f"🔊 *{tab.caption}*" if tab.caption else ""
+    return tab.chat, tab, report, files, text, _countdown(tab), speech, caption, timings_markdown(tab.timings)
 
 
 def _reply(tab: Tab, services: Services, text: str = ""):
@@ -69,6 +71,7 @@ def _reply(tab: Tab, services: Services, text: str = ""):
     lines, tab.to_speak = tab.to_speak, []
     spoken = False
     for line in lines if tab.voice else []:
+        tab.caption = line
         for chunk in services.spoken.speak(line):
             now = time.time()
             tab.speaking_until = max(tab.speaking_until, now) + chunk.seconds  # the mic never hears it
@@ -226,7 +229,7 @@ def heard_reply(services: Services, tab: Tab | None):
     if tab is None or tab.interview is None or tab.interview.phase != "grade":
         import gradio as gr
 
-        yield (gr.skip(),) * 8
+        yield (gr.skip(),) * 9
         return
     yield from _go_on(tab, services)
 
@@ -273,7 +276,8 @@ def tick(services: Services, text: str, tab: Tab | None):
     if tab is None or tab.deadline is None or time.time() < tab.deadline:
         import gradio as gr
 
-        yield gr.skip(), tab, gr.skip(), gr.skip(), gr.skip(), _countdown(tab) if tab else "", gr.skip(), gr.skip()
+        yield (gr.skip(), tab, gr.skip(), gr.skip(), gr.skip(), _countdown(tab) if tab else "", gr.skip(), gr.skip(),
+               gr.skip())
         return
     heard = tab.listener.flush() if tab.listener else None  # hands-free: what was said so far counts
     if heard is not None:
@@ -335,8 +339,10 @@ def build_app(services: Services, defaults: SessionOptions):
                 go = gr.Button("Start", variant="primary", elem_id="start")
             countdown = gr.Markdown()
             chat = gr.Chatbot(label="Interview", height=480, elem_id="chat")
-            speaker = gr.Audio(label="Interviewer", autoplay=True, interactive=False, streaming=True,
-                               elem_id="speaker")
+            with gr.Row():
+                speaker = gr.Audio(label="Interviewer", autoplay=True, interactive=False, streaming=True,
+                                   elem_id="speaker", scale=2)
+                caption = gr.Markdown(elem_id="caption")
             with gr.Row():
                 live = gr.Audio(sources=["microphone"], streaming=True, elem_id="live-mic",
                                 label="Hands-free: start the microphone once, then just talk; a pause of about two "
@@ -359,7 +365,7 @@ def build_app(services: Services, defaults: SessionOptions):
             plot = gr.LinePlot(x="when", y="score", color="topic", title="Score by session", y_lim=[0, 10])
             summary = gr.Markdown()
 
-        outputs = [chat, state, report, files, text, countdown, speaker, timings]
+        outputs = [chat, state, report, files, text, countdown, speaker, caption, timings]
         go.click(partial(start, services, defaults.seed), [topic, level, count, seconds, voice], outputs,
                  api_name="start")
         mic.stop_recording(partial(voice_answer, services), [mic, state], outputs, api_name=False)
