@@ -77,3 +77,30 @@ def test_wav_of_chunks_is_valid():
 
     wav = chunks_to_wav([AudioChunk(np.zeros(100, np.int16), 22050), AudioChunk(np.ones(50, np.int16), 22050)])
     assert wav[:4] == b"RIFF" and len(wav) == 44 + 2 * 150
+
+
+def test_spoken_lines_stream_by_sentence_and_prepare_ahead(services):
+    """A line streams one chunk per sentence; a prepared line plays from memory, sounding the same length."""
+    from interviewer.tts import SpokenLines
+
+    class Counting:  # the real voice, counting what it is asked to synthesise
+        def __init__(self, tts):
+            self.tts, self.sample_rate, self.texts = tts, tts.sample_rate, []
+
+        def synthesize(self, text):
+            self.texts.append(text)
+            yield from self.tts.synthesize(text)
+
+    voice = Counting(services.tts)
+    lines = SpokenLines(voice)
+    said = "Question 2 of 3. What does the KL penalty do in RLHF?"
+    chunks = list(lines.speak(said))
+    assert len(chunks) == 2 and all(c.samples.size for c in chunks)  # one per sentence
+    assert [c.samples.size for c in lines.speak(said)] == [c.samples.size for c in chunks] and len(voice.texts) == 1
+    ahead = "Thanks, that's partly there. Let's look at the reward model next."
+    lines.prepare([ahead, ahead, ""])
+    lines.wait()
+    assert voice.texts[1:] == ["Thanks, that's partly there.", "Let's look at the reward model next."]
+    prepared = sum(c.seconds for c in lines.speak(ahead))
+    direct = sum(c.seconds for c in services.tts.synthesize(ahead))
+    assert len(voice.texts) == 3 and abs(prepared - direct) < 0.1 * direct
