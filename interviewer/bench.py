@@ -110,7 +110,7 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
         for i, at in enumerate(range(0, len(pcm), step)):
             time.sleep(max(0.0, began + i * 0.5 - time.perf_counter()))  # the pace of real speech
             heard, _ = hear_stream(services, (16000, pcm[at:at + step]), tab)  # it updates `tab` in place
-            if isinstance(heard, str):  # the turn number: the answer was heard and graded
+            if isinstance(heard, str):  # which answer was heard: it has been graded
                 break
         else:
             raise RuntimeError(f"the turn did not end: {said!r}")

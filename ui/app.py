@@ -196,7 +196,7 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
 
 def hear_stream(services: Services, chunk, tab: Tab | None):
     """Hands-free: a piece of microphone audio every half second. When a pause ends the answer, it is graded
-    here and the turn number goes to the hidden `heard` box, whose change event speaks the reply.
+    here and the answer's session and number go to the hidden `heard` box, whose change event speaks the reply.
 
     Audio that arrives while the interviewer is speaking is dropped, so it never hears itself.
     """
@@ -221,7 +221,7 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
     tab.timings = {"last_word": now - tab.listener.last_pause_s, "turn_end": now, "transcript": now}
     delivery = delivery_of(heard.words)
     _grade(tab, heard.text, delivery.to_dict() if delivery else None)
-    return str(len(tab.interview.turns)), tab
+    return f"{tab.interview.id}:{len(tab.interview.turns)}", tab  # a new value for every answer, in any session
 
 
 def heard_reply(services: Services, tab: Tab | None):
@@ -370,7 +370,7 @@ def build_app(services: Services, defaults: SessionOptions):
                  api_name="start")
         mic.stop_recording(partial(voice_answer, services), [mic, state], outputs, api_name=False)
         mic.upload(partial(voice_answer, services), [mic, state], outputs, api_name="voice_answer")
-        heard = gr.Textbox(visible="hidden")  # the number of the turn just heard hands-free
+        heard = gr.Textbox(visible="hidden")  # which answer was just heard hands-free
         live.stream(partial(hear_stream, services), [live, state], [heard, state], stream_every=0.5,
                     time_limit=3600, api_name=False)
         heard.change(partial(heard_reply, services), [state], outputs, api_name=False)
