@@ -80,7 +80,7 @@ def _reply(tab: Tab, services: Services, text: str = ""):
             spoken = True
             yield _outputs(tab, services, text, chunks_to_wav([chunk]))
     if spoken:
-        tab.speaking_until += 0.5  # the room's echo
+        tab.speaking_until += 1.0  # the browser buffers a little before playing, and the room echoes
         if tab.listening:
             services.spoken.prepare(tab.interview.likely_next())  # made while the candidate answers
     else:
