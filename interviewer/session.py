@@ -245,7 +245,8 @@ class Interview:
         number = len(main) + (1 if self.prompt.kind == "main" else 0)
         if number < self.options.questions:
             asked = {t.question.id for t in main} | {question.id}
-            for level in dict.fromkeys(planner.next_level(question.level, s) for s in (planner.STRONG, 6, 0)):
+            scores = (planner.STRONG, planner.WEAK + 1, planner.WEAK)  # harder, the same, easier
+            for level in dict.fromkeys(planner.next_level(question.level, s) for s in scores):
                 upcoming = planner.pick_question(self._pool, asked, level, self.past, self.options.seed)
                 if upcoming is not None:
                     lines.append(self._question_line(upcoming, number + 1))
