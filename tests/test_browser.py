@@ -1,5 +1,7 @@
-"""A real browser: Debian's Chromium, headless, hears a WAV file as its microphone and takes a whole voice turn:
-a spoken question, the candidate's answer heard hands-free, the transcript, the score, the next spoken question.
+"""A real browser: Debian's Chromium, headless, hears a WAV file as its microphone and holds a whole
+one-question interview by voice: the spoken question, the answer heard hands-free, its transcript and score,
+the next spoken line, and (after a follow-up and a second answer, when the grade calls for one) the close and
+the report.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from interviewer.session import SessionOptions
 pytestmark = pytest.mark.real
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 ANSWER = "A reward model is trained on human preference comparisons, and the policy is then optimised with PPO."
+FOLLOW_UP_ANSWER = ("A KL penalty keeps the policy close to the supervised model, so it cannot exploit the "
+                    "reward model with strange text.")
 
 
 @pytest.fixture(scope="module")
 def page(services, tmp_path_factory):
     from interviewer.ui.app import build_app
 
-    demo = build_app(services, SessionOptions(topics=("rlhf",), questions=3, answer_seconds=120))
+    demo = build_app(services, SessionOptions(topics=("rlhf",), questions=1, answer_seconds=120))
     demo.queue(default_concurrency_limit=4)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
@@ -33,11 +37,12 @@ def page(services, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def microphone(services, tmp_path_factory):
-    """A WAV the browser plays as its microphone: silence, the answer, then a long pause."""
-    speech = chunks_to_16k(services.tts.synthesize(ANSWER))
-    # Leading silence longer than the spoken greeting and first question: the app ignores the microphone
-    # while it speaks, and the fake device starts playing this file the moment recording starts.
-    audio = np.concatenate([np.zeros(16000 * 25), speech, np.zeros(16000 * 4)])
+    """A WAV the browser plays as its microphone: silence, the answer, a long pause, a second answer."""
+    first, second = (chunks_to_16k(services.tts.synthesize(text)) for text in (ANSWER, FOLLOW_UP_ANSWER))
+    # Leading silence longer than the spoken greeting and question, and between the answers longer than the
+    # reply: the app ignores the microphone while it speaks, and the fake device starts playing this file the
+    # moment recording starts.
+    audio = np.concatenate([np.zeros(16000 * 25), first, np.zeros(16000 * 35), second, np.zeros(16000 * 5)])
     path = tmp_path_factory.mktemp("mic") / "answer.wav"
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1), out.setsampwidth(2), out.setframerate(16000)
@@ -76,14 +81,14 @@ def _playing(driver) -> bool:
         "const a = document.querySelector('#speaker audio'); return !!a && !a.paused && a.currentTime > 0.2;")
 
 
-def test_a_spoken_turn_in_a_real_browser(page, browser):
+def test_a_whole_interview_by_voice_in_a_real_browser(page, browser):
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(page)
     wait = WebDriverWait(browser, 120)
     wait.until(lambda d: d.find_elements("id", "start"))
     browser.find_element("id", "start").click()
-    wait.until(lambda d: "Question 1 of 3" in _chat(d))
+    wait.until(lambda d: "Question 1 of 1" in _chat(d))
     wait.until(_playing)  # the greeting and question arrive as streamed audio and play by themselves
     record = browser.find_element("css selector", "#live-mic button[aria-label*='ecord'], #live-mic .record-button")
     record.click()
@@ -91,5 +96,9 @@ def test_a_spoken_turn_in_a_real_browser(page, browser):
     text = _chat(browser).lower()
     assert "reward model" in text and "ppo" in text
     wait.until(lambda d: "Score" in _chat(d))
-    wait.until(lambda d: "Question 2 of 3" in _chat(d) or "?" in _chat(d).split("Score")[-1])
+    wait.until(lambda d: "?" in _chat(d).split("Score")[-1] or "overall score" in _chat(d).lower())
     wait.until(_playing)  # and the reply is spoken
+    if "overall score" not in _chat(browser).lower():  # a follow-up was asked: the second answer replies
+        wait.until(lambda d: "kl penalty" in _chat(d).lower())
+    wait.until(lambda d: "overall score" in _chat(d).lower())
+    wait.until(lambda d: "Interview report" in d.find_element("tag name", "body").text)

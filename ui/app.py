@@ -332,8 +332,8 @@ def build_app(services: Services, defaults: SessionOptions):
                 topic = gr.Dropdown([(title, slug) for slug, title in topics], value=list(defaults.topics),
                                     multiselect=True, label="Topic (one, or several for a mix)")
                 level = gr.Radio(list(LEVELS), value=defaults.level, label="Level")
-                count = gr.Dropdown([3, 5, 7], value=defaults.questions if defaults.questions in (3, 5, 7) else 5,
-                                    label="Questions", allow_custom_value=True)
+                count = gr.Dropdown(sorted({3, 5, 7, defaults.questions}), value=defaults.questions,
+                                    label="Questions", allow_custom_value=True)  # QUESTIONS=4 shows 4
                 seconds = gr.Number(defaults.answer_seconds, label="Seconds per answer", precision=0)
                 voice = gr.Checkbox(True, label="Speak the questions")
                 go = gr.Button("Start", variant="primary", elem_id="start")
