@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     concurrency: int = Field(4, description="requests the page handles at once (candidates on one app)")
     answer_seconds: int = Field(120, description="time allowed per answer, in seconds")
     speech_rate: float = Field(1.0, description="the interviewer's speaking rate: 1.0 normal, 1.2 faster, 0.8 slower")
+    speech_variation: float = Field(1.0, ge=0, description="how much the voice varies its delivery: 1.0 the voice's "
+                                    "own (natural), 0 the same text always sounds exactly the same")
     pause_seconds: float = Field(1.8, description="hands-free: silence after speech that ends an answer, seconds")
     follow_up_llm: bool = Field(True, description="phrase follow-ups with the LLM (else the bank's own prompt)")
     follow_up_seconds: float = Field(4.0, description="time budget for the LLM to phrase a follow-up, seconds")

@@ -17,13 +17,17 @@ from interviewer.types import AudioChunk
 
 
 class PiperTTS:
-    """A Piper ONNX voice. `length_scale` above 1 speaks more slowly, below 1 faster."""
+    """A Piper ONNX voice. `length_scale` above 1 speaks more slowly, below 1 faster. `variation` scales the
+    voice's random variation of tone and timing: 1 as the voice was trained, 0 none (the same text then
+    always gives the same samples)."""
 
-    def __init__(self, model: Path, config: Path, *, length_scale: float = 1.0) -> None:
+    def __init__(self, model: Path, config: Path, *, length_scale: float = 1.0, variation: float = 1.0) -> None:
         from piper import PiperVoice, SynthesisConfig
 
         self._voice = PiperVoice.load(str(model), config_path=str(config))
-        self._syn_config = SynthesisConfig(length_scale=length_scale)
+        own = self._voice.config
+        self._syn_config = SynthesisConfig(length_scale=length_scale, noise_scale=own.noise_scale * variation,
+                                           noise_w_scale=own.noise_w_scale * variation)
         self.sample_rate = int(self._voice.config.sample_rate)
         self._lock = threading.Lock()
 

@@ -105,7 +105,8 @@ class Services:
         from interviewer.tts import PiperTTS
 
         onnx = self.model_path("tts")
-        return PiperTTS(onnx, onnx.with_name(onnx.name + ".json"), length_scale=1.0 / self.settings.speech_rate)
+        return PiperTTS(onnx, onnx.with_name(onnx.name + ".json"), length_scale=1.0 / self.settings.speech_rate,
+                        variation=self.settings.speech_variation)
 
     @cached_property
     def spoken(self):

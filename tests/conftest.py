@@ -14,8 +14,10 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory) -> Settings:
-    """The test model profile, the checkout's models, and a fresh data directory."""
-    return Settings(data_dir=tmp_path_factory.mktemp("data"), models_dir=REPO_ROOT / "models", profile="test")
+    """The test model profile, the checkout's models, a fresh data directory, and a voice without random
+    variation, so synthesised answers (and what the recogniser makes of them) are the same every run."""
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), models_dir=REPO_ROOT / "models", profile="test",
+                    speech_variation=0)
 
 
 @pytest.fixture(scope="session")

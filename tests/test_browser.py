@@ -99,6 +99,6 @@ def test_a_whole_interview_by_voice_in_a_real_browser(page, browser):
     wait.until(lambda d: "?" in _chat(d).split("Score")[-1] or "overall score" in _chat(d).lower())
     wait.until(_playing)  # and the reply is spoken
     if "overall score" not in _chat(browser).lower():  # a follow-up was asked: the second answer replies
-        wait.until(lambda d: "kl penalty" in _chat(d).lower())
+        wait.until(lambda d: "penalty keeps the policy close" in _chat(d).lower())
     wait.until(lambda d: "overall score" in _chat(d).lower())
     wait.until(lambda d: "Interview report" in d.find_element("tag name", "body").text)
