@@ -22,11 +22,14 @@ class SentenceEmbedder:
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts in one batch; an empty input gives an empty (0, dim) array."""
+        """Embed texts; an empty input gives an empty (0, dim) array.
+
+        Batches are small on purpose: sentence-transformers pads a batch to its longest text, so a whole
+        answer (about 250 tokens) batched with its sentences made grading a long answer 2-3 times slower.
+        It sorts texts by length first, so bulk jobs lose little.
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            vectors = self._model.encode(
-                list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True
-            )
+            vectors = self._model.encode(list(texts), batch_size=8, normalize_embeddings=True, convert_to_numpy=True)
         return vectors.astype(np.float32)
