@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -81,10 +82,20 @@ def _reply(tab: Tab, services: Services, text: str = ""):
             yield _outputs(tab, services, text, chunks_to_wav([chunk]))
     if spoken:
         tab.speaking_until += 1.0  # the browser buffers a little before playing, and the room echoes
-        if tab.listening:
-            services.spoken.prepare(tab.interview.likely_next())  # made while the candidate answers
     else:
         yield _outputs(tab, services, text)
+    if tab.listening:
+        _prepare(tab, services)
+
+
+def _prepare(tab: Tab, services: Services) -> None:
+    """While the candidate answers, in the background: embed what the answer will be graded against, and
+    synthesise what the interviewer may say next."""
+    question = tab.interview.prompt.question
+    threading.Thread(target=services.grader.warm, args=([*question.key_points, question.answer],),
+                     daemon=True).start()
+    if tab.voice:
+        services.spoken.prepare(tab.interview.likely_next())
 
 
 def timings_markdown(timings: dict[str, float]) -> str:
