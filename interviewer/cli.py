@@ -387,7 +387,7 @@ def _grade_batch(services, source: Path, out: Path | None) -> int:
         raise BadInput(f"lines {missing[:10]} of {source} lack one of question, reference, answer")
     start = time.perf_counter()
     targets = [Reference.from_text(row["question"], row["reference"]) for row in rows]
-    services.grader.warm(list(dict.fromkeys(t for ref in targets for t in (*ref.key_points, ref.answer))))
+    services.grader.warm(targets)
     services.grader.warm_answers([row["answer"] for row in rows])
     with out.open("w", encoding="utf-8") if out else contextlib.nullcontext(sys.stdout) as sink:
         for row, target in zip(rows, targets, strict=True):

@@ -117,7 +117,7 @@ def eval_semeval(services: Services) -> dict:
     rows = semeval_rows()
     references = [Reference.from_text(row["question"], text) for row in rows
                   for text in row["reference_answers"].split(" ||| ")]
-    services.grader.warm(list(dict.fromkeys(t for ref in references for t in (*ref.key_points, ref.answer))))
+    services.grader.warm(references)
     services.grader.warm_answers([row["student_answer"] for row in rows])
     for row in rows:
         groups[(row["corpus"], row["split"])].append((semeval_signal(services, row), int(row["label"] == "correct")))

@@ -1,10 +1,17 @@
-"""The grader: an answer against the key points of a stored model answer, scored in milliseconds.
+"""The grader: an answer against a stored model answer and its key points, scored in milliseconds.
 
-The number never hangs on an LLM. Each key point is matched against spans of the answer (single
-sentences and adjacent pairs) by embedding similarity and shared content words; its strength decides
-covered, partial or missed, and the score is the share of key-point credit earned, out of 10. Guards
-then cap what the evidence cannot justify: nothing said, "I don't know", off-topic text, a bare keyword
-list. Sentences that address the grader are removed before grading and noted.
+The number never hangs on an LLM. Each statement of the model answer (its sentences) and each key point
+is matched against spans of the answer (single sentences and adjacent pairs) by embedding similarity and
+shared content words; that strength decides covered, partial or missed. The score is the share of the
+model answer's statements the answer makes, out of 10, with full marks from four fifths; the key points
+are marked for feedback and follow-ups. Guards then cap what the evidence cannot justify: nothing said,
+"I don't know", off-topic text, a bare keyword list. Sentences that address the grader are removed before
+grading and noted.
+
+Why statements rather than key points for the number: key points are terse, so an answer that reuses
+their terms while getting the idea wrong still matches them; the model answer's fuller sentences are
+harder to match by vocabulary alone. Measured on the held-out labelled answers: Spearman 0.807 -> 0.852,
+mean absolute error 1.52 -> 1.25 (make eval).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from interviewer.types import Grade, PointResult
 class GraderOptions:
     """Calibration of the grader. Similarities are cosine; strengths and credits are 0..1.
 
-    sim_full, lexical_weight, covered_at and partial_at were chosen by a grid search on the tuning two
+    sim_full, lexical_weight, covered_at, partial_at and full_marks_at were chosen on the tuning two
     thirds of the labelled answers (tests/data/graded); the held-out third only measures them.
     """
 
@@ -36,6 +43,9 @@ class GraderOptions:
     lexical_weight: float = 0.4  # share of strength from the key point's content words found in the span
     covered_at: float = 0.65  # strength from which a key point counts as covered
     partial_at: float = 0.40  # strength from which it counts as partly covered
+    full_marks_at: float = 0.8  # share of the model answer's statements that earns 10 (the score is linear up to it)
+    max_statements: int = 8  # a model answer's statements beyond the eighth are folded into one
+    statement_min_stems: int = 5  # a sentence with fewer content words is joined to the next
     off_topic_below: float = 0.30  # answer-to-reference cosine under which an answer is off-topic
     off_topic_cap: int = 2
     keyword_list_cap: int = 3
@@ -56,12 +66,26 @@ class Reference:
 
     @classmethod
     def from_text(cls, question: str, answer: str) -> Reference:
-        """A reference for a question of the user's own: each sentence of the model answer is a key point
-        (at most six: later sentences are folded into the sixth)."""
-        points = T.sentences(answer) or [answer]
-        if len(points) > 6:
-            points = points[:5] + [" ".join(points[5:])]
-        return cls(question, answer, tuple(points))
+        """A reference for a question of the user's own: its key points are the model answer's statements."""
+        return cls(question, answer, statements(answer))
+
+
+def statements(answer: str, options: GraderOptions = GraderOptions()) -> tuple[str, ...]:
+    """What the score counts: the model answer's sentences, each too short to stand alone ("The limitations
+    are real.") joined to the next, and the ones past `options.max_statements` folded into the last."""
+    most, shortest = options.max_statements, options.statement_min_stems
+    found: list[str] = []
+    carry = ""
+    for sentence in T.sentences(answer) or [answer]:
+        sentence = f"{carry} {sentence}".strip()
+        carry = sentence if len(T.content_stems(sentence)) < shortest else ""
+        if not carry:
+            found.append(sentence)
+    if carry:
+        found = found[:-1] + [f"{found[-1]} {carry}"] if found else [carry]
+    if len(found) > most:
+        found = found[: most - 1] + [" ".join(found[most - 1:])]
+    return tuple(found)
 
 
 Gradable = Question | Reference  # a bank question, or a reference the user supplied
@@ -83,9 +107,11 @@ class Grader:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> embedding, least recent first
         self._lock = threading.Lock()
 
-    def warm(self, texts: list[str]) -> None:
-        """Embed many texts in large batches ahead of grading (answers and key points of a batch job)."""
-        self._vectors(texts)
+    def warm(self, questions: list[Gradable]) -> None:
+        """Embed what answers to these questions are graded against, in large batches, ahead of grading."""
+        o = self.options
+        texts = (t for q in questions for t in (*q.key_points, *statements(q.answer, o), q.answer))
+        self._vectors(list(dict.fromkeys(texts)))
 
     def warm_answers(self, answers: list[str]) -> None:
         """Embed the spans of many answers at once, so grading them afterwards embeds nothing."""
@@ -133,15 +159,39 @@ class Grader:
             return self._empty(question, notes, "The answer said the candidate does not know.")
         return self._grade_body(question, kept, notes)
 
-    def _grade_body(self, question: Gradable, spans_in: list[str], notes: list[str]) -> Grade:
+    def _grade_body(self, question: Gradable, sentences: list[str], notes: list[str]) -> Grade:
         o = self.options
-        spans = _spans(spans_in)
-        span_vecs = self._vectors(spans + [" ".join(spans_in)])
-        whole = span_vecs[-1]
-        point_vecs, reference = self._points(question)
-        sims = span_vecs[:-1] @ point_vecs.T  # (spans, points)
+        spans = _spans(sentences)
+        vectors = self._vectors(spans + [" ".join(sentences)])
+        span_vecs, whole = vectors[:-1], vectors[-1]
+        points = self._mark(question.key_points, spans, span_vecs)
+        said = statements(question.answer, o)
+        counted = points if tuple(question.key_points) == said else self._mark(said, spans, span_vecs)
+        credit = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
+        share = sum(credit[r.status] for r in counted) / len(counted)
+        score = min(10, round(10 * share / o.full_marks_at))
+        relevance = float(whole @ self._vectors([question.answer])[0])
+        body = " ".join(sentences)
+        if relevance < o.off_topic_below:
+            score = min(score, o.off_topic_cap)
+            notes.append("The answer seems to be about something else than the question.")
+        elif self._keyword_list(body):
+            score = min(score, o.keyword_list_cap)
+            notes.append("The answer lists terms without explaining them; say how they connect.")
+        confidence, reason = self._confidence(counted, body, notes)
+        return Grade(
+            score=score, letter=letter_for(score), points=tuple(points),
+            verdict=_verdict(score), tip=_tip(question, points),
+            confidence=confidence, confidence_reason=reason, notes=tuple(notes),
+            coverage=float(np.mean([r.strength for r in counted])) if score > 0 else 0.0,
+        )
+
+    def _mark(self, points: tuple[str, ...], spans: list[str], span_vecs: np.ndarray) -> list[PointResult]:
+        """Each point's strength in the answer, from its best-matching span, and the mark it earns."""
+        o = self.options
+        sims = span_vecs @ self._vectors(list(points)).T  # (spans, points)
         results = []
-        for k, point in enumerate(question.key_points):
+        for k, point in enumerate(points):
             best = int(np.argmax(sims[:, k]))
             semantic = np.clip((sims[best, k] - o.sim_floor) / (o.sim_full - o.sim_floor), 0.0, 1.0)
             wanted = T.content_stems(point)
@@ -149,28 +199,7 @@ class Grader:
             strength = float((1 - o.lexical_weight) * semantic + o.lexical_weight * lexical)
             status = "covered" if strength >= o.covered_at else "partial" if strength >= o.partial_at else "missed"
             results.append(PointResult(point, status, spans[best] if status != "missed" else "", strength))
-        credit = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
-        score = round(10 * sum(credit[r.status] for r in results) / len(results))
-        relevance = float(whole @ reference)
-        body = " ".join(spans_in)
-        if relevance < o.off_topic_below:
-            score = min(score, o.off_topic_cap)
-            notes.append("The answer seems to be about something else than the question.")
-        elif self._keyword_list(body):
-            score = min(score, o.keyword_list_cap)
-            notes.append("The answer lists terms without explaining them; say how they connect.")
-        confidence, reason = self._confidence(results, body, notes)
-        return Grade(
-            score=score, letter=letter_for(score), points=tuple(results),
-            verdict=_verdict(score, results), tip=_tip(question, results, notes),
-            confidence=confidence, confidence_reason=reason, notes=tuple(notes),
-            coverage=float(np.mean([r.strength for r in results])) if score > 0 else 0.0,
-        )
-
-    def _points(self, question: Gradable) -> tuple[np.ndarray, np.ndarray]:
-        """Embeddings of the key points, then of the model answer."""
-        vectors = self._vectors(list(question.key_points) + [question.answer])
-        return vectors[:-1], vectors[-1]
+        return results
 
     def _keyword_list(self, body: str) -> bool:
         longest = max((len(s.split()) for s in T.sentences(body)), default=0)
@@ -186,7 +215,7 @@ class Grader:
             min(abs(r.strength - o.covered_at), abs(r.strength - o.partial_at)) < o.margin for r in results
         )
         if close >= 2:
-            return "low", f"{close} key points sit on the line between two marks."
+            return "low", f"{close} points of the model answer sit on the line between two marks."
         return ("medium", "") if close == 1 else ("high", "")
 
     def _empty(self, question: Gradable, notes: list[str], verdict: str) -> Grade:
@@ -200,21 +229,19 @@ def _spans(sentences: list[str]) -> list[str]:
     return sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)]
 
 
-def _verdict(score: int, results: list[PointResult]) -> str:
-    covered = sum(r.status == "covered" for r in results)
-    total = len(results)
+def _verdict(score: int) -> str:
     if score >= 9:
-        return f"Strong answer: it covers {covered} of {total} key points clearly."
+        return "Strong answer: it makes nearly every point of the model answer."
     if score >= 7:
-        return f"Good answer with gaps: {covered} of {total} key points covered."
+        return "Good answer with gaps: it makes most of the model answer's points."
     if score >= 5:
-        return f"Partly there: {covered} of {total} key points covered, some only in part."
+        return "Partly there: about half of the model answer's points are made."
     if score >= 3:
-        return f"Weak answer: only {covered} of {total} key points covered."
+        return "Weak answer: only a few of the model answer's points are made."
     return "The answer does not yet address the question's key points."
 
 
-def _tip(question: Gradable, results: list[PointResult], notes: list[str]) -> str:
+def _tip(question: Gradable, results: list[PointResult]) -> str:
     gaps = [r for r in results if r.status != "covered"]
     if not gaps:
         return "Keep it this crisp, and add a concrete example or number where you can."

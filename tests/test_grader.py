@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from interviewer.grader import letter_for
+from interviewer.grader import GraderOptions, letter_for, statements
 
 pytestmark = pytest.mark.real
 
@@ -32,6 +32,29 @@ def test_nothing_said_scores_zero_without_praise(grade, text):
     g = grade(text)
     assert g.score <= 1
     assert "Strong" not in g.verdict and "Good" not in g.verdict
+
+
+RIGHT = ("RLHF first fine-tunes a pretrained model with supervised learning on human demonstrations. "
+         "Then a reward model is trained on human comparisons between pairs of responses. The policy is optimised "
+         "with PPO to maximise the reward model's score, with a KL penalty keeping it close to the supervised model.")
+WRONG = ("RLHF skips supervised fine-tuning entirely and starts from the raw pretrained model. The reward model "
+         "is trained on absolute star ratings, never on comparisons between responses. PPO then minimises the "
+         "reward model's score, and the KL penalty pushes the policy as far as possible from the supervised model.")
+
+
+def test_confidently_wrong_scores_below_right_despite_the_same_terms(grade):
+    right, wrong = grade(RIGHT), grade(WRONG)
+    assert right.score >= 6 and wrong.score < right.score
+    # Not yet met: the issue asks that a contradiction cost more than leaving the point out (README, Grader).
+
+
+def test_statements_join_short_sentences_and_fold_the_tail():
+    answer = ("The limitations are real. Reward models can be gamed by the policy. " + " ".join(
+        f"Point number {n} explains another distinct property of the training method." for n in range(10)))
+    found = statements(answer, GraderOptions(max_statements=4))
+    assert found[0] == "The limitations are real. Reward models can be gamed by the policy."
+    assert len(found) == 4 and found[-1].count("Point number") == 8  # the tail is one statement
+    assert statements("Short.") == ("Short.",)
 
 
 def test_off_topic_is_capped(grade):

@@ -91,9 +91,7 @@ def _reply(tab: Tab, services: Services, text: str = ""):
 def _prepare(tab: Tab, services: Services) -> None:
     """While the candidate answers, in the background: embed what the answer will be graded against, and
     synthesise what the interviewer may say next."""
-    question = tab.interview.prompt.question
-    threading.Thread(target=services.grader.warm, args=([*question.key_points, question.answer],),
-                     daemon=True).start()
+    threading.Thread(target=services.grader.warm, args=([tab.interview.prompt.question],), daemon=True).start()
     if tab.voice:
         services.spoken.prepare(tab.interview.likely_next())
 
