@@ -68,8 +68,9 @@ def eval_grading(services: Services) -> dict:
     times = []
     for item in items:
         start = time.perf_counter()
-        item["predicted"] = grader.grade(store.get(item["question_id"]), item["answer"]).score
+        grade = grader.grade(store.get(item["question_id"]), item["answer"])
         times.append(time.perf_counter() - start)
+        item["predicted"], item["confidence"] = grade.score, grade.confidence
     result = {}
     for split in ("tune", "heldout"):
         chosen = [i for i in items if i["split"] == split]
@@ -83,6 +84,11 @@ def eval_grading(services: Services) -> dict:
               "predicted_mean": statistics.mean(r["predicted"] for r in rows),
               "mae": statistics.mean(abs(r["score"] - r["predicted"]) for r in rows)}
         for cat, rows in sorted(per_category.items())
+    }
+    result["heldout_by_confidence"] = {  # does the grader know when it may be wrong?
+        level: {"n": len(rows), "mae": statistics.mean(abs(r["score"] - r["predicted"]) for r in rows)}
+        for level in ("high", "medium", "low")
+        if (rows := [i for i in items if i["split"] == "heldout" and i["confidence"] == level])
     }
     result["latency_p50_ms"] = 1000 * float(np.percentile(times, 50))
     result["latency_p95_ms"] = 1000 * float(np.percentile(times, 95))
@@ -219,6 +225,9 @@ def _print_tables(results: dict) -> None:
     print("\n| held-out category | n | label mean | grader mean | MAE |\n|---|---|---|---|---|")
     for cat, m in g["heldout_by_category"].items():
         print(f"| {cat} | {m['n']} | {m['label_mean']:.1f} | {m['predicted_mean']:.1f} | {m['mae']:.2f} |")
+    print("\n| held-out, grader's confidence | n | MAE |\n|---|---|---|")
+    for level, m in g["heldout_by_confidence"].items():
+        print(f"| {level} | {m['n']} | {m['mae']:.2f} |")
     print(f"\nconsistent over 10 repeats: {g['consistent_over_10_repeats']}; "
           f"latency p50 {g['latency_p50_ms']:.1f} ms, p95 {g['latency_p95_ms']:.1f} ms")
     if "speech" in results:
