@@ -33,14 +33,15 @@ from interviewer.types import Grade, PointResult
 class GraderOptions:
     """Calibration of the grader. Similarities are cosine; strengths and credits are 0..1.
 
-    sim_full, lexical_weight, covered_at, partial_at and full_marks_at were chosen on the tuning two
-    thirds of the labelled answers (tests/data/graded); the held-out third only measures them.
+    sim_full, lexical_weight, covered_at, partial_at, full_marks_at, max_statements and statement_min_stems
+    were chosen on the tuning two thirds of the labelled answers (tests/data/graded); the held-out third
+    only measures them.
     """
 
     max_words: int = 600  # longer answers are truncated, with a notice
     sim_floor: float = 0.25  # cosine at or below which a span says nothing about a key point
     sim_full: float = 0.75  # cosine at which a span fully states a key point
-    lexical_weight: float = 0.4  # share of strength from the key point's content words found in the span
+    lexical_weight: float = 0.4  # share of strength from the point's own content words found in the span
     covered_at: float = 0.65  # strength from which a key point counts as covered
     partial_at: float = 0.40  # strength from which it counts as partly covered
     full_marks_at: float = 0.8  # share of the model answer's statements that earns 10 (the score is linear up to it)
