@@ -3,7 +3,8 @@ is still talking, and the turn ends after a pause long enough not to cut off som
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,17 +23,25 @@ class ListenOptions:
     idle_keep_s: float = 2.0  # audio kept while nobody speaks
 
 
+# Recognition runs beside the stream, never in it: Gradio keeps one waiting chunk per stream, so a handler
+# busy transcribing for longer than a chunk lets the next chunk overwrite the one before, and speech is lost.
+# One worker: the recogniser takes one call at a time anyway.
+_RECOGNISER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe")
+
+
 @dataclass
 class TurnListener:
-    """Feed 16 kHz mono samples as they arrive; `feed` returns the answer once the candidate has finished."""
+    """Feed 16 kHz mono samples as they arrive; `feed` returns the answer once the candidate has finished.
+
+    Feeding only detects speech; each finished stretch is transcribed in the background, and the turn's
+    transcript is put together when it ends (by then the stretches are normally long transcribed)."""
 
     stt: SpeechToText
     options: ListenOptions = field(default_factory=ListenOptions)
     hint: str = ""
     _audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     _offset: int = 0  # absolute sample index of _audio[0]
-    _words: list[Word] = field(default_factory=list)
-    _texts: list[str] = field(default_factory=list)
+    _stretches: list[Future] = field(default_factory=list)  # transcripts of the stretches, in order
     _last_speech_end: int | None = None  # absolute sample index
     _resampler: object = None  # a streaming resampler, so chunk edges add no clicks that sound like speech
     _rate: int = SAMPLE_RATE
@@ -73,12 +82,14 @@ class TurnListener:
         return self._finish()
 
     def _transcribe(self, start: int, end: int) -> None:
-        heard = self.stt.transcribe(self._audio[start:end], hint=self.hint)
-        shift = (self._offset + start) / SAMPLE_RATE
-        self._words += [Word(w.text, w.start + shift, w.end + shift, w.probability) for w in heard.words]
-        if heard.text:
-            self._texts.append(heard.text)
+        audio, shift = self._audio[start:end].copy(), (self._offset + start) / SAMPLE_RATE
+        self._stretches.append(_RECOGNISER.submit(self._recognise, audio, shift))
         self._last_speech_end = self._offset + end
+
+    def _recognise(self, audio: np.ndarray, shift: float) -> Transcript:
+        heard = self.stt.transcribe(audio, hint=self.hint)
+        return replace(heard, words=tuple(Word(w.text, w.start + shift, w.end + shift, w.probability)
+                                          for w in heard.words))
 
     def flush(self) -> Transcript | None:
         """Everything heard so far, ending the turn now (the answer time ran out mid-sentence)."""
@@ -87,8 +98,11 @@ class TurnListener:
         return self._finish()
 
     def _finish(self) -> Transcript | None:
-        words, text = self._words, " ".join(self._texts).strip()
+        pending = self._stretches
         self.reset()
+        stretches = [future.result() for future in pending]
+        words = [word for heard in stretches for word in heard.words]
+        text = " ".join(heard.text for heard in stretches if heard.text).strip()
         if len(words) < self.options.min_words:
             return None  # a cough or an "mhm": keep listening
         return Transcript(text=text, words=tuple(words), duration=words[-1].end)
@@ -96,4 +110,4 @@ class TurnListener:
     def reset(self) -> None:
         """Forget everything heard (a new turn, or the interviewer started speaking)."""
         self._audio, self._offset = np.zeros(0, np.float32), 0
-        self._words, self._texts, self._last_speech_end = [], [], None
+        self._stretches, self._last_speech_end = [], None

@@ -61,3 +61,27 @@ def test_time_up_mid_sentence_keeps_what_was_said(services):
         services, "Speculative decoding uses a small draft model to propose tokens")])))
     heard = listener.flush()
     assert heard is not None and "draft model" in heard.text.lower()
+
+
+def test_speech_keeps_arriving_while_a_stretch_is_transcribed(services):
+    """The page's stream keeps only one waiting chunk, so feeding must never wait on the recogniser: here it
+    is held back until the whole answer has been fed, and nothing said meanwhile is lost."""
+    import threading
+
+    gate = threading.Event()
+
+    class Held:
+        def transcribe(self, audio, hint=""):
+            assert gate.wait(20), "the recogniser was never released"
+            return services.stt.transcribe(audio, hint=hint)
+
+    listener = TurnListener(Held())
+    first = _speech(services, "Rejection sampling keeps the best of several samples.")
+    second = _speech(services, "The policy is then fine-tuned on them.")
+    results = _feed(listener, np.concatenate([_silence(0.5), first, _silence(1.0), second, _silence(1.0)]))
+    assert all(r is None for r in results) and len(listener._stretches) == 2  # both queued, none awaited
+    gate.set()
+    done = [r for r in _feed(listener, _silence(1.5)) if r is not None]
+    assert len(done) == 1
+    words = re.findall(r"[a-z]+", done[0].text.lower())
+    assert "rejection" in words and "policy" in words and words[-1] == "them"
