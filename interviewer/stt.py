@@ -7,12 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
+from interviewer.audio import SAMPLE_RATE
 from interviewer.errors import BadInput
 from interviewer.types import Transcript, Word
 
 
 class WhisperSTT:
     """A local Whisper model on the CPU, int8. The VAD filter drops silence before decoding."""
+
+    retries = 2  # times the speech after the last recognised word may be decoded again
+    tail_s = 1.0  # voice activity this long after the last word means the recogniser stopped early
 
     def __init__(self, path: Path, *, threads: int = 0) -> None:
         from faster_whisper import WhisperModel
@@ -22,28 +26,48 @@ class WhisperSTT:
         self._lock = threading.Lock()
 
     def transcribe(self, audio: Path | np.ndarray, *, hint: str = "") -> Transcript:
-        """Transcribe a file or 16 kHz float32 samples; `hint` (glossary terms) steers the spelling."""
-        source = str(audio) if isinstance(audio, Path) else audio.astype(np.float32)
+        """Transcribe a file or 16 kHz float32 samples; `hint` (glossary terms) steers the spelling.
+
+        With a prompt, Whisper sometimes ends its output at a pause and drops the rest of the speech (a known
+        failure of prompted decoding). When voice activity goes on well past the last word, the rest is
+        transcribed again on its own and appended."""
+        from faster_whisper.audio import decode_audio
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
         try:
-            with self._lock:
-                segments, info = self._model.transcribe(
-                    source,
-                    language="en",
-                    beam_size=1,
-                    word_timestamps=True,
-                    vad_filter=True,
-                    condition_on_previous_text=False,
-                    initial_prompt=hint or None,
-                )
-                segments = [s for s in segments if not _invented(s)]
+            samples = decode_audio(str(audio)) if isinstance(audio, Path) else audio.astype(np.float32)
         except (ValueError, RuntimeError, OSError) as error:  # PyAV's errors derive from these
             raise BadInput(f"could not read this audio ({error}); send a WAV, MP3, OGG or WebM file") from error
+        spans = get_speech_timestamps(samples, VadOptions(speech_pad_ms=100))
+        speech_end = spans[-1]["end"] / SAMPLE_RATE if spans else 0.0
+        texts, words, start = [], [], 0.0
+        for _ in range(self.retries + 1):
+            heard = self._decode(samples[int(start * SAMPLE_RATE):], hint, shift=start)
+            texts += [heard.text] if heard.text else []
+            words += heard.words
+            resume = words[-1].end if words else start
+            if not heard.words or speech_end - resume < self.tail_s:
+                break
+            start = resume
+        return Transcript(text=" ".join(texts).strip(), words=tuple(words), duration=len(samples) / SAMPLE_RATE)
+
+    def _decode(self, samples: np.ndarray, hint: str, *, shift: float = 0.0) -> Transcript:
+        with self._lock:
+            segments, _ = self._model.transcribe(
+                samples,
+                language="en",
+                beam_size=1,
+                word_timestamps=True,
+                vad_filter=True,
+                condition_on_previous_text=False,
+                initial_prompt=hint or None,
+            )
+            segments = [s for s in segments if not _invented(s)]
         words = tuple(
-            Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
+            Word(w.word.strip(), float(w.start) + shift, float(w.end) + shift, float(w.probability))
             for s in segments for w in (s.words or []) if w.word.strip()
         )
-        text = " ".join(s.text.strip() for s in segments).strip()
-        return Transcript(text=text, words=words, duration=float(info.duration))
+        return Transcript(text=" ".join(s.text.strip() for s in segments).strip(), words=words)
 
 
 def _invented(segment) -> bool:

@@ -55,6 +55,18 @@ def test_piper_speaks_and_whisper_hears_the_same_words(services):
     assert all(a.end <= b.start + 0.01 for a, b in zip(transcript.words, transcript.words[1:], strict=False))
 
 
+def test_whisper_does_not_drop_the_end_of_a_prompted_answer(services):
+    """Heard through Chromium's microphone path, this answer made tiny.en, prompted with the glossary, stop at
+    "and the policy is" and drop "then optimised with PPO" (without the prompt it heard everything)."""
+    from pathlib import Path
+
+    audio = np.load(Path(__file__).parent / "data" / "prompt-stops-early.npy")  # 16 kHz float32, as streamed
+    hint = "Glossary: supervised fine-tuning, RLHF, rejection sampling, best-of-n, reward model, PPO, Llama 2-Chat."
+    words = _words(services.stt.transcribe(audio, hint=hint).text)
+    assert words[1:5] == ["reward", "model", "is", "trained"] and words[-3:] == ["optimize", "with", "ppo"]
+    assert words.count("policy") == 1  # the rest is appended once, not the whole answer again
+
+
 def test_embedder_puts_paraphrases_closer_than_unrelated_text(services):
     a, b, c = services.embedder.embed([
         "How does a KV cache speed up decoding?",

@@ -93,8 +93,9 @@ def test_a_whole_interview_by_voice_in_a_real_browser(page, browser):
     record = browser.find_element("css selector", "#live-mic button[aria-label*='ecord'], #live-mic .record-button")
     record.click()
     wait.until(lambda d: "words/min" in _chat(d))  # the answer was heard, hands-free, and transcribed
-    text = _chat(browser).lower()
-    assert "reward model" in text and "ppo" in text
+    lines = [line for line in _chat(browser).lower().splitlines() if line.strip()]
+    heard = lines[next(i for i, line in enumerate(lines) if "words/min" in line) - 1]  # the transcript
+    assert "reward model" in heard and "ppo" in heard, _chat(browser)
     wait.until(lambda d: "Score" in _chat(d))
     wait.until(lambda d: "?" in _chat(d).split("Score")[-1] or "overall score" in _chat(d).lower())
     wait.until(_playing)  # and the reply is spoken
