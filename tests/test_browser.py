@@ -6,6 +6,7 @@ the report.
 
 from __future__ import annotations
 
+import re
 import shutil
 import wave
 
@@ -71,6 +72,10 @@ def browser(microphone, tmp_path):
     driver.quit()
 
 
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
 def _chat(driver) -> str:
     return driver.find_element("id", "chat").text
 
@@ -95,11 +100,12 @@ def test_a_whole_interview_by_voice_in_a_real_browser(page, browser):
     wait.until(lambda d: "words/min" in _chat(d))  # the answer was heard, hands-free, and transcribed
     lines = [line for line in _chat(browser).lower().splitlines() if line.strip()]
     heard = lines[next(i for i, line in enumerate(lines) if "words/min" in line) - 1]  # the transcript
-    assert "reward model" in heard and "ppo" in heard, _chat(browser)
+    said = set(_words(ANSWER.replace("optimised", "optimized")))
+    assert len(said & set(_words(heard))) >= 0.8 * len(said), heard  # all of it, the end too
     wait.until(lambda d: "Score" in _chat(d))
     wait.until(lambda d: "?" in _chat(d).split("Score")[-1] or "overall score" in _chat(d).lower())
     wait.until(_playing)  # and the reply is spoken
     if "overall score" not in _chat(browser).lower():  # a follow-up was asked: the second answer replies
-        wait.until(lambda d: "penalty keeps the policy close" in _chat(d).lower())
+        wait.until(lambda d: _chat(d).count("words/min") == 2)  # the second answer was heard too
     wait.until(lambda d: "overall score" in _chat(d).lower())
     wait.until(lambda d: "Interview report" in d.find_element("tag name", "body").text)
