@@ -33,9 +33,9 @@ from interviewer.types import Grade, PointResult
 class GraderOptions:
     """Calibration of the grader. Similarities are cosine; strengths and credits are 0..1.
 
-    sim_full, lexical_weight, covered_at, partial_at, full_marks_at, max_statements and statement_min_stems
-    were chosen on the tuning two thirds of the labelled answers (tests/data/graded); the held-out third
-    only measures them.
+    sim_full, lexical_weight, covered_at, partial_at, credit_from, credit_full, full_marks_at, max_statements
+    and statement_min_stems were chosen on the tuning two thirds of the labelled answers (tests/data/graded);
+    the held-out third only measures them.
     """
 
     max_words: int = 600  # longer answers are truncated, with a notice
@@ -44,7 +44,9 @@ class GraderOptions:
     lexical_weight: float = 0.4  # share of strength from the point's own content words found in the span
     covered_at: float = 0.65  # strength from which a key point counts as covered
     partial_at: float = 0.40  # strength from which it counts as partly covered
-    full_marks_at: float = 0.8  # share of the model answer's statements that earns 10 (the score is linear up to it)
+    credit_from: float = 0.40  # strength from which a statement of the model answer earns some credit
+    credit_full: float = 0.85  # strength at which it earns full credit (linear in between)
+    full_marks_at: float = 0.6  # share of the statements' credit that earns 10 (the score is linear up to it)
     max_statements: int = 8  # a model answer's statements beyond the eighth are folded into one
     statement_min_stems: int = 5  # a sentence with fewer content words is joined to the next
     off_topic_below: float = 0.30  # answer-to-reference cosine under which an answer is off-topic
@@ -168,8 +170,8 @@ class Grader:
         points = self._mark(question.key_points, spans, span_vecs)
         said = statements(question.answer, o)
         counted = points if tuple(question.key_points) == said else self._mark(said, spans, span_vecs)
-        credit = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
-        share = sum(credit[r.status] for r in counted) / len(counted)
+        strengths = np.array([r.strength for r in counted])
+        share = float(np.mean(np.clip((strengths - o.credit_from) / (o.credit_full - o.credit_from), 0.0, 1.0)))
         score = min(10, round(10 * share / o.full_marks_at))
         relevance = float(whole @ self._vectors([question.answer])[0])
         body = " ".join(sentences)
