@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from interviewer.audio import SAMPLE_RATE
+from interviewer.audio import SAMPLE_RATE, read_audio
 from interviewer.errors import BadInput
 from interviewer.types import Transcript, Word
 
@@ -31,38 +32,42 @@ class WhisperSTT:
         With a prompt, Whisper sometimes ends its output at a pause and drops the rest of the speech (a known
         failure of prompted decoding). When voice activity goes on well past the last word, the rest is
         transcribed again on its own and appended."""
-        from faster_whisper.audio import decode_audio
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-        try:
-            samples = decode_audio(str(audio)) if isinstance(audio, Path) else audio.astype(np.float32)
-        except (ValueError, RuntimeError, OSError) as error:  # PyAV's errors derive from these
-            raise BadInput(f"could not read this audio ({error}); send a WAV, MP3, OGG or WebM file") from error
-        spans = get_speech_timestamps(samples, VadOptions(speech_pad_ms=100))
-        speech_end = spans[-1]["end"] / SAMPLE_RATE if spans else 0.0
+        samples = read_audio(audio, max_seconds=math.inf) if isinstance(audio, Path) else audio.astype(np.float32)
         texts, words, start = [], [], 0.0
         for _ in range(self.retries + 1):
             heard = self._decode(samples[int(start * SAMPLE_RATE):], hint, shift=start)
             texts += [heard.text] if heard.text else []
             words += heard.words
-            resume = words[-1].end if words else start
-            if not heard.words or speech_end - resume < self.tail_s:
+            if not heard.words or not self._spoken_after(samples, words[-1].end):
                 break
-            start = resume
+            start = words[-1].end
         return Transcript(text=" ".join(texts).strip(), words=tuple(words), duration=len(samples) / SAMPLE_RATE)
 
+    def _spoken_after(self, samples: np.ndarray, seconds: float) -> bool:
+        """Whether voice activity goes on for `tail_s` or more after this time (the decoder stopped early)."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        rest = samples[int(seconds * SAMPLE_RATE):]
+        if len(rest) < self.tail_s * SAMPLE_RATE:
+            return False  # too little audio left to hold a missed stretch: no need to look
+        spans = get_speech_timestamps(rest, VadOptions(speech_pad_ms=100))
+        return bool(spans) and spans[-1]["end"] >= self.tail_s * SAMPLE_RATE
+
     def _decode(self, samples: np.ndarray, hint: str, *, shift: float = 0.0) -> Transcript:
-        with self._lock:
-            segments, _ = self._model.transcribe(
-                samples,
-                language="en",
-                beam_size=1,
-                word_timestamps=True,
-                vad_filter=True,
-                condition_on_previous_text=False,
-                initial_prompt=hint or None,
-            )
-            segments = [s for s in segments if not _invented(s)]
+        try:
+            with self._lock:
+                segments, _ = self._model.transcribe(
+                    samples,
+                    language="en",
+                    beam_size=1,
+                    word_timestamps=True,
+                    vad_filter=True,
+                    condition_on_previous_text=False,
+                    initial_prompt=hint or None,
+                )
+                segments = [s for s in segments if not _invented(s)]
+        except (ValueError, RuntimeError) as error:
+            raise BadInput(f"could not read this audio ({error}); send a WAV, MP3, OGG or WebM file") from error
         words = tuple(
             Word(w.word.strip(), float(w.start) + shift, float(w.end) + shift, float(w.probability))
             for s in segments for w in (s.words or []) if w.word.strip()
