@@ -158,8 +158,11 @@ class Services:
 
     def new_interview(self, options):
         """A new interview, saved as it goes, informed by earlier sessions."""
+        from dataclasses import replace
+
         from interviewer.session import Interview
 
+        options = replace(options, max_answer_chars=self.settings.max_answer_chars)
         interview = Interview(self.store, self.grader, options, past=self.sessions.past(), phrase=self.phraser())
         return self.sessions.attach(interview)
 
