@@ -5,27 +5,70 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
+import os
 import sys
 from functools import partial
 from pathlib import Path
 
-from interviewer.errors import InterviewerError
+from interviewer.errors import BadInput, InterviewerError
 from interviewer.knowledge.schema import LEVELS
+from interviewer.limits import cap_answer
 from interviewer.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code.
+
+    An error of ours is one line saying what to do (exit code 2); anything unexpected is one line pointing at
+    the log file, which holds the traceback (exit code 1).
+    """
     args = _parser().parse_args(argv)
-    overrides = {k: v for k, v in {"profile": args.profile, "model": args.model}.items() if v}
-    settings = Settings(**overrides)
+    log_file = None
     try:
+        settings = _settings(args)
+        log_file = _start(args, settings)
         return args.run(args, settings) or 0
     except InterviewerError as error:
+        log.info("stopped: %s", error)
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        log.error("unexpected error in `interviewer %s`", " ".join(argv or sys.argv[1:]), exc_info=True)
+        where = f"The details are in {log_file}." if log_file else "No log file could be written."
+        detail = (str(error).splitlines() or [""])[0][:200]
+        print(f"error: something unexpected went wrong ({type(error).__name__}: {detail}). {where}",
+              file=sys.stderr)
+        return 1
+
+
+def _settings(args) -> Settings:
+    """The settings from the environment and the flags; a bad value is named with what it should be."""
+    from pydantic import ValidationError
+
+    overrides = {k: v for k, v in {"profile": args.profile, "model": args.model}.items() if v}
+    if getattr(args, "insecure", False):
+        overrides["insecure"] = True
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        wrong = "; ".join(f"INTERVIEWER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
+        raise BadInput(f"a setting is not valid: {wrong}") from error
+
+
+def _start(args, settings: Settings) -> Path | None:
+    """Before any work: a command that keeps data checks its folder is writable; then the log file opens."""
+    from interviewer.startup import ensure_writable, log_to_file
+
+    if getattr(args, "data", True):
+        ensure_writable(settings.data_dir)
+    elif not os.access(settings.data_dir, os.W_OK):
+        return log_to_file(None)
+    return log_to_file(settings.log_file)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,17 +115,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--hint", default="", help="words to expect, comma-separated (e.g. a glossary)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(run=_transcribe)
+    p.set_defaults(run=_transcribe, data=False)
 
     p = add("say", help="speak text with the interviewer's voice into a WAV file")
     p.add_argument("text")
     p.add_argument("-o", "--output", type=Path, required=True)
-    p.set_defaults(run=_say)
+    p.set_defaults(run=_say, data=False)
 
     p = add("serve", help="open the interview page in the browser")
     session_flags(p)
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 7860)")
+    p.add_argument("--insecure", action="store_true",
+                   help="serve beyond localhost without a password anyway (anyone who reaches it can use it)")
     p.set_defaults(run=_serve)
 
     p = add("topics", help="list topics and their question counts")
@@ -91,16 +136,16 @@ def _parser() -> argparse.ArgumentParser:
 
     p = add("models", help="show the models and whether their files are intact")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(run=_models)
+    p.set_defaults(run=_models, data=False)
     sub = p.add_subparsers(dest="action")
     f = sub.add_parser("fetch", help="install, assemble and verify the models of a profile", parents=[common])
-    f.set_defaults(run=_models_fetch)
+    f.set_defaults(run=_models_fetch, data=False)
 
     p = add("bank", help="check, add or show question banks")
     sub = p.add_subparsers(required=True, metavar="ACTION")
     c = sub.add_parser("check", parents=[common], help="validate a bank folder or file (default: the shipped bank)")
     c.add_argument("path", nargs="?", type=Path)
-    c.set_defaults(run=_bank_check)
+    c.set_defaults(run=_bank_check, data=False)
     a = sub.add_parser("add", parents=[common], help="validate a bank of your own and merge it into the store")
     a.add_argument("path", type=Path)
     a.set_defaults(run=_bank_add)
@@ -141,11 +186,13 @@ COMMANDS = {"/skip": "skip", "/repeat": "repeat", "/hint": "hint", "/end": "end"
 
 def _interview(args, settings: Settings) -> int:
     services = _services(settings)
+    services.check_models(services.roles_needed(voice=False))
     return _converse(services, services.new_interview(_options(args, settings)), args.json, start=True)
 
 
 def _resume(args, settings: Settings) -> int:
     services = _services(settings)
+    services.check_models(services.roles_needed(voice=False))
     interview = services.resume(args.id)
     if interview.done:
         print(f"session {args.id} is finished; `interviewer report {args.id}` shows it", file=sys.stderr)
@@ -182,7 +229,9 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
         if not interactive and not answer:  # the pipe ran dry: stop, the session stays resumable
             say(f"\n(no more input; `interviewer resume {interview.id}` continues this session)")
             break
-        answer = answer.strip()
+        answer, cut = cap_answer(answer.strip(), services.settings.max_answer_chars)
+        if cut:
+            say(f"({cut})")
         if answer in COMMANDS:
             said = getattr(interview, COMMANDS[answer])()
         elif time.monotonic() - began > interview.options.answer_seconds:
@@ -348,7 +397,6 @@ def _bank_show(args, settings: Settings) -> int:
 
 
 def _grade(args, settings: Settings) -> int:
-    from interviewer.errors import BadInput
     from interviewer.grader import Reference
     from interviewer.render import grade_text
 
@@ -365,7 +413,10 @@ def _grade(args, settings: Settings) -> int:
         target = Reference.from_text(args.question, args.reference)
     else:
         raise BadInput("give --question-id ID, or --question TEXT with --reference TEXT")
-    grade = services.grader.grade(target, args.answer)
+    answer, cut = cap_answer(args.answer, settings.max_answer_chars)
+    if cut:
+        print(cut, file=sys.stderr)
+    grade = services.grader.grade(target, answer)
     print(json.dumps(grade.to_dict(), indent=2) if args.json else grade_text(grade))
     return 0
 
@@ -374,7 +425,6 @@ def _grade_batch(services, source: Path, out: Path | None) -> int:
     """Grade every line of a JSONL file; each output line is the input object plus its grade."""
     import time
 
-    from interviewer.errors import BadInput
     from interviewer.grader import Reference
 
     try:

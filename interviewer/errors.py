@@ -23,3 +23,7 @@ class BackendUnavailable(InterviewerError):
 
 class BadInput(InterviewerError):
     """The user gave something we cannot use: a bad file, an empty upload, an unknown topic."""
+
+
+class StorageUnavailable(InterviewerError):
+    """The data directory or the sessions database cannot be used: read-only, locked or failing."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -19,11 +20,17 @@ from typing import Literal
 
 import yaml
 
-from interviewer.errors import ModelCorrupt, ModelMissing
+from interviewer.errors import BadInput, ModelCorrupt, ModelMissing
+
+log = logging.getLogger(__name__)
 
 Status = Literal["ok", "missing", "corrupt"]
 ROLES = ("llm", "stt", "tts", "embedder")
 FETCH_HINT = "run `make models` (or `interviewer models fetch`)"
+
+
+class UnknownProfile(BadInput):
+    """A model profile that the registry does not define; the message lists the ones it does."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,8 @@ class Registry:
     def for_profile(self, profile: str) -> dict[str, ModelSpec]:
         """The model of each role in a profile; names the valid profiles when given a bad one."""
         if profile not in self.profiles:
-            raise ValueError(f"unknown model profile {profile!r}; choose one of {sorted(self.profiles)}")
+            raise UnknownProfile(f"unknown model profile {profile!r}; choose one of {', '.join(sorted(self.profiles))} "
+                                 "(--profile or INTERVIEWER_PROFILE)")
         return {role: self.models[model_id] for role, model_id in self.profiles[profile].items()}
 
 
@@ -99,8 +107,11 @@ class _HashCache:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
         self._entries[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest.hexdigest()}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self._entries, indent=1))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self._entries, indent=1))
+        except OSError as error:  # a read-only models folder: the file is hashed again next time, that is all
+            log.info("cannot remember the checksum of %s in %s (%s)", file, self.path, error.strerror)
         return digest.hexdigest()
 
 

@@ -22,20 +22,33 @@ def grade_text(grade: Grade) -> str:
     return "\n".join(lines)
 
 
+def markdown_safe(text: str) -> str:
+    """Text to show inside Markdown exactly as text: no HTML tag (`<` becomes `&lt;`) and no link or image
+    (`](` loses its meaning), so an answer, a bank field or a model's reply can never run script in the page or
+    load anything from elsewhere. Applying it twice gives the same result as once."""
+    return text.replace("<", "&lt;").replace("](", "]\\(")
+
+
 def grade_markdown(grade: Grade) -> str:
-    """A grade as Markdown for the page."""
+    """A grade as Markdown for the page (its texts shown as text: see markdown_safe)."""
     lines = [f"**Score {grade.score}/10 ({grade.letter})** · confidence {grade.confidence}", "", grade.verdict, ""]
     for p in grade.points:
         evidence = f' — *"{_clip(p.evidence)}"*' if p.evidence else ""
         lines.append(f"- {_ICON[p.status]} {p.point}{evidence}")
     lines += ["", f"**Tip:** {grade.tip}"]
     lines.extend(f"> {note}" for note in grade.notes)
-    return "\n".join(lines)
+    return markdown_safe("\n".join(lines))
+
+
+def _overall(report: dict) -> str:
+    if report["overall"] is None:
+        return "No answers were given, so there is no score"
+    return f"Overall score: {report['overall']}/10 over {len(report['questions'])} question(s)"
 
 
 def report_text(report: dict) -> str:
     """The end-of-session summary for the terminal."""
-    lines = ["", f"Overall: {report['overall']}/10 over {len(report['questions'])} question(s)"]
+    lines = ["", _overall(report)]
     for i, q in enumerate(report["questions"], 1):
         lines.append(f"  {i}. {q['score']:>2}/10  {q['question']}")
     for title, key in (("Strengths", "strengths"), ("To work on", "weaknesses"), ("Next steps", "next_steps")):
@@ -47,10 +60,10 @@ def report_text(report: dict) -> str:
 
 
 def report_markdown(report: dict) -> str:
-    """The whole session as a Markdown document: each question, answer, grade and model answer."""
+    """The whole session as a Markdown document: each question, answer, grade and model answer (every text in
+    it shown as text: see markdown_safe)."""
     lines = [f"# Interview report: {', '.join(report['topics'])}", "",
-             f"**Overall score: {report['overall']}/10** over {len(report['questions'])} question(s), "
-             f"starting level {report['level']}.", "", f"*{report.get('scoring', '')}*", ""]
+             f"**{_overall(report)}**, starting level {report['level']}.", "", f"*{report.get('scoring', '')}*", ""]
     for title, key in (("Strengths", "strengths"), ("To work on", "weaknesses"), ("Next steps", "next_steps")):
         if report.get(key):
             lines += [f"## {title}", ""] + [f"- {item}" for item in report[key]] + [""]
@@ -70,7 +83,7 @@ def report_markdown(report: dict) -> str:
             lines += [f"**Follow-up:** {f['prompt']}", "", f"**Your answer:** {f['answer'] or '(skipped)'}", ""]
         lines += [f"- {_ICON[p['status']]} {p['point']}" for p in q["points"]]
         lines += ["", f"**Tip:** {q['tip']}", "", f"**Model answer:** {q['model_answer']}", ""]
-    return "\n".join(lines)
+    return markdown_safe("\n".join(lines))
 
 
 def history_text(history: dict) -> str:

@@ -17,6 +17,7 @@ from interviewer.errors import BadInput
 from interviewer.grader import Grader
 from interviewer.knowledge.schema import LEVELS, Question
 from interviewer.knowledge.store import KnowledgeStore
+from interviewer.limits import MAX_ANSWER_CHARS
 from interviewer.types import Grade
 
 Phase = Literal["configure", "ask", "listen", "grade", "follow_up", "next", "wrap_up", "report"]
@@ -39,6 +40,7 @@ class SessionOptions:
     follow_ups: int = 1  # follow-up questions at most per question
     voice: bool = False  # spoken (True) or typed (False) answers
     seed: int = 0  # makes the choice of questions repeatable
+    max_answer_chars: int = MAX_ANSWER_CHARS  # an answer is kept (and graded) up to this many characters
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -157,6 +159,7 @@ class Interview:
         while the next line, perhaps phrased by the LLM, is still being prepared.
         """
         self._require("listen")
+        answer = answer[: self.options.max_answer_chars]  # the callers say so when they cut; this is the bound
         prompt = self.prompt
         self._go("grade")
         target = prompt.question

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from interviewer.limits import MAX_ANSWER_CHARS, MAX_UPLOAD_MB
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,6 +43,13 @@ class Settings(BaseSettings):
     pause_seconds: float = Field(1.8, description="hands-free: silence after speech that ends an answer, seconds")
     follow_up_llm: bool = Field(True, description="phrase follow-ups with the LLM (else the bank's own prompt)")
     follow_up_seconds: float = Field(4.0, description="time budget for the LLM to phrase a follow-up, seconds")
+    insecure: bool = Field(False, description="serve beyond localhost without a password anyway (not advised)")
+    max_answer_chars: int = Field(MAX_ANSWER_CHARS, ge=1, description="a typed answer is kept up to this many "
+                                  "characters; the rest is cut, and the candidate is told")
+    max_upload_mb: int = Field(MAX_UPLOAD_MB, ge=1, description="largest recording the page accepts, in MB; "
+                               "a larger upload is refused before it is stored")
+    db_wait_s: float = Field(5.0, ge=0, description="seconds to wait for another process's lock on the sessions "
+                             "database before saying it is busy")
 
     @property
     def store_dir(self) -> Path:
@@ -53,3 +62,7 @@ class Settings(BaseSettings):
     @property
     def sessions_file(self) -> Path:
         return self.data_dir / "sessions.sqlite"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "logs" / "interviewer.log"

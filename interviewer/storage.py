@@ -3,11 +3,16 @@
 A crash or a closed tab loses at most the answer in progress: `load` rebuilds an unfinished interview
 from its options and turns, and the planner's choices are a pure function of them, so it continues
 exactly where it stopped.
+
+A damaged database file (garbled, truncated) is moved aside, kept as `sessions.sqlite.corrupt-<time>`, and a
+fresh one is started, with a warning that says where the old one is. A database locked by another process is
+waited for, for `wait_s` seconds, then reported as busy; it is never moved.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -16,9 +21,14 @@ from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
+from interviewer.errors import StorageUnavailable
 from interviewer.planner import Past
 from interviewer.session import Interview, Prompt, SessionOptions, Turn
 from interviewer.types import Grade, PointResult
+
+log = logging.getLogger(__name__)
+DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")  # what a garbled or truncated file reports
+BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")  # another process holds the lock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -46,16 +56,32 @@ def grade_from_dict(data: dict) -> Grade:
 class SessionStore:
     """One SQLite file; safe to share between the threads of one app process."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, wait_s: float = 5.0) -> None:
+        self.path = path
+        self.moved_aside: Path | None = None  # where a damaged file found at start was put
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db = _connect(path, wait_s)
+        except sqlite3.DatabaseError as error:
+            if getattr(error, "sqlite_errorname", "") not in DAMAGED:
+                raise _unavailable(path, error) from error
+            self.moved_aside = _move_aside(path)
+            log.warning("The sessions database %s was damaged (%s). It was moved aside to %s, where it is kept, "
+                        "and a fresh one was started.", path, error, self.moved_aside)
+            self._db = _connect(path, wait_s)
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the file (the last connection to close folds the write-ahead log back into it)."""
+        with self._lock:
+            self._db.close()
 
     def _run(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            try:
+                return self._db.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as error:
+                raise _unavailable(self.path, error) from error
 
     def attach(self, interview: Interview) -> Interview:
         """Give a new interview an id and a row; every later turn is saved as it ends."""
@@ -149,6 +175,55 @@ class SessionStore:
                           "command": f"make interview TOPIC={weakest}"}
         return {"scores": points, "weakest_points": [{"point": p, "missed": n} for p, n in missed.most_common(10)],
                 "suggestion": suggestion}
+
+
+def _connect(path: Path, wait_s: float) -> sqlite3.Connection:
+    """Open the database, waiting up to `wait_s` for a lock, and check that its pages read back intact."""
+    db = sqlite3.connect(path, timeout=wait_s, check_same_thread=False, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        problems = [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            error = sqlite3.DatabaseError(f"integrity check failed: {'; '.join(problems[:3])}")
+            error.sqlite_errorname = "SQLITE_CORRUPT"
+            raise error
+        db.executescript(SCHEMA)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename a damaged database (and its journal files) to `<name>.corrupt-<time>`; return the new path."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    return target
+
+
+def _unavailable(path: Path, error: sqlite3.DatabaseError) -> StorageUnavailable:
+    """A database error the app cannot repair by itself, as a message that says what to do."""
+    name = getattr(error, "sqlite_errorname", "")
+    if name in BUSY:
+        return StorageUnavailable(
+            f"The sessions database {path} is locked by another process (is another `interviewer` running?). "
+            "Close it and try again, or set INTERVIEWER_DATA_DIR to use another folder.")
+    if name in DAMAGED:
+        return StorageUnavailable(
+            f"The sessions database {path} is damaged ({error}). Restart the app: it moves the damaged file "
+            "aside, keeps it, and starts a fresh one.")
+    return StorageUnavailable(
+        f"The sessions database {path} cannot be used ({error}). Check that the disk has space and the folder "
+        "is writable, or set INTERVIEWER_DATA_DIR to another folder.")
 
 
 def _options(data: dict) -> dict:

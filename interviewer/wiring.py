@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from interviewer import registry
-from interviewer.errors import BadInput
+from interviewer.errors import BadInput, ModelCorrupt, ModelMissing
 from interviewer.grader import Grader
 from interviewer.knowledge.schema import Bank, bank_files, load_bank, load_topic_file
 from interviewer.knowledge.store import KnowledgeStore, open_client, open_http_client
@@ -58,9 +58,36 @@ class Services:
             path = self.settings.model.expanduser()
             if not path.is_file():
                 raise BadInput(f"MODEL={path} does not exist; give the path of a .gguf file")
+            with path.open("rb") as handle:
+                if handle.read(4) != b"GGUF":
+                    raise ModelCorrupt(f"MODEL={path} is not a GGUF file (it does not start with GGUF); "
+                                       "give the path of a .gguf file")
             return path
         spec = self.registry.for_profile(self.settings.profile)[role]
         return registry.require(spec, self.settings.models_dir)
+
+    def roles_needed(self, *, voice: bool) -> tuple[str, ...]:
+        """The model roles an interview loads: typed (the embedder, and the LLM that phrases follow-ups when
+        it runs in this process), or with voice (the page) the recogniser and the voice as well."""
+        roles = ["embedder"]
+        if self.settings.follow_up_llm and not self.settings.llm_url:
+            roles.append("llm")
+        if voice:
+            roles += ["stt", "tts"]
+        return tuple(roles)
+
+    def check_models(self, roles: tuple[str, ...]) -> None:
+        """Verify the files of every model these roles load, before any loads; one message names each problem
+        and the command that fixes it (a damaged model found at start-up, not at the first weak answer)."""
+        problems: list[Exception] = []
+        for role in roles:
+            try:
+                self.model_path(role)
+            except (ModelMissing, ModelCorrupt, BadInput) as error:
+                problems.append(error)
+        if problems:
+            kind = next((type(e) for e in problems if isinstance(e, ModelCorrupt)), type(problems[0]))
+            raise kind("\n".join(dict.fromkeys(str(e) for e in problems)))  # one line per distinct problem
 
     @cached_property
     def embedder(self):
@@ -119,7 +146,7 @@ class Services:
     def sessions(self):
         from interviewer.storage import SessionStore
 
-        return SessionStore(self.settings.sessions_file)
+        return SessionStore(self.settings.sessions_file, wait_s=self.settings.db_wait_s)
 
     def phraser(self):
         """The follow-up phraser when the settings ask for one; the LLM loads when first needed."""
@@ -131,8 +158,11 @@ class Services:
 
     def new_interview(self, options):
         """A new interview, saved as it goes, informed by earlier sessions."""
+        from dataclasses import replace
+
         from interviewer.session import Interview
 
+        options = replace(options, max_answer_chars=self.settings.max_answer_chars)
         interview = Interview(self.store, self.grader, options, past=self.sessions.past(), phrase=self.phraser())
         return self.sessions.attach(interview)
 

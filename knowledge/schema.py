@@ -19,6 +19,7 @@ LEVELS: tuple[str, ...] = ("fresher", "mid", "senior")
 Level = Literal["fresher", "mid", "senior"]
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
+MAX_FILE_BYTES = 1_000_000  # a topic file larger than this is refused before it is read (the largest shipped: ~60 KB)
 ANSWER_WORDS = (80, 200)  # a strong spoken answer of about a minute
 KEY_POINTS = (3, 6)
 FOLLOW_UPS = (1, 3)
@@ -132,13 +133,51 @@ def bank_files(path: Path) -> list[Path]:
     return sorted(p for p in path.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
 
 
-def load_topic_file(path: Path) -> tuple[Topic | None, list[Problem]]:
-    """Parse and validate one topic file; on failure return every problem found in it."""
-    name = str(path)
+class _BankLoader(yaml.SafeLoader):
+    """YAML without aliases: a bank never needs them, and nested aliases ("billion laughs") expand a few
+    hundred bytes into gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, f"uses an alias (*{event.anchor}); bank files may not "
+                                              "use aliases: write the text out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _read_yaml(path: Path, in_folder: bool) -> tuple[object, str]:
+    """A topic file's data, or '' and what is wrong with it; checked before a byte is parsed."""
+    if in_folder and path.is_symlink():
+        return None, "is a symbolic link; copy the file into the bank folder instead"
+    if not path.is_file():
+        return None, "is not a regular file"
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        return None, (f"has {size:,} bytes; a topic file may have at most {MAX_FILE_BYTES:,} "
+                      "(split it into several topics)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            text = handle.read(MAX_FILE_BYTES + 1).decode("utf-8")
+        if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+            return None, f"grew past {MAX_FILE_BYTES:,} bytes while it was read"
+        return yaml.load(text, Loader=_BankLoader), ""  # a SafeLoader that refuses aliases
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        return None, f"cannot read this file as YAML: {error.problem}{where}"
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        return None, [Problem(name, "", "", f"cannot read this file as YAML: {error}")]
+        return None, f"cannot read this file as YAML: {error}"
+    except RecursionError:
+        return None, "cannot read this file as YAML: it is nested too deeply"
+
+
+def load_topic_file(path: Path, *, in_folder: bool = False) -> tuple[Topic | None, list[Problem]]:
+    """Parse and validate one topic file; on failure return every problem found in it. In a folder, a symlink
+    is refused (a bank is its own files, not a pointer to files elsewhere)."""
+    name = str(path)
+    data, problem = _read_yaml(path, in_folder)
+    if problem:
+        return None, [Problem(name, "", "", problem)]
     if not isinstance(data, dict):
         return None, [Problem(name, "", "", "expected a mapping with topic, title and questions")]
     try:
@@ -172,7 +211,7 @@ def load_bank(*paths: Path) -> Bank:
         if not files:
             problems.append(Problem(str(path), "", "", "no .yaml topic files here"))
         for file in files:
-            topic, found = load_topic_file(file)
+            topic, found = load_topic_file(file, in_folder=path.is_dir())
             problems.extend(found)
             if topic is not None:
                 topics.append(topic)

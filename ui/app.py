@@ -7,6 +7,7 @@ the backends behind them are loaded once per process and shared.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -17,13 +18,19 @@ from pathlib import Path
 from interviewer.delivery import delivery_of
 from interviewer.errors import InterviewerError
 from interviewer.knowledge.schema import LEVELS
+from interviewer.limits import cap_answer
 from interviewer.listening import ListenOptions, TurnListener
-from interviewer.render import grade_markdown, history_text, report_markdown
+from interviewer.render import grade_markdown, history_text, markdown_safe, report_markdown
 from interviewer.report import build_report
 from interviewer.session import Interview, Say, SessionOptions
 from interviewer.tts import chunks_to_wav
+from interviewer.ui.guard import PasswordGuard, check_exposure, discard_upload, exposure_warning
 from interviewer.voice import NothingHeard, hear
 from interviewer.wiring import Services
+
+__all__ = ["build_app", "exposure_warning", "launch"]
+log = logging.getLogger(__name__)
+CACHE_SWEEP = (600, 3600)  # every 10 minutes, Gradio deletes the files it cached more than an hour ago
 
 
 @dataclass
@@ -62,8 +69,9 @@ def _outputs(tab: Tab, services: Services, text: str = "", speech: bytes | None 
         data = build_report(tab.interview)
         report = report_markdown(data)
         files = _export(services, data, report)
-    caption = f"🔊 *{tab.caption}*" if tab.caption else ""
-    return tab.chat, tab, report, files, text, _countdown(tab), speech, caption, timings_markdown(tab.timings)
+    caption = f"🔊 *{markdown_safe(tab.caption)}*" if tab.caption else ""
+    chat = [{**m, "content": markdown_safe(m["content"])} for m in tab.chat]  # every text shown as text
+    return chat, tab, report, files, text, _countdown(tab), speech, caption, timings_markdown(tab.timings)
 
 
 def _reply(tab: Tab, services: Services, text: str = ""):
@@ -171,6 +179,9 @@ def answer(services: Services, text: str, tab: Tab | None):
                                                          "or use Skip."})
         yield from _reply(tab, services, text)
         return
+    text, cut = cap_answer(text, services.settings.max_answer_chars)
+    if cut:
+        tab.chat.append({"role": "assistant", "content": f"✂️ {cut}"})
     _grade(tab, text)
     yield from _go_on(tab, services)
 
@@ -182,6 +193,7 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
     """
     tab = tab or Tab()
     if not tab.listening:
+        discard_upload(recording)
         tab.chat.append({"role": "assistant", "content": "Press **Start** to begin an interview."})
         yield from _reply(tab, services)
         return
@@ -198,6 +210,8 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
         tab.to_speak.append(str(error) if isinstance(error, NothingHeard) else "I couldn't use that recording.")
         yield from _reply(tab, services)
         return
+    finally:
+        discard_upload(recording)
     tab.timings["transcript"] = time.time()
     _grade(tab, heard.transcript.text, heard.delivery.to_dict() if heard.delivery else None)
     yield from _go_on(tab, services)
@@ -333,7 +347,7 @@ def build_app(services: Services, defaults: SessionOptions):
     import gradio as gr
 
     topics = sorted(services.topic_titles().items())
-    with gr.Blocks(title="interviewer") as demo:
+    with gr.Blocks(title="interviewer", delete_cache=CACHE_SWEEP) as demo:
         gr.Markdown("# Mock interview\nEverything runs on this machine; nothing leaves it.")
         state = gr.State(None)
         with gr.Tab("Interview"):
@@ -393,32 +407,23 @@ def build_app(services: Services, defaults: SessionOptions):
     return demo
 
 
-def exposure_warning(host: str, password: str) -> str | None:
-    """A warning when the page would be reachable beyond this machine without a password."""
-    import ipaddress
-
-    try:
-        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = False
-    if local or password:
-        return None
-    return (f"WARNING: the page binds to {host}, reachable from other machines, and has no password. "
-            "Anyone who can reach it can use it and read its sessions. Set INTERVIEWER_PASSWORD.")
-
-
 def launch(services: Services, defaults: SessionOptions, *, block: bool = True):
-    """Serve the page on the configured address (127.0.0.1 unless told otherwise)."""
+    """Serve the page on the configured address (127.0.0.1 unless told otherwise), once every model it uses
+    has been verified. Beyond loopback without a password it refuses, unless `insecure` is set."""
     import sys
 
+    from starlette.middleware import Middleware
+
     settings = services.settings
-    warning = exposure_warning(settings.host, settings.password)
+    warning = check_exposure(settings)
     if warning:
         print("\n" + "!" * 100 + f"\n{warning}\n" + "!" * 100 + "\n", file=sys.stderr)
+    services.check_models(services.roles_needed(voice=True))
     services.store  # noqa: B018 (load models and the bank before the first visitor, not during)
     demo = build_app(services, defaults)
     demo.queue(default_concurrency_limit=settings.concurrency)
     demo.launch(server_name=settings.host, server_port=settings.port, inbrowser=block,
-                prevent_thread_lock=not block, show_error=True,
-                auth=(settings.username, settings.password) if settings.password else None)
+                prevent_thread_lock=not block, show_error=True, max_file_size=settings.max_upload_mb * 2**20,
+                auth=(settings.username, settings.password) if settings.password else None,
+                app_kwargs={"middleware": [Middleware(PasswordGuard)]})
     return demo
