@@ -9,7 +9,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 from pydantic import BaseModel
 
-from interviewer.types import AudioChunk, Message, Transcript
+from interviewer.types import AudioChunk, Message, Slot, Transcript
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -23,8 +23,20 @@ class LLM(Protocol):
         """The whole reply as one string."""
         ...
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256) -> Iterator[str]:
-        """The reply as it is generated, piece by piece (a generator)."""
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256, deadline: float | None = None,
+               assistant: str = "") -> Iterator[str]:
+        """The reply as it is generated, piece by piece (a generator), continuing from `assistant` when given;
+        past `deadline` (time.monotonic()) it raises LLMTimeout."""
+        ...
+
+    def prefill(self, messages: Sequence[Message]) -> None:
+        """Evaluate a prompt ahead of need, so a later call that extends it starts from there; never waits
+        for a busy model, and does nothing where the backend cannot keep a prefix."""
+        ...
+
+    def choose(self, messages: Sequence[Message], slots: Sequence[Slot], *,
+               deadline: float | None = None) -> list[dict[str, float]]:
+        """The reply forced into `slots`: per slot, each option's probability (summing to 1)."""
         ...
 
     def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256) -> T:

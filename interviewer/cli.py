@@ -14,6 +14,7 @@ from pathlib import Path
 from interviewer.errors import BadInput, InterviewerError
 from interviewer.knowledge.schema import LEVELS
 from interviewer.limits import cap_answer
+from interviewer.render import report_text
 from interviewer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -201,46 +202,66 @@ def _resume(args, settings: Settings) -> int:
 
 
 def _converse(services, interview, as_json: bool, *, start: bool) -> int:
-    """Run an interview over the terminal: answers from the keyboard, or one per line from a pipe."""
+    """Run an interview over the terminal: answers from the keyboard, or one per line from a pipe. What the
+    candidate types goes through the same turn pipeline as the page: talking back ("can you repeat that?",
+    "I don't know", "let's stop") works typed, and each grade is shown instant, then verified."""
     import time
 
-    from interviewer.render import grade_text, report_text
     from interviewer.report import build_report
 
+    conductor = services.conductor(interview)
     interactive = sys.stdin.isatty()
     out = sys.stderr if as_json else sys.stdout
-    say = partial(print, file=out)
+    show = partial(_show, partial(print, file=out))
     if interactive:
-        say("Type your answer and press Enter. Commands: " + ", ".join(COMMANDS) + ".")
-    said = interview.start() if start else interview.repeat()
-    while True:
-        for line in said:
-            say(f"\n{line.text}" if line.kind != "grade" else f"{line.text}\n{grade_text(line.grade)}")
-        if interview.phase == "grade":  # the grade is out; what comes next may take the LLM a moment
-            said = interview.advance()
-            continue
-        if interview.done:
-            break
+        show_help = "Type your answer and press Enter. Commands: " + ", ".join(COMMANDS) + ", or just say so."
+        print(show_help, file=out)
+    show(conductor.said(interview.start()) if start else conductor.resumed())
+    if not start and interview.phase == "listen" and not interview.pending:
+        show(conductor.said(interview.repeat()))
+    while not interview.done:
         began = time.monotonic()
         try:
             answer = input("> ") if interactive else sys.stdin.readline()
         except EOFError:
             answer = ""
         if not interactive and not answer:  # the pipe ran dry: stop, the session stays resumable
-            say(f"\n(no more input; `interviewer resume {interview.id}` continues this session)")
+            print(f"\n(no more input; `interviewer resume {interview.id}` continues this session)", file=out)
             break
         answer, cut = cap_answer(answer.strip(), services.settings.max_answer_chars)
         if cut:
-            say(f"({cut})")
+            print(f"({cut})", file=out)
         if answer in COMMANDS:
-            said = getattr(interview, COMMANDS[answer])()
-        elif time.monotonic() - began > interview.options.answer_seconds:
-            said = interview.answer(answer, timed_out=True)
+            show(conductor.said(getattr(interview, COMMANDS[answer])()))
         else:
-            said = interview.answer(answer)
+            show(conductor.heard(answer, timed_out=time.monotonic() - began > interview.options.answer_seconds))
     report = build_report(interview)
     print(json.dumps(report, indent=2) if as_json else report_text(report))
     return 0
+
+
+def _show(say, events) -> None:
+    """Print a turn's events as they come: each grade, then the interviewer's sentences, one message a line."""
+    from interviewer.conductor import Graded
+    from interviewer.render import grade_text
+
+    group, line = None, []
+    for event in events:
+        if isinstance(event, Graded):
+            if event.grade.verified:
+                say(f"\nVerified by the LLM: {grade_text(event.grade)}")
+            elif event.note:
+                say(f"(The instant grade stands, {event.note}.)")
+            else:
+                say(f"\nInstant grade (the LLM is checking it): {grade_text(event.grade)}")
+            continue
+        if event.group != group and line:
+            say("\n" + " ".join(line))
+            line = []
+        group = event.group
+        line.append(event.text)
+    if line:
+        say("\n" + " ".join(line))
 
 
 def _sessions(args, settings: Settings) -> int:

@@ -27,3 +27,7 @@ class BadInput(InterviewerError):
 
 class StorageUnavailable(InterviewerError):
     """The data directory or the sessions database cannot be used: read-only, locked or failing."""
+
+
+class LLMTimeout(BackendUnavailable):
+    """The LLM did not finish within its time budget (busy with another call, or slow); a fallback applies."""

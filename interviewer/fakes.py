@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 import numpy as np
 from pydantic import BaseModel
 
 from interviewer.text import content_stems
-from interviewer.types import Message
+from interviewer.types import Message, Slot
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -35,23 +35,44 @@ class FakeEmbedder:
 
 
 class FakeLLM:
-    """Replies with a fixed text, or with a JSON object built from the shape's defaults."""
+    """Replies with a fixed text; `choose` picks options by a rule given as a function (by default the first
+    option, with certainty); records every prompt. `busy` and `fail` make it behave like a model another call
+    holds, or one that breaks."""
 
     name = "fake-llm"
 
-    def __init__(self, reply: str = "OK.", json_reply: dict | None = None) -> None:
+    def __init__(self, reply: str = "OK.", json_reply: dict | None = None,
+                 choices: Callable[[Sequence[Message], Slot], dict[str, float]] | None = None) -> None:
         self.reply = reply
         self.json_reply = json_reply or {}
+        self.choices = choices or (lambda messages, slot: {o: float(i == 0) for i, o in enumerate(slot.options)})
         self.prompts: list[list[Message]] = []
+        self.prefilled: list[list[Message]] = []
+        self.busy = False
+        self.fail: Exception | None = None
+
+    def _called(self, messages: Sequence[Message]) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.prompts.append(list(messages))
+
+    def prefill(self, messages: Sequence[Message]) -> None:
+        self.prefilled.append(list(messages))
+
+    def choose(self, messages: Sequence[Message], slots: Sequence[Slot], *,
+               deadline: float | None = None) -> list[dict[str, float]]:
+        self._called(messages)
+        return [self.choices(messages, slot) for slot in slots]
 
     def chat(self, messages: Sequence[Message], *, max_tokens: int = 256) -> str:
-        self.prompts.append(list(messages))
+        self._called(messages)
         return self.reply
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256) -> Iterator[str]:
-        self.prompts.append(list(messages))
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256, deadline: float | None = None,
+               assistant: str = "") -> Iterator[str]:
+        self._called(messages)
         yield from (word + " " for word in self.reply.split(" "))
 
     def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256) -> T:
-        self.prompts.append(list(messages))
+        self._called(messages)
         return shape.model_validate_json(json.dumps(self.json_reply))

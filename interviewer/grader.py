@@ -27,6 +27,11 @@ from interviewer import text as T
 from interviewer.backends import Embedder
 from interviewer.knowledge.schema import Question
 from interviewer.types import Grade, PointResult
+from interviewer.verdicts import letter_for, tip_for, verdict_line
+
+NOTHING_SAID = "No answer was given."
+SAID_DONT_KNOW = "The answer said the candidate does not know."
+EMPTY_VERDICTS = (NOTHING_SAID, SAID_DONT_KNOW)  # graded 0 by rule: nothing for an LLM to verify
 
 
 @dataclass(frozen=True)
@@ -93,14 +98,6 @@ def statements(answer: str, options: GraderOptions = GraderOptions()) -> tuple[s
 
 Gradable = Question | Reference  # a bank question, or a reference the user supplied
 
-LETTERS = ((9, "A"), (7, "B"), (5, "C"), (3, "D"), (0, "F"))
-
-
-def letter_for(score: int) -> str:
-    """A-F from a 0-10 score: A 9-10, B 7-8, C 5-6, D 3-4, F 0-2."""
-    return next(letter for floor, letter in LETTERS if score >= floor)
-
-
 class Grader:
     """Grades answers against questions from the knowledge store; deterministic for the same input."""
 
@@ -157,9 +154,9 @@ class Grader:
         if not T.looks_english(body):
             notes.append("This answer does not look like English; grading works on English answers only.")
         if not T.content_stems(body):
-            return self._empty(question, notes, "No answer was given.")
+            return self._empty(question, notes, NOTHING_SAID)
         if T.is_dont_know(body):
-            return self._empty(question, notes, "The answer said the candidate does not know.")
+            return self._empty(question, notes, SAID_DONT_KNOW)
         return self._grade_body(question, kept, notes)
 
     def _grade_body(self, question: Gradable, sentences: list[str], notes: list[str]) -> Grade:
@@ -175,8 +172,10 @@ class Grader:
         score = min(10, round(10 * share / o.full_marks_at))
         relevance = float(whole @ self._vectors([question.answer])[0])
         body = " ".join(sentences)
+        cap = 10
         if relevance < o.off_topic_below:
-            score = min(score, o.off_topic_cap)
+            cap = o.off_topic_cap
+            score = min(score, cap)
             notes.append("The answer seems to be about something else than the question.")
         elif self._keyword_list(body):
             score = min(score, o.keyword_list_cap)
@@ -184,9 +183,9 @@ class Grader:
         confidence, reason = self._confidence(counted, body, notes)
         return Grade(
             score=score, letter=letter_for(score), points=tuple(points),
-            verdict=_verdict(score), tip=_tip(question, points),
+            verdict=verdict_line(score), tip=tip_for(points),
             confidence=confidence, confidence_reason=reason, notes=tuple(notes),
-            coverage=float(np.mean([r.strength for r in counted])) if score > 0 else 0.0,
+            coverage=float(np.mean([r.strength for r in counted])) if score > 0 else 0.0, cap=cap,
         )
 
     def _mark(self, points: tuple[str, ...], spans: list[str], span_vecs: np.ndarray) -> list[PointResult]:
@@ -201,7 +200,7 @@ class Grader:
             lexical = len(wanted & T.content_stems(spans[best])) / len(wanted) if wanted else 0.0
             strength = float((1 - o.lexical_weight) * semantic + o.lexical_weight * lexical)
             status = "covered" if strength >= o.covered_at else "partial" if strength >= o.partial_at else "missed"
-            results.append(PointResult(point, status, spans[best] if status != "missed" else "", strength))
+            results.append(PointResult(point, status, spans[best] if status != "missed" else "", strength, spans[best]))
         return results
 
     def _keyword_list(self, body: str) -> bool:
@@ -230,23 +229,3 @@ class Grader:
 def _spans(sentences: list[str]) -> list[str]:
     """What key points are matched against: each sentence, and each pair of adjacent sentences."""
     return sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)]
-
-
-def _verdict(score: int) -> str:
-    if score >= 9:
-        return "Strong answer: it makes nearly every point of the model answer."
-    if score >= 7:
-        return "Good answer with gaps: it makes most of the model answer's points."
-    if score >= 5:
-        return "Partly there: about half of the model answer's points are made."
-    if score >= 3:
-        return "Weak answer: only a few of the model answer's points are made."
-    return "The answer does not yet address the question's key points."
-
-
-def _tip(question: Gradable, results: list[PointResult]) -> str:
-    gaps = [r for r in results if r.status != "covered"]
-    if not gaps:
-        return "Keep it this crisp, and add a concrete example or number where you can."
-    weakest = min(gaps, key=lambda r: r.strength)
-    return f"Next time, make this point explicitly: {weakest.point}"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
-from typing import TypeVar
+from typing import Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
-from interviewer.errors import BackendUnavailable, BadModelOutput
+from interviewer.errors import BackendUnavailable, BadModelOutput, LLMTimeout
 from interviewer.llm import parse_json_reply
-from interviewer.types import Message
+from interviewer.types import Message, Slot
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -55,11 +56,33 @@ class OpenAICompatibleLLM:
             raise BadModelOutput(f"the LLM server at {self._url} answered without choices: {str(reply)[:200]}")
         return reply.choices[0].message.content or ""
 
-    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256) -> Iterator[str]:
-        """Yield the reply as the server streams it."""
+    def stream(self, messages: Sequence[Message], *, max_tokens: int = 256, deadline: float | None = None,
+               assistant: str = "") -> Iterator[str]:
+        """Yield the reply as the server streams it. A chat server cannot continue a reply it did not write,
+        so the start of the reply (`assistant`) is handed over as a note to continue from."""
+        if assistant:
+            messages = [*messages, Message("user", f"Continue this reply, writing only what comes next:\n{assistant}")]
         for part in self._create(messages, max_tokens, stream=True):
+            if deadline is not None and time.monotonic() > deadline:
+                raise LLMTimeout(f"the LLM server at {self._url} was still writing at the deadline")
             if part.choices and part.choices[0].delta.content:
                 yield part.choices[0].delta.content
+
+    def prefill(self, messages: Sequence[Message]) -> None:
+        """Nothing to do here: servers keep their own prefix cache (llama.cpp's cache_prompt, vLLM's)."""
+
+    def choose(self, messages: Sequence[Message], slots: Sequence[Slot], *,
+               deadline: float | None = None) -> list[dict[str, float]]:
+        """The slots as one JSON object with an enumerated field per slot; the chosen option gets probability 1
+        (a server's JSON mode gives no probabilities)."""
+        fields = {f"s{n}": (Literal[tuple(o.strip() for o in slot.options)], ...) for n, slot in enumerate(slots)}
+        shape = create_model("Choices", **fields)
+        layout = "; ".join(f"s{n} follows {slot.forced.strip()!r}" for n, slot in enumerate(slots))
+        asked = [*messages, Message("user", f"Reply as JSON, one field per line of your reply: {layout}.")]
+        if deadline is not None and time.monotonic() > deadline:
+            raise LLMTimeout("no time left to ask the LLM server")
+        picked = self.chat_json(asked, shape, max_tokens=16 + 8 * len(slots))
+        return [{o: float(o.strip() == getattr(picked, f"s{n}")) for o in slot.options} for n, slot in enumerate(slots)]
 
     def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256) -> T:
         """A reply in `shape`'s JSON schema, by the strongest mode the server supports, then validated."""

@@ -17,8 +17,8 @@ WEAK = 4  # a score up to which the next question is one level easier
 class Past:
     """What earlier sessions tell the planner about one question."""
 
-    last_score: int
-    missed: tuple[str, ...]  # key points missed the last time it was asked
+    last_score: int | None  # None: asked before but never answered
+    missed: tuple[str, ...] = ()  # key points missed the last time it was answered
 
 
 def next_level(level: str, score: int) -> str:
@@ -34,7 +34,8 @@ def next_level(level: str, score: int) -> str:
 def pick_question(
     pool: list[Question], asked: set[str], level: str, past: dict[str, Past], seed: int
 ) -> Question | None:
-    """The next question: nearest the wanted level, unseen before weak, weak before strong; ties by seed."""
+    """The next question: nearest the wanted level; never asked before, then weak or unanswered ones (for
+    review), then strong ones; ties by seed."""
     fresh = [q for q in pool if q.id not in asked]
     if not fresh:
         return None
@@ -42,7 +43,7 @@ def pick_question(
     def rank(q: Question) -> tuple[int, int, int]:
         distance = abs(LEVELS.index(q.level) - LEVELS.index(level))
         history = past.get(q.id)
-        familiarity = 0 if history is None else 1 if history.last_score < STRONG else 2
+        familiarity = 0 if history is None else 2 if (history.last_score or 0) >= STRONG else 1
         return distance, familiarity, 0
 
     best = min(rank(q) for q in fresh)
@@ -50,12 +51,14 @@ def pick_question(
     return random.Random(f"{seed}:{len(asked)}").choice(choices)
 
 
-def follow_up_for(question: Question, grade: Grade) -> str | None:
-    """The follow-up prompt for the first missed key point that has one; None when nothing useful is missing."""
-    gaps = {i + 1 for i, p in enumerate(grade.points) if p.status != "covered"}
-    for follow_up in question.follow_ups:
-        if follow_up.key_point in gaps:
-            return follow_up.ask
+def follow_up_for(question: Question, grade: Grade) -> tuple[int, str] | None:
+    """The key point to follow up (0-based) and the bank's prompt for it: a contradicted point first, then
+    the first missed or partly made one that has a prompt; None when nothing useful is missing."""
+    status = {i + 1: p.status for i, p in enumerate(grade.points)}
+    for wanted in (("contradicted",), ("missed", "partial")):
+        for follow_up in question.follow_ups:
+            if status.get(follow_up.key_point) in wanted:
+                return follow_up.key_point - 1, follow_up.ask
     return None
 
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 from interviewer.knowledge.schema import Question
 from interviewer.types import Grade
 
-_MARK = {"covered": "+", "partial": "~", "missed": "-"}
-_ICON = {"covered": "✅", "partial": "🟡", "missed": "❌"}
+_MARK = {"covered": "+", "partial": "~", "missed": "-", "contradicted": "!"}
+_ICON = {"covered": "✅", "partial": "🟡", "missed": "❌", "contradicted": "⛔"}
+LABEL = {"covered": "covered", "partial": "partly", "missed": "missed", "contradicted": "contradicted"}
 
 
 def grade_text(grade: Grade) -> str:
     """A grade as a few lines for the terminal."""
     lines = [f"Score {grade.score}/10 ({grade.letter}), confidence {grade.confidence}. {grade.verdict}"]
     for p in grade.points:
-        evidence = f'  <- "{_clip(p.evidence)}"' if p.evidence else ""
-        lines.append(f"  [{_MARK[p.status]}] {p.point}{evidence}")
+        arrow = "<- the answer says the opposite:" if p.status == "contradicted" else "<-"
+        evidence = f'  {arrow} "{_clip(p.evidence)}"' if p.evidence else ""
+        lines.append(f"  [{_MARK[p.status]}] {LABEL[p.status]:<12} {p.point}{evidence}")
+    lines.extend(f"Changed: {change}" for change in grade.changes)
     lines.append(f"Tip: {grade.tip}")
     lines.extend(f"Note: {note}" for note in grade.notes)
     if grade.confidence_reason:
@@ -31,10 +34,15 @@ def markdown_safe(text: str) -> str:
 
 def grade_markdown(grade: Grade) -> str:
     """A grade as Markdown for the page (its texts shown as text: see markdown_safe)."""
-    lines = [f"**Score {grade.score}/10 ({grade.letter})** · confidence {grade.confidence}", "", grade.verdict, ""]
+    state = "verified by the LLM" if grade.verified else "instant grade, being checked"
+    lines = [f"**Score {grade.score}/10 ({grade.letter})** · {state} · confidence {grade.confidence}", "",
+             grade.verdict, ""]
     for p in grade.points:
-        evidence = f' — *"{_clip(p.evidence)}"*' if p.evidence else ""
-        lines.append(f"- {_ICON[p.status]} {p.point}{evidence}")
+        said = "the answer says the opposite: " if p.status == "contradicted" else ""
+        evidence = f' — {said}*"{_clip(p.evidence)}"*' if p.evidence else ""
+        lines.append(f"- {_ICON[p.status]} **{LABEL[p.status]}**: {p.point}{evidence}")
+    if grade.changes:
+        lines += ["", "**What the check changed:**"] + [f"- {change}" for change in grade.changes]
     lines += ["", f"**Tip:** {grade.tip}"]
     lines.extend(f"> {note}" for note in grade.notes)
     return markdown_safe("\n".join(lines))
@@ -81,7 +89,7 @@ def report_markdown(report: dict) -> str:
         if q.get("follow_up"):
             f = q["follow_up"]
             lines += [f"**Follow-up:** {f['prompt']}", "", f"**Your answer:** {f['answer'] or '(skipped)'}", ""]
-        lines += [f"- {_ICON[p['status']]} {p['point']}" for p in q["points"]]
+        lines += [f"- {_ICON[p['status']]} **{LABEL[p['status']]}**: {p['point']}" for p in q["points"]]
         lines += ["", f"**Tip:** {q['tip']}", "", f"**Model answer:** {q['model_answer']}", ""]
     return markdown_safe("\n".join(lines))
 

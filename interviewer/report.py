@@ -29,8 +29,14 @@ def build_report(interview: Interview) -> dict:
             "first_score": main.grade.score, "letter": last.grade.letter, "verdict": last.grade.verdict,
             "tip": last.grade.tip, "confidence": last.grade.confidence,
             "covered": last.grade.covered, "partial": last.grade.partial, "missed": last.grade.missed,
+            "contradicted": last.grade.contradicted,
             "points": [{"point": p.point, "status": p.status, "evidence": p.evidence} for p in last.grade.points],
+            "exchanges": [{"kind": e.kind, "said": e.said, "reply": e.reply} for e in interview.exchanges
+                          if e.question_id == question.id and e.kind != "ask"],
             "notes": list(last.grade.notes),
+            "verification": last.verification, "changes": list(last.grade.changes),
+            "provisional_score": (main.provisional or main.grade).score,
+            "decided_on": main.decided_on,
             "follow_up": None if follow is None else {
                 "prompt": follow.prompt, "answer": follow.answer, "skipped": follow.skipped},
             "hints": sum(t.hints for t in turns), "skipped": main.skipped, "timed_out": main.timed_out,
@@ -51,7 +57,7 @@ def build_report(interview: Interview) -> dict:
 
 def _summary(questions: list[dict]) -> dict:
     strengths = [p for q in questions if q["score"] >= 7 for p in q["covered"]][:5]
-    weaknesses = [p for q in sorted(questions, key=lambda q: q["score"]) for p in q["missed"]][:5]
+    weaknesses = [p for q in sorted(questions, key=lambda q: q["score"]) for p in q["contradicted"] + q["missed"]][:5]
     weak = sorted((q for q in questions if q["score"] < 7), key=lambda q: q["score"])
     steps = [f"Review the model answer to: {q['question']}" for q in weak[:3]]
     topics = sorted({q["topic"] for q in weak})

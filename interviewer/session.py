@@ -1,22 +1,23 @@
 """The interview as a state machine, pure: feed it events, it answers with what the interviewer says.
 
-Phases: configure → ask → listen → grade → follow-up or next → wrap-up → report. Events: start, an
-answer submitted, time up, skip, repeat the question, ask for a hint, end early. The terminal and the
-page both drive this one class; persistence and phrasing are injected, so tests need neither.
+Phases: configure → ask → listen → grade → follow-up or next → wrap-up → report. Events: start, an answer
+(graded at once, provisionally; the verified grade replaces it when it comes), the candidate talking back
+(a clarifying question, repeat, skip, hint, "I don't know", stop), time up, end early. What the LLM adds
+(the verified grade, the reply's wording, related questions to probe) is computed outside and handed in,
+so this module imports no model, store or UI, and its tests need none.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from interviewer import planner
 from interviewer.errors import BadInput
-from interviewer.grader import Grader
+from interviewer.grader import SAID_DONT_KNOW, Grader
 from interviewer.knowledge.schema import LEVELS, Question
-from interviewer.knowledge.store import KnowledgeStore
 from interviewer.limits import MAX_ANSWER_CHARS
 from interviewer.types import Grade
 
@@ -25,7 +26,8 @@ Kind = Literal["main", "follow_up"]
 FOLLOW_UP_WEIGHT = 0.5  # share of the points recovered in a follow-up that counts towards the score
 SCORING_RULE = (
     "Each question's score is its first answer's score plus half of what the follow-up answer recovered "
-    "(the two answers graded together); the overall score is the mean of the question scores."
+    "(the two answers graded together); the overall score is the mean of the question scores. Scores are the "
+    "verified grades where the LLM verified them, the instant ones otherwise."
 )
 
 
@@ -51,18 +53,26 @@ class SessionOptions:
             raise BadInput("choose at least one topic")
 
 
+SayKind = Literal["greeting", "question", "follow_up", "ack", "grade", "hint", "repeat", "clarify", "notice",
+                  "close"]
+
+
 @dataclass(frozen=True)
 class Say:
     """Something the interviewer says or shows: its kind and its text."""
 
-    kind: Literal["greeting", "question", "follow_up", "ack", "grade", "hint", "repeat", "notice", "close"]
+    kind: SayKind
     text: str
     grade: Grade | None = None
 
 
 @dataclass(frozen=True)
 class Turn:
-    """One prompt (a question or its follow-up), what the candidate answered, and its grade."""
+    """One prompt (a question or its follow-up), what the candidate answered, and its grade.
+
+    `grade` is the grade that counts: the verified one once it came, else the instant (provisional) one,
+    which is then also kept in `provisional`. `verification` says which: "pending", "verified", or
+    "not verified: <why>". `decided_on` records which grade chose what came next."""
 
     question: Question
     kind: Kind
@@ -74,6 +84,25 @@ class Turn:
     hints: int = 0
     at: float = field(default_factory=time.time)
     delivery: dict | None = None  # how it was spoken (see delivery.py), for voice answers
+    provisional: Grade | None = None
+    verification: str = "pending"
+    decided_on: str = ""
+
+    @property
+    def verified(self) -> bool:
+        return self.verification == "verified"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A moment of the interview that is not a graded answer: a question asked, or the candidate talking back
+    (clarify, repeat, skip, hint, dont_know, stop) and what the interviewer said to it."""
+
+    kind: str
+    question_id: str
+    said: str = ""
+    reply: str = ""
+    at: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
@@ -84,36 +113,52 @@ class Prompt:
     kind: Kind
     text: str
     hints: int = 0
+    passes: int = 0  # times the candidate said they did not know, on this prompt
 
 
-FollowUpPhraser = Callable[[Question, list[str], str], str]
+@dataclass(frozen=True)
+class Plan:
+    """What comes after a graded answer: a follow-up on a missed point, a probe into something the candidate
+    raised (another stored question), the next question, or the close."""
+
+    kind: Literal["follow_up", "probe", "next", "close"]
+    question: Question | None = None  # what will be asked (follow-up: the same question)
+    point: int | None = None  # follow-up: 0-based index of the key point it is about
+    ask: str = ""  # the bank's words for it, used when nothing better is written
+    term: str = ""  # probe: the term the candidate used
+
+    def line(self) -> str:
+        """How the plan is put to the LLM writing the reply."""
+        if self.kind == "follow_up":
+            return f"ask about point {self.point + 1}."
+        return "close." if self.kind == "close" else "move on."
 
 
 @dataclass
 class Interview:
-    """A session: `start()`, then `submit()` (or skip, hint, repeat) until `phase == "report"`.
+    """A session: `start()`, then `answer()` + `advance()` (or the other events) until `phase == "report"`.
 
-    `submit` is `answer` (grade, phase "grade") then `advance` (what comes next); a page that wants the
-    grade out first calls the two itself. When the answer time runs out, submit with `timed_out=True`.
+    `pool` is every question of the chosen topics; `lookup` finds any stored question by id (for probes and
+    resuming).
     """
 
-    store: KnowledgeStore
+    pool: list[Question]
     grader: Grader
     options: SessionOptions
     past: dict[str, planner.Past] = field(default_factory=dict)
-    phrase: FollowUpPhraser | None = None  # phrases a follow-up from the missed points; a template when None
     on_change: Callable[[Interview], None] | None = None  # called after every event (persistence)
+    titles: dict[str, str] = field(default_factory=dict)  # topic slug -> title, for what is said
     id: str = ""
     turns: list[Turn] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
     prompt: Prompt | None = None
+    pending: dict | None = None  # an answer received but not yet graded (kept across a crash)
     level: str = ""
     trace: list[Phase] = field(default_factory=lambda: ["configure"])
 
     def __post_init__(self) -> None:
-        self._pool = [q for t in self.options.topics for q in self.store.questions(topic=t)]
-        if not self._pool:
-            known = ", ".join(sorted(self.store.topics())) or "none"
-            raise BadInput(f"no questions for topic(s) {', '.join(self.options.topics)}; known topics: {known}")
+        if not self.pool:
+            raise BadInput(f"no questions for topic(s) {', '.join(self.options.topics)}")
         self.level = self.level or self.options.level
 
     @property
@@ -142,99 +187,178 @@ class Interview:
     def start(self) -> list[Say]:
         """Greet and ask the first question."""
         self._require("configure")
-        topics = ", ".join(self.options.topics)
+        topics = " and ".join(self.titles.get(t, t) for t in self.options.topics)
         greeting = (f"Hello, and welcome. This is a {self.options.questions}-question interview on {topics}, "
-                    f"starting at {self.options.level} level. Take your time.")
+                    f"starting at {self.options.level} level. Take your time, and ask me if anything is unclear.")
         return self._changed([Say("greeting", greeting), *self._next_question()])
 
     def submit(self, answer: str, *, timed_out: bool = False, delivery: dict | None = None) -> list[Say]:
-        """Grade the answer to the current prompt, then follow up, move on or wrap up."""
+        """Grade the answer to the current prompt, then follow up, move on or wrap up (no LLM involved)."""
         said = self.answer(answer, timed_out=timed_out, delivery=delivery)
         return said + self.advance()
 
-    def answer(self, answer: str, *, timed_out: bool = False, delivery: dict | None = None) -> list[Say]:
-        """Grade the answer to the current prompt and say so; `advance` then says what comes next.
-
-        The two halves are separate events so that a voice reply can start with the grade (milliseconds)
-        while the next line, perhaps phrased by the LLM, is still being prepared.
-        """
+    def receive(self, answer: str, *, timed_out: bool = False, delivery: dict | None = None) -> None:
+        """Keep an answer before it is graded, so a crash in between loses nothing."""
         self._require("listen")
-        answer = answer[: self.options.max_answer_chars]  # the callers say so when they cut; this is the bound
+        self.pending = {"answer": answer[: self.options.max_answer_chars], "timed_out": timed_out,
+                        "delivery": delivery}
+        self._changed([])
+
+    def answer(self, answer: str, *, timed_out: bool = False, delivery: dict | None = None) -> list[Say]:
+        """Grade the answer to the current prompt at once (the provisional grade) and say so; `advance` then
+        says what comes next. The answer is kept before it is graded."""
+        self.receive(answer, timed_out=timed_out, delivery=delivery)
+        answer = self.pending["answer"]
         prompt = self.prompt
         self._go("grade")
-        target = prompt.question
-        if prompt.kind == "follow_up":  # graded with the first answer, so recovered points show as covered
-            grade = self.grader.grade(target, f"{self._main_turn(target).answer} {answer}".strip())
-        else:
-            grade = self.grader.grade(target, answer)
-        turn = Turn(target, prompt.kind, prompt.text, answer, grade, timed_out=timed_out, hints=prompt.hints,
-                    delivery=delivery)
+        grade = self.grader.grade(prompt.question, self.graded_text(answer))
+        turn = Turn(prompt.question, prompt.kind, prompt.text, answer, grade, timed_out=timed_out,
+                    hints=prompt.hints, delivery=delivery)
+        self.pending = None
         self._record(turn)
-        return self._changed([Say("grade", _ack(grade.score, timed_out), grade)])
+        return self._changed([Say("grade", _ack(answer, timed_out), grade)])
 
-    def advance(self) -> list[Say]:
-        """After a graded answer: a follow-up on what it missed, the next question, or the close."""
+    def graded_text(self, answer: str) -> str:
+        """What is graded for an answer to the open prompt: a follow-up is graded with the first answer, so
+        the points it recovers show as covered."""
+        prompt = self.prompt or Prompt(self.turns[-1].question, self.turns[-1].kind, "")
+        if prompt.kind == "follow_up":
+            return f"{self._main_turn(prompt.question).answer} {answer}".strip()
+        return answer
+
+    def verified(self, grade: Grade | None, note: str = "") -> None:
+        """The verified grade of the last answer arrived (`grade`), or verification failed (`note` says why)."""
+        turn = self.turns[-1]
+        if grade is not None:
+            self.turns[-1] = replace(turn, grade=grade, provisional=turn.grade, verification="verified")
+        else:
+            self.turns[-1] = replace(turn, verification=f"not verified: {note}")
+        self._changed([])
+
+    def plan(self, related: list[tuple[str, Question]] = ()) -> Plan:
+        """What follows the last graded answer. `related`: (term, question) pairs the candidate raised, found
+        by the caller in the store, any of which may be probed when nothing needs a follow-up."""
         self._require("grade")
         turn = self.turns[-1]
         follow = self._follow_up(turn)
-        return self._changed(follow if follow else self._next_question())
+        if follow is not None:
+            return follow
+        main = [t for t in self.turns if t.kind == "main"]
+        if len(main) >= self.options.questions:
+            return Plan("close")
+        asked = {t.question.id for t in main} | {e.question_id for e in self.exchanges if e.kind == "ask"}
+        for term, question in related:
+            if question.id not in asked and turn.grade.score >= planner.WEAK:
+                return Plan("probe", question, ask=f"You mentioned {term}. {question.question}", term=term)
+        question = self._pick()
+        return Plan("next", question) if question is not None else Plan("close")
 
-    def skip(self) -> list[Say]:
+    def advance(self, plan: Plan | None = None, text: str = "") -> list[Say]:
+        """Carry out a plan (by default `plan()`): a follow-up (worded `text` when given, else the bank's
+        prompt), a probe, the next question, or the close."""
+        plan = plan or self.plan()
+        turn = self.turns[-1]
+        self.turns[-1] = replace(turn, decided_on="verified" if turn.verified else "provisional")
+        if plan.kind == "follow_up":
+            self._go("follow_up")
+            self.prompt = Prompt(turn.question, "follow_up", text or plan.ask)
+            self._go("listen")
+            return self._changed([Say("follow_up", self.prompt.text)])
+        if plan.kind == "close":
+            return self._changed(self._wrap_up())
+        return self._changed(self._ask(plan.question, plan.ask if plan.kind == "probe" else ""))
+
+    def clarify(self, said: str, reply: str) -> list[Say]:
+        """The candidate asked what the question means; `reply` explains it. The clock keeps running."""
+        self._require("listen")
+        self.exchanges.append(Exchange("clarify", self.prompt.question.id, said, reply))
+        return self._changed([Say("clarify", reply)])
+
+    def dont_know(self, said: str = "I don't know") -> list[Say]:
+        """The candidate does not know: the first time, a hint or moving on is offered; the next time (or on
+        a follow-up, or once hints are used up) the interview moves on and the prompt scores what it earned."""
+        self._require("listen")
+        prompt = self.prompt
+        if prompt.kind == "main" and prompt.passes == 0 and prompt.hints == 0:
+            self.prompt = replace(prompt, passes=1)
+            reply = "That's fine. Would you like a hint, or shall we move on to the next question?"
+            self.exchanges.append(Exchange("dont_know", prompt.question.id, said, reply))
+            return self._changed([Say("notice", reply)])
+        self.exchanges.append(Exchange("dont_know", prompt.question.id, said, "moved on"))
+        return self.skip(reply="No problem, let's move on.")
+
+    def skip(self, reply: str = "Okay, let's skip that one.") -> list[Say]:
         """Skip the current prompt: a skipped question scores 0; a skipped follow-up keeps the first score."""
         self._require("listen")
         prompt = self.prompt
-        if prompt.kind == "main":
-            grade = self.grader.grade(prompt.question, "")
-        else:
-            grade = self._main_turn(prompt.question).grade
+        grade = self.grader.grade(prompt.question, "") if prompt.kind == "main" else \
+            self._main_turn(prompt.question).grade
         self._go("grade")
-        self._record(Turn(prompt.question, prompt.kind, prompt.text, "", grade, skipped=True, hints=prompt.hints))
-        return self._changed([Say("ack", "Okay, let's skip that one."), *self._next_question()])
+        self._record(Turn(prompt.question, prompt.kind, prompt.text, "", grade, skipped=True, hints=prompt.hints,
+                          verification="verified"))
+        self.exchanges.append(Exchange("skip", prompt.question.id))
+        return self._changed([Say("ack", reply), *self._next_question()])
 
     def repeat(self) -> list[Say]:
         """Say the current prompt again."""
         self._require("listen")
+        self.exchanges.append(Exchange("repeat", self.prompt.question.id))
         return [Say("repeat", self.prompt.text)]
 
     def hint(self) -> list[Say]:
         """A nudge towards what the answer needs, without giving it away; counted in the report."""
         self._require("listen")
         prompt = self.prompt
-        self.prompt = Prompt(prompt.question, prompt.kind, prompt.text, prompt.hints + 1)
-        return self._changed([Say("hint", planner.hint_for(prompt.question, prompt.hints))])
+        self.prompt = replace(prompt, hints=prompt.hints + 1)
+        said = planner.hint_for(prompt.question, prompt.hints)
+        self.exchanges.append(Exchange("hint", prompt.question.id, reply=said))
+        return self._changed([Say("hint", said)])
 
     def end(self) -> list[Say]:
         """End early: the unanswered prompt is dropped, the report covers what was answered."""
         if self.phase == "report":
             return []
+        if self.prompt is not None:
+            self.exchanges.append(Exchange("stop", self.prompt.question.id))
         self.prompt = None
         return self._changed(self._wrap_up())
 
     # transitions --------------------------------------------------------------------------------
 
+    def _main_count(self) -> int:
+        return sum(t.kind == "main" for t in self.turns)
+
+    def _pick(self) -> Question | None:
+        main = [t for t in self.turns if t.kind == "main"]
+        if main:
+            last = self._question_score(main[-1].question)
+            self.level = planner.next_level(main[-1].question.level, last)
+        asked = {t.question.id for t in main}
+        return planner.pick_question(self.pool, asked, self.level, self.past, self.options.seed)
+
     def _next_question(self) -> list[Say]:
         self._go("next")
-        main_turns = [t for t in self.turns if t.kind == "main"]
-        if len(main_turns) >= self.options.questions:
+        if self._main_count() >= self.options.questions:
             return self._wrap_up()
-        if main_turns:
-            last = self._question_score(main_turns[-1].question)
-            self.level = planner.next_level(main_turns[-1].question.level, last)
-        asked = {t.question.id for t in main_turns}
-        question = planner.pick_question(self._pool, asked, self.level, self.past, self.options.seed)
+        question = self._pick()
         if question is None:
             return [Say("notice", "That was every question on this topic."), *self._wrap_up()]
-        self._go("ask")
-        self.prompt = Prompt(question, "main", question.question)
-        self._go("listen")
-        return [Say("question", self._question_line(question, len(main_turns) + 1))]
+        return self._ask(question)
 
-    def _question_line(self, question: Question, number: int) -> str:
+    def _ask(self, question: Question, text: str = "") -> list[Say]:
+        self._go("ask")
+        number = self._main_count() + 1
+        self.prompt = Prompt(question, "main", text or question.question)
+        self.exchanges.append(Exchange("ask", question.id))
+        self._go("listen")
+        return [Say("question", self._question_line(question, number, text))]
+
+    def _question_line(self, question: Question, number: int, text: str = "") -> str:
         intro = f"Question {number} of {self.options.questions}. "
         history = self.past.get(question.id)
-        if history and history.missed:
-            intro += f"Last time you missed this: {history.missed[0]} "
-        return intro + question.question
+        if history and history.last_score is not None and history.last_score < planner.STRONG and not text:
+            intro += "Last time this one gave you trouble, so let's try it again. "
+        return intro + (text or question.question)
 
     def likely_next(self) -> list[str]:
         """What the interviewer may say once the open prompt is answered, so its audio can be made while the
@@ -242,7 +366,7 @@ class Interview:
         and the bank's follow-ups for this question."""
         if self.phase != "listen":
             return []
-        lines = [_ack(score, False) for score in (10, 6, 2, 0)]
+        lines = list(dict.fromkeys(_ack(text, t) for text in ("x", "") for t in (False, True)))
         question = self.prompt.question
         main = [t for t in self.turns if t.kind == "main"]
         number = len(main) + (1 if self.prompt.kind == "main" else 0)
@@ -250,26 +374,23 @@ class Interview:
             asked = {t.question.id for t in main} | {question.id}
             scores = (planner.STRONG, planner.WEAK + 1, planner.WEAK)  # harder, the same, easier
             for level in dict.fromkeys(planner.next_level(question.level, s) for s in scores):
-                upcoming = planner.pick_question(self._pool, asked, level, self.past, self.options.seed)
+                upcoming = planner.pick_question(self.pool, asked, level, self.past, self.options.seed)
                 if upcoming is not None:
                     lines.append(self._question_line(upcoming, number + 1))
         if self.prompt.kind == "main" and self.options.follow_ups:
             lines += [f.ask for f in question.follow_ups]
         return lines
 
-    def _follow_up(self, turn: Turn) -> list[Say]:
-        if turn.kind != "main" or self.options.follow_ups < 1 or turn.grade.score >= planner.STRONG:
-            return []
-        ask = planner.follow_up_for(turn.question, turn.grade)
-        if ask is None:
-            return []
-        self._go("follow_up")
-        text = ask
-        if self.phrase is not None:
-            text = self.phrase(turn.question, turn.grade.missed + turn.grade.partial, ask) or ask
-        self.prompt = Prompt(turn.question, "follow_up", text)
-        self._go("listen")
-        return [Say("follow_up", text)]
+    def _follow_up(self, turn: Turn) -> Plan | None:
+        if turn.kind != "main" or turn.skipped or self.options.follow_ups < 1 or turn.grade.score >= planner.STRONG:
+            return None
+        if turn.grade.verdict == SAID_DONT_KNOW:
+            return None  # "I don't know" is not followed up on the same thing
+        found = planner.follow_up_for(turn.question, turn.grade)
+        if found is None:
+            return None
+        point, ask = found
+        return Plan("follow_up", turn.question, point=point, ask=ask)
 
     def _wrap_up(self) -> list[Say]:
         self._go("wrap_up")
@@ -321,13 +442,7 @@ class Interview:
             raise BadInput(f"cannot do that now: the interview is at {self.phase!r}, not {phase!r}")
 
 
-def _ack(score: int, timed_out: bool) -> str:
-    """A one-sentence acknowledgement that never praises a weak answer."""
+def _ack(answer: str, timed_out: bool) -> str:
+    """The instant acknowledgement, said before the answer is judged: neutral, so it never praises."""
     prefix = "Time's up. " if timed_out else ""
-    if score >= 8:
-        return prefix + "Good, that covers the main points."
-    if score >= 5:
-        return prefix + "Thanks, that's partly there."
-    if score >= 1:
-        return prefix + "Okay, noted."
-    return prefix + "No problem, let's keep going."
+    return prefix + ("Thank you." if answer.strip() else "Okay.")

@@ -41,8 +41,12 @@ class Settings(BaseSettings):
     speech_variation: float = Field(1.0, ge=0, description="how much the voice varies its delivery: 1.0 the voice's "
                                     "own (natural), 0 the same text always sounds exactly the same")
     pause_seconds: float = Field(1.8, description="hands-free: silence after speech that ends an answer, seconds")
-    follow_up_llm: bool = Field(True, description="phrase follow-ups with the LLM (else the bank's own prompt)")
-    follow_up_seconds: float = Field(4.0, description="time budget for the LLM to phrase a follow-up, seconds")
+    use_llm: bool = Field(True, description="let the LLM read each answer (the verified grade) and write the "
+                          "interviewer's replies; off: the instant grade and the bank's own follow-ups")
+    verify_seconds: float = Field(10.0, description="time the LLM has to verify a grade before the instant one "
+                                  "stands, seconds")
+    reply_seconds: float = Field(8.0, description="time the LLM has to write a reply before the bank's words are "
+                                 "used, seconds")
     insecure: bool = Field(False, description="serve beyond localhost without a password anyway (not advised)")
     max_answer_chars: int = Field(MAX_ANSWER_CHARS, ge=1, description="a typed answer is kept up to this many "
                                   "characters; the rest is cut, and the candidate is told")

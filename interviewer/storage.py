@@ -22,8 +22,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from interviewer.errors import StorageUnavailable
+from interviewer.knowledge.schema import Question
 from interviewer.planner import Past
-from interviewer.session import Interview, Prompt, SessionOptions, Turn
+from interviewer.session import Exchange, Interview, Prompt, SessionOptions, Turn
 from interviewer.types import Grade, PointResult
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,27 @@ CREATE TABLE IF NOT EXISTS turns (
     timed_out INTEGER NOT NULL, hints INTEGER NOT NULL, at REAL NOT NULL, delivery TEXT,
     PRIMARY KEY (session_id, position)
 );
+CREATE TABLE IF NOT EXISTS exchanges (
+    session_id TEXT NOT NULL REFERENCES sessions(id), position INTEGER NOT NULL, kind TEXT NOT NULL,
+    question_id TEXT NOT NULL, said TEXT NOT NULL, reply TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (session_id, position)
+);
 """
+# Columns added after the first release; a database from before gets them when it is opened.
+ADDED = {"sessions": {"pending": "TEXT"},
+         "turns": {"provisional": "TEXT", "verification": "TEXT NOT NULL DEFAULT 'verified'", "decided_on": "TEXT",
+                   "question_score": "INTEGER"}}
+TURN_COLUMNS = ("session_id, position, question_id, topic, kind, prompt, answer, grade, score, skipped, timed_out, "
+                "hints, at, delivery, provisional, verification, decided_on, question_score")
 
 
 def grade_from_dict(data: dict) -> Grade:
     """Rebuild a Grade from `Grade.to_dict()`."""
-    points = tuple(PointResult(p["point"], p["status"], p.get("evidence", ""), p.get("strength", 0.0))
-                   for p in data["points"])
+    points = tuple(PointResult(p["point"], p["status"], p.get("evidence", ""), p.get("strength", 0.0),
+                               p.get("span", "")) for p in data["points"])
     return Grade(data["score"], data["letter"], points, data["verdict"], data["tip"], data["confidence"],
-                 data.get("confidence_reason", ""), tuple(data.get("notes", ())), data.get("coverage", 0.0))
+                 data.get("confidence_reason", ""), tuple(data.get("notes", ())), data.get("coverage", 0.0),
+                 data.get("verified", False), tuple(data.get("changes", ())), data.get("cap", 10))
 
 
 class SessionStore:
@@ -92,45 +105,70 @@ class SessionStore:
         return interview
 
     def save(self, interview: Interview) -> None:
-        """Write the turns not yet saved, the open prompt and the status (after every event)."""
-        saved = self._run("SELECT COUNT(*) FROM turns WHERE session_id = ?", (interview.id,))[0][0]
-        for position, turn in enumerate(interview.turns[saved:], start=saved):
+        """Write the turns (a turn's grade changes once it is verified), the exchanges not yet saved, the open
+        prompt, an answer not yet graded, and the status (after every event)."""
+        scores = {q.id: score for q, score in interview.question_scores()}
+        marks = ", ".join("?" * len(TURN_COLUMNS.split(", ")))
+        for position, turn in enumerate(interview.turns):
             self._run(
-                "INSERT OR REPLACE INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO turns ({TURN_COLUMNS}) VALUES ({marks})",
                 (interview.id, position, turn.question.id, turn.question.topic, turn.kind, turn.prompt,
                  turn.answer, json.dumps(turn.grade.to_dict()), turn.grade.score, int(turn.skipped),
-                 int(turn.timed_out), turn.hints, turn.at, json.dumps(turn.delivery) if turn.delivery else None),
+                 int(turn.timed_out), turn.hints, turn.at, json.dumps(turn.delivery) if turn.delivery else None,
+                 json.dumps(turn.provisional.to_dict()) if turn.provisional else None, turn.verification,
+                 turn.decided_on, scores.get(turn.question.id) if turn.kind == "main" else None),
             )
+        saved = self._run("SELECT COUNT(*) FROM exchanges WHERE session_id = ?", (interview.id,))[0][0]
+        for position, e in enumerate(interview.exchanges[saved:], start=saved):
+            self._run("INSERT OR REPLACE INTO exchanges VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      (interview.id, position, e.kind, e.question_id, e.said, e.reply, e.at))
         prompt = interview.prompt
         state = None if prompt is None else json.dumps(
-            {"question_id": prompt.question.id, "kind": prompt.kind, "text": prompt.text, "hints": prompt.hints})
+            {"question_id": prompt.question.id, "kind": prompt.kind, "text": prompt.text, "hints": prompt.hints,
+             "passes": prompt.passes})
         status = "done" if interview.done else "open"
-        self._run("UPDATE sessions SET prompt = ?, status = ?, overall = ?, level = ? WHERE id = ?",
-                  (state, status, interview.overall, interview.level, interview.id))
+        pending = json.dumps(interview.pending) if interview.pending else None
+        self._run("UPDATE sessions SET prompt = ?, status = ?, overall = ?, level = ?, pending = ? WHERE id = ?",
+                  (state, status, interview.overall, interview.level, pending, interview.id))
 
-    def load(self, session_id: str, store, grader, **extra) -> Interview:
-        """Rebuild a session: its options, its turns and its open prompt."""
+    def load(self, session_id: str, questions: dict[str, Question], grader, **extra) -> Interview:
+        """Rebuild a session: its options, turns, exchanges, open prompt and any answer not yet graded.
+        `questions` holds every stored question by id."""
         from interviewer.errors import BadInput
 
-        rows = self._run("SELECT options, prompt, level, status FROM sessions WHERE id = ?", (session_id,))
+        rows = self._run("SELECT options, prompt, level, status, pending FROM sessions WHERE id = ?", (session_id,))
         if not rows:
             raise BadInput(f"no session {session_id!r}; `interviewer sessions` lists them")
-        options, prompt, level, status = rows[0]
-        interview = Interview(store, grader, SessionOptions(**_options(json.loads(options))), id=session_id,
-                              level=level or "", **extra)
-        for qid, kind, text, answer, grade, skipped, timed_out, hints, at, delivery in self._run(
-            "SELECT question_id, kind, prompt, answer, grade, skipped, timed_out, hints, at, delivery FROM turns "
-            "WHERE session_id = ? ORDER BY position", (session_id,)
+        options, prompt, level, status, pending = rows[0]
+        options = SessionOptions(**_options(json.loads(options)))
+
+        def question(qid: str) -> Question:
+            if qid not in questions:
+                raise BadInput(f"session {session_id} asked question {qid!r}, which is no longer in any bank; "
+                               "add its bank back to resume it")
+            return questions[qid]
+
+        pool = [q for q in questions.values() if q.topic in options.topics]
+        interview = Interview(pool, grader, options, id=session_id, level=level or "", **extra)
+        for (qid, kind, text, answer, grade, skipped, timed_out, hints, at, delivery, provisional, verification,
+             decided_on) in self._run(
+            "SELECT question_id, kind, prompt, answer, grade, skipped, timed_out, hints, at, delivery, provisional, "
+            "verification, decided_on FROM turns WHERE session_id = ? ORDER BY position", (session_id,)
         ):
-            interview.turns.append(Turn(store.get(qid), kind, text, answer, grade_from_dict(json.loads(grade)),
-                                        bool(skipped), bool(timed_out), hints, at,
-                                        json.loads(delivery) if delivery else None))
+            interview.turns.append(Turn(
+                question(qid), kind, text, answer, grade_from_dict(json.loads(grade)), bool(skipped), bool(timed_out),
+                hints, at, json.loads(delivery) if delivery else None,
+                grade_from_dict(json.loads(provisional)) if provisional else None, verification, decided_on or ""))
+        interview.exchanges = [Exchange(*row) for row in self._run(
+            "SELECT kind, question_id, said, reply, at FROM exchanges WHERE session_id = ? ORDER BY position",
+            (session_id,))]
         if status == "done":
             interview.trace.append("report")
         elif prompt:
             p = json.loads(prompt)
-            interview.prompt = Prompt(store.get(p["question_id"]), p["kind"], p["text"], p["hints"])
+            interview.prompt = Prompt(question(p["question_id"]), p["kind"], p["text"], p["hints"], p.get("passes", 0))
             interview.trace.append("listen")
+            interview.pending = json.loads(pending) if pending else None
         elif interview.turns:
             interview.trace.append("grade")  # stopped between a grade and the next line: `advance` goes on
         interview.on_change = self.save
@@ -148,9 +186,11 @@ class SessionStore:
     def past(self) -> dict[str, Past]:
         """For each question asked before: its last score and the key points missed that time."""
         result: dict[str, Past] = {}
+        for (qid,) in self._run("SELECT question_id FROM exchanges WHERE kind = 'ask' ORDER BY at"):
+            result[qid] = Past(None)  # asked, perhaps never answered
         for qid, grade in self._run("SELECT question_id, grade FROM turns WHERE kind = 'main' ORDER BY at"):
             data = json.loads(grade)
-            missed = tuple(p["point"] for p in data["points"] if p["status"] == "missed")
+            missed = tuple(p["point"] for p in data["points"] if p["status"] in ("missed", "contradicted"))
             result[qid] = Past(data["score"], missed)
         return result
 
@@ -158,10 +198,10 @@ class SessionStore:
         """Scores over time per topic, the most often missed key points, and a suggested next session."""
         points = []
         for sid, started, topic, score in self._run(
-            "SELECT s.id, s.started, t.topic, AVG(t.score) FROM sessions s JOIN turns t ON t.session_id = s.id "
-            "WHERE t.kind = 'main' GROUP BY s.id, t.topic ORDER BY s.started"
-        ):
-            points.append({"session": sid, "started": started, "topic": topic, "score": round(score, 2)})
+            "SELECT s.id, s.started, t.topic, AVG(COALESCE(t.question_score, t.score)) FROM sessions s "
+            "JOIN turns t ON t.session_id = s.id WHERE t.kind = 'main' GROUP BY s.id, t.topic ORDER BY s.started"
+        ):  # the question scores, as the report and the overall score count them
+            points.append({"session": sid, "started": started, "topic": topic, "score": round(score, 1)})
         missed: Counter[str] = Counter()
         for (grade,) in self._run("SELECT grade FROM turns WHERE kind = 'main'"):
             missed.update(p["point"] for p in json.loads(grade)["points"] if p["status"] == "missed")
@@ -188,6 +228,11 @@ def _connect(path: Path, wait_s: float) -> sqlite3.Connection:
             error.sqlite_errorname = "SQLITE_CORRUPT"
             raise error
         db.executescript(SCHEMA)
+        for table, columns in ADDED.items():
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
     except BaseException:
         db.close()
         raise

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 
 Role = Literal["system", "user", "assistant"]
-Coverage = Literal["covered", "partial", "missed"]
+Coverage = Literal["covered", "partial", "missed", "contradicted"]
 Confidence = Literal["low", "medium", "high"]
 
 
@@ -18,6 +18,16 @@ class Message:
 
     role: Role
     content: str
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A place in an LLM reply where it must pick one of a few options, after some fixed text.
+
+    Options must differ in their first token (" Y", " N", not "contradicts" and "contradicted")."""
+
+    forced: str
+    options: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,7 @@ class PointResult:
     status: Coverage
     evidence: str = ""
     strength: float = 0.0  # 0..1, how strongly the answer supports the point
+    span: str = ""  # the answer's words closest to the point, whatever its status
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,9 @@ class Grade:
     confidence_reason: str = ""
     notes: tuple[str, ...] = field(default=())
     coverage: float = 0.0  # mean key-point strength, 0..1: a continuous companion to the score
+    verified: bool = False  # False: the instant grade from embeddings; True: the LLM read the answer too
+    changes: tuple[str, ...] = ()  # verified: what the LLM's reading changed against the instant grade, and why
+    cap: int = 10  # the most the answer can score whoever reads it (an answer about something else: 2)
 
     @property
     def covered(self) -> list[str]:
@@ -89,6 +103,10 @@ class Grade:
     def missed(self) -> list[str]:
         return [p.point for p in self.points if p.status == "missed"]
 
+    @property
+    def contradicted(self) -> list[str]:
+        return [p.point for p in self.points if p.status == "contradicted"]
+
     def to_dict(self) -> dict:
         return {
             "score": self.score,
@@ -99,8 +117,12 @@ class Grade:
             "confidence_reason": self.confidence_reason,
             "notes": list(self.notes),
             "coverage": round(self.coverage, 4),
+            "verified": self.verified,
+            "changes": list(self.changes),
+            "cap": self.cap,
             "points": [
-                {"point": p.point, "status": p.status, "evidence": p.evidence, "strength": round(p.strength, 3)}
+                {"point": p.point, "status": p.status, "evidence": p.evidence, "strength": round(p.strength, 3),
+                 "span": p.span}
                 for p in self.points
             ],
         }

@@ -70,7 +70,7 @@ class Services:
         """The model roles an interview loads: typed (the embedder, and the LLM that phrases follow-ups when
         it runs in this process), or with voice (the page) the recogniser and the voice as well."""
         roles = ["embedder"]
-        if self.settings.follow_up_llm and not self.settings.llm_url:
+        if self.settings.use_llm and not self.settings.llm_url:
             roles.append("llm")
         if voice:
             roles += ["stt", "tts"]
@@ -148,13 +148,16 @@ class Services:
 
         return SessionStore(self.settings.sessions_file, wait_s=self.settings.db_wait_s)
 
-    def phraser(self):
-        """The follow-up phraser when the settings ask for one; the LLM loads when first needed."""
-        if not self.settings.follow_up_llm:
-            return None
-        from interviewer.phrasing import FollowUpPhraser
+    @cached_property
+    def dialogue(self):
+        """The LLM side of each turn (verdicts and replies), or None when the settings switch the LLM off."""
+        from interviewer.conversation import Dialogue
 
-        return FollowUpPhraser(lambda: self.llm, self.settings.follow_up_seconds)
+        return Dialogue(lambda: self.llm) if self.settings.use_llm else None
+
+    def questions(self) -> dict:
+        """Every stored question, by id."""
+        return {q.id: q for q in self.store.questions()}
 
     def new_interview(self, options):
         """A new interview, saved as it goes, informed by earlier sessions."""
@@ -163,16 +166,26 @@ class Services:
         from interviewer.session import Interview
 
         options = replace(options, max_answer_chars=self.settings.max_answer_chars)
-        interview = Interview(self.store, self.grader, options, past=self.sessions.past(), phrase=self.phraser())
+        pool = [q for topic in options.topics for q in self.store.questions(topic=topic)]
+        if not pool:
+            known = ", ".join(sorted(self.store.topics())) or "none"
+            raise BadInput(f"no questions for topic(s) {', '.join(options.topics)}; known topics: {known}")
+        interview = Interview(pool, self.grader, options, past=self.sessions.past(), titles=self.topic_titles())
         return self.sessions.attach(interview)
 
     def resume(self, session_id: str):
-        """An unfinished interview, rebuilt from the session store."""
-        interview = self.sessions.load(session_id, self.store, self.grader, past=self.sessions.past(),
-                                       phrase=self.phraser())
-        if interview.phase == "grade":
-            interview.advance()  # it stopped after grading an answer, before saying what came next
-        return interview
+        """An unfinished interview, rebuilt from the session store (`Conductor.resumed` finishes its turn)."""
+        return self.sessions.load(session_id, self.questions(), self.grader, past=self.sessions.past(),
+                                  titles=self.topic_titles())
+
+    def conductor(self, interview):
+        """The pipeline that runs this interview's turns with the LLM, within the settings' time budgets."""
+        from interviewer.conductor import Conductor, ConductorOptions
+
+        s = self.settings
+        options = ConductorOptions(verify_s=s.verify_seconds, reply_s=s.reply_seconds)
+        return Conductor(interview, self.dialogue, options=options,
+                         search=lambda text: [hit.question for hit in self.store.search(text, k=3)])
 
     def add_bank(self, path: Path) -> Bank:
         """Validate a user's bank and copy its topic files into the data directory, where they are merged.

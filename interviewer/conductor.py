@@ -1,0 +1,275 @@
+"""One candidate turn, as a pipeline: what they said → intent → instant grade → verified grade → reply.
+
+The page and the terminal both hand each utterance to `Conductor.heard` and show the events it yields:
+
+- `Graded`: a grade to show: the instant one at once (`grade.verified` False), then the verified one,
+  or the reason it could not be verified;
+- `Spoken`: a sentence for the interviewer to say; sentences with the same `group` form one message.
+
+The interview state machine (session.py) stays pure: this module runs the LLM around it, within time
+budgets, and every fallback (LLM busy, slow, failing, or a sentence that would give a point away) is logged
+and still leaves the candidate a sensible next line.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from interviewer.conversation import Context, Dialogue, Judgement
+from interviewer.errors import BadInput, InterviewerError
+from interviewer.grader import EMPTY_VERDICTS
+from interviewer.intents import read_intent
+from interviewer.knowledge.schema import Question
+from interviewer.session import Interview, Plan, Say
+from interviewer.types import Grade
+from interviewer.verdicts import VerifyOptions, verified_grade
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Graded:
+    """A grade for the last answer: the instant one, the verified one, or `note` saying why it stays instant."""
+
+    grade: Grade
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """A sentence the interviewer says; sentences sharing `group` belong to one message."""
+
+    kind: str
+    text: str
+    group: int
+    grade: Grade | None = None  # set on the line that carries the instant grade
+
+
+Event = Graded | Spoken
+
+
+@dataclass(frozen=True)
+class ConductorOptions:
+    """Time budgets of a turn, in seconds, and the reply's length in tokens."""
+
+    verify_s: float = 10.0  # the verified grade must come within this, or the instant grade stands
+    intent_s: float = 3.0  # the LLM's reading of an unclear utterance; past it, the utterance is an answer
+    reply_s: float = 8.0  # the LLM-written reply; past it, the bank's own follow-up is used
+    reply_tokens: int = 70
+
+
+@dataclass
+class Conductor:
+    """Runs the turns of one interview. `dialogue` is None when no LLM is to be used (then the bank's words
+    and the instant grade serve); `search` finds stored questions by free text, for probes."""
+
+    interview: Interview
+    dialogue: Dialogue | None = None
+    search: Callable[[str], list[Question]] | None = None
+    options: ConductorOptions = field(default_factory=ConductorOptions)
+    verify: VerifyOptions = field(default_factory=VerifyOptions)
+    timings: dict[str, float] = field(default_factory=dict)  # the last turn's stages, time.time() each
+    _groups: Iterator[int] = field(default_factory=itertools.count)
+    _judged: tuple[str, Judgement] | None = None  # the LLM's reading of an utterance it classified
+
+    # while the candidate talks -------------------------------------------------------------------
+
+    def listening(self, so_far: str) -> None:
+        """The words heard so far on the open prompt: evaluate the reply prompt up to them in the background."""
+        if self.dialogue is None or self.interview.phase != "listen" or not so_far.strip():
+            return
+        context = self._context(so_far)
+        threading.Thread(target=self._prefill, args=(context,), daemon=True, name="prefill").start()
+
+    def _prefill(self, context: Context) -> None:
+        try:
+            self.dialogue.prefill(context)
+        except InterviewerError as error:
+            log.info("prefill skipped: %s", error)
+
+    # a turn ---------------------------------------------------------------------------------------
+
+    def said(self, says: list[Say]) -> Iterator[Spoken]:
+        """Lines of the state machine as events, one message each."""
+        for say in says:
+            yield Spoken(say.kind, say.text, next(self._groups), say.grade)
+
+    def heard(self, utterance: str, *, timed_out: bool = False, delivery: dict | None = None) -> Iterator[Event]:
+        """Everything that follows what the candidate said while a prompt is open (a generator)."""
+        interview = self.interview
+        if interview.phase != "listen":
+            raise BadInput("no question is open; start or resume an interview")
+        self.timings = {"heard": time.time()}
+        kind = "answer" if timed_out else self._intent(utterance)
+        log.info("turn %s: %s (%d words)", interview.id, kind, len(utterance.split()))
+        if kind == "answer":
+            yield from self._answer(utterance, timed_out, delivery)
+        elif kind == "clarify":
+            yield from self._clarify(utterance)
+        elif kind == "dont_know":
+            yield from self.said(interview.dont_know(utterance))
+        else:
+            yield from self.said({"repeat": interview.repeat, "skip": interview.skip, "hint": interview.hint,
+                                  "stop": interview.end}[kind]())
+
+    def _intent(self, utterance: str) -> str:
+        reading = read_intent(utterance)
+        if reading.confident or self.dialogue is None:
+            return reading.intent
+        try:
+            judgement = self.dialogue.judge(self._context(utterance), deadline=time.monotonic() + self.options.intent_s)
+        except InterviewerError as error:
+            log.info("intent: the LLM did not decide (%s); taken as an answer", error)
+            return "answer"
+        self._judged = (utterance, judgement) if judgement.kind == "answer" else None
+        return judgement.kind
+
+    def _answer(self, utterance: str, timed_out: bool, delivery: dict | None) -> Iterator[Event]:
+        interview = self.interview
+        context = self._context(utterance)
+        [graded] = interview.answer(utterance, timed_out=timed_out, delivery=delivery)
+        self.timings["provisional"] = time.time()
+        yield Graded(graded.grade)
+        yield from self.said([graded])
+        judgement = self._verify(context)
+        turn = interview.turns[-1]
+        yield Graded(turn.grade, "" if turn.verified else turn.verification)
+        plan = interview.plan(self._related(turn.answer, turn.question))
+        yield from self._reply(context, judgement, plan)
+
+    def _verify(self, context: Context) -> Judgement | None:
+        """The LLM's verdicts on the last answer, turned into its verified grade; None when it could not."""
+        interview, turn = self.interview, self.interview.turns[-1]
+        if self.dialogue is None:
+            interview.verified(None, "the LLM is switched off")
+            return None
+        if turn.grade.verdict in EMPTY_VERDICTS:
+            interview.verified(None, "nothing to verify: no answer was given")
+            return None
+        judged = self._judged
+        self._judged = None
+        try:
+            if judged and judged[0] == turn.answer and judged[1].verdicts:
+                judgement = judged[1]
+            else:
+                judgement = self.dialogue.judge(context, kind="answer",
+                                                deadline=time.monotonic() + self.options.verify_s)
+            interview.verified(verified_grade(turn.grade, judgement.verdicts, self.verify))
+        except InterviewerError as error:
+            reason = _reason(error, self.options.verify_s)
+            log.warning("verification of %s skipped: %s", turn.question.id, reason)
+            interview.verified(None, reason)
+            return None
+        self.timings["verified"] = time.time()
+        return judgement
+
+    def _related(self, answer: str, question: Question) -> list[tuple[str, Question]]:
+        """Stored questions about a term the candidate raised that this question does not cover."""
+        if self.search is None or not answer.strip():
+            return []
+        own = " ".join([question.question, *question.key_points, *question.glossary]).lower()
+        found = []
+        for hit in self.search(answer):
+            for term in hit.glossary:
+                if hit.id != question.id and term.lower() not in own and _mentions(answer, term):
+                    found.append((term, hit))
+                    break
+        return found
+
+    def _reply(self, context: Context, judgement: Judgement | None, plan: Plan) -> Iterator[Event]:
+        interview = self.interview
+        group = next(self._groups)
+        asked: list[str] = []
+        if judgement is not None:
+            grade = interview.turns[-1].grade
+            unsaid = [p.point for p in grade.points if p.status != "covered"]
+            for sentence in self._written(context, judgement, plan, unsaid, grade.score >= 7):
+                if plan.kind == "follow_up" and (asked or "?" in sentence):
+                    asked.append(sentence)  # the follow-up itself, said once it is complete
+                elif "?" not in sentence:  # a question the plan did not call for is dropped
+                    yield Spoken("ack", sentence, group)
+        if plan.kind == "follow_up":
+            text = " ".join(asked) if asked and _asks(asked[-1]) else ""
+            if not text:
+                log.info("follow-up on %s: the bank's prompt is used", plan.question.id)
+            said = interview.advance(plan, text)
+            yield Spoken("follow_up", said[0].text, group)
+            return
+        yield from self.said(interview.advance(plan))
+
+    def _written(self, context: Context, judgement: Judgement, plan: Plan, unsaid: list[str],
+                 praise_allowed: bool) -> Iterator[str]:
+        """The LLM's sentences for this plan, as they come; none when it is busy, slow or failing."""
+        try:
+            for sentence in self.dialogue.reply(context, judgement, plan.line(), unsaid=unsaid,
+                                                praise_allowed=praise_allowed, max_tokens=self.options.reply_tokens,
+                                                deadline=time.monotonic() + self.options.reply_s):
+                self.timings.setdefault("first_reply", time.time())
+                yield sentence
+        except InterviewerError as error:
+            log.warning("reply: the LLM's words were not used (%s)", _reason(error, self.options.reply_s))
+
+    def _clarify(self, utterance: str) -> Iterator[Event]:
+        interview = self.interview
+        question = interview.prompt.question
+        text = ""
+        if self.dialogue is not None:
+            context = self._context(utterance)
+            sentences = self._written(context, Judgement("clarify"), Plan("close"), list(question.key_points), False)
+            text = " ".join(sentences)
+        if not text:
+            text = f"I'm asking this: {interview.prompt.text} Answer it the way you understand it; there is no trick."
+        yield from self.said(interview.clarify(utterance, text))
+
+    def _context(self, said: str) -> Context:
+        """The LLM's context for what is said on the open prompt, or (none open) on the last graded one."""
+        interview = self.interview
+        turns = list(interview.turns)
+        current = interview.prompt or turns.pop()
+        question = current.question
+        earlier: list[tuple[str, str]] = []
+        for turn in turns:
+            if turn.question.id == question.id:
+                if turn.kind == "follow_up":
+                    earlier.append(("Interviewer", turn.prompt))
+                earlier.append(("Candidate", turn.answer or "(nothing)"))
+        if current.kind == "follow_up":
+            earlier.append(("Interviewer", current.prompt if interview.prompt is None else current.text))
+        return Context(question.question, tuple(question.key_points), tuple(earlier), said)
+
+    def resumed(self) -> Iterator[Event]:
+        """What a resumed session still owes: grading an answer kept before its grade, verifying a grade
+        that was not verified, and saying what comes next."""
+        interview = self.interview
+        if interview.phase == "listen" and interview.pending:
+            pending = interview.pending
+            yield from self._answer(pending["answer"], pending["timed_out"], pending["delivery"])
+        elif interview.phase == "grade":
+            turn = interview.turns[-1]
+            context = self._context(turn.answer)
+            judgement = self._verify(context) if turn.verification == "pending" else None
+            yield Graded(interview.turns[-1].grade)
+            plan = interview.plan(self._related(turn.answer, turn.question))
+            yield from self._reply(context, judgement, plan)
+
+
+def _mentions(text: str, term: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text, re.IGNORECASE) is not None
+
+
+def _asks(sentence: str) -> bool:
+    return sentence.rstrip().endswith("?")
+
+
+def _reason(error: InterviewerError, budget: float) -> str:
+    from interviewer.errors import LLMTimeout
+
+    if isinstance(error, LLMTimeout):
+        return f"the model did not answer within {budget:g} s"
+    return f"the model failed ({error})"

@@ -1,0 +1,153 @@
+"""The interviewer's LLM turn: it reads what the candidate said, judges it point by point, and replies.
+
+One prompt serves the whole turn, so a small model on a CPU can afford it. Its prefix (the instructions,
+the question, its key points, the conversation so far, and the candidate's words as they are transcribed)
+is evaluated while the candidate is still talking (`prefill`). When they stop, the model's reply is forced
+into a fixed shape:
+
+    Kind: answer            <- one token chosen among the intents (or set by the rules)
+    1: yes                  <- one token per key point: yes / partly / no / contradicts, read as probabilities
+    2: no
+    Plan: ask about point 2.  <- written by the planner, not the model
+    Reply: ...              <- generated, streamed sentence by sentence
+
+so after the answer only a few dozen tokens are left to evaluate. Each spoken sentence is checked before
+it is let through: it must not state a key point the candidate has not made, and must not praise an answer
+that earned none.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from interviewer import text as T
+from interviewer.backends import LLM
+from interviewer.intents import INTENTS, Intent
+from interviewer.types import Message, Slot
+
+log = logging.getLogger(__name__)
+PROMPTS = Path(__file__).parent / "prompts"
+
+VERDICTS = ("yes", "partly", "no", "contradicts")
+_KIND_OPTIONS = tuple(f" {k}" for k in INTENTS)
+_VERDICT_OPTIONS = tuple(f" {v}" for v in VERDICTS)
+_PRAISE = re.compile(r"\b(great|excellent|perfect|brilliant|fantastic|awesome|well done|nailed|impressive|"
+                     r"spot on|exactly right|good job)\b", re.IGNORECASE)
+
+
+@cache
+def _templates() -> Environment:
+    return Environment(loader=FileSystemLoader(PROMPTS), undefined=StrictUndefined, keep_trailing_newline=True)
+
+
+def render(name: str, **values) -> str:
+    """Render a packaged prompt template; a missing value is an error, not an empty string."""
+    return _templates().get_template(name).render(**values)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the LLM made of an utterance: its intent, and for an answer, per key point the probability of
+    each verdict (yes, partly, no, contradicts)."""
+
+    kind: Intent
+    verdicts: tuple[dict[str, float], ...] = ()
+
+    def line(self) -> str:
+        """The judgement as the model's own reply begins (so a reply can continue from it)."""
+        lines = [f"Kind: {self.kind}"]
+        lines += [f"{n}: {max(v, key=v.get)}" for n, v in enumerate(self.verdicts, 1)]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What one turn's prompt is built from."""
+
+    question: str
+    key_points: tuple[str, ...]
+    earlier: tuple[tuple[str, str], ...] = ()  # (who, words) said before on this question, in order
+    said: str = ""
+
+
+class Dialogue:
+    """The LLM side of a turn: prefill while the candidate talks, judge, then a guarded, streamed reply."""
+
+    def __init__(self, get_llm: Callable[[], LLM]) -> None:
+        self._get_llm = get_llm  # the model loads when first needed
+
+    @staticmethod
+    def messages(context: Context, *, closed: bool = True) -> list[Message]:
+        """The turn's prompt; `closed=False` leaves the candidate's words open (they are still talking)."""
+        user = render("turn_user.j2", question=context.question, key_points=context.key_points,
+                      earlier=context.earlier, said=context.said.strip())
+        return [Message("system", render("turn_system.j2")), Message("user", user + ("\n</said>" if closed else ""))]
+
+    def prefill(self, context: Context) -> None:
+        """Evaluate the prompt as far as the candidate has got (never waits for a busy model)."""
+        self._get_llm().prefill(self.messages(context, closed=False))
+
+    def judge(self, context: Context, *, kind: Intent | None = None, deadline: float | None = None) -> Judgement:
+        """The intent (unless the rules already know it) and, for an answer, a verdict per key point."""
+        llm = self._get_llm()
+        messages = self.messages(context)
+        if kind is None:
+            [probabilities] = llm.choose(messages, [Slot("Kind:", _KIND_OPTIONS)], deadline=deadline)
+            kind = INTENTS[int(np.argmax([probabilities[o] for o in _KIND_OPTIONS]))]
+        if kind != "answer":
+            return Judgement(kind)
+        slots = [Slot(f"Kind: answer\n{n}:" if n == 1 else f"\n{n}:", _VERDICT_OPTIONS)
+                 for n in range(1, len(context.key_points) + 1)]
+        found = llm.choose(messages, slots, deadline=deadline)
+        return Judgement("answer", tuple({v: p[f" {v}"] for v in VERDICTS} for p in found))
+
+    def reply(self, context: Context, judgement: Judgement, plan: str, *, unsaid: Sequence[str],
+              praise_allowed: bool, max_tokens: int = 70, deadline: float | None = None) -> Iterator[str]:
+        """The interviewer's words for this plan, sentence by sentence (a generator). A sentence that would
+        give away a point in `unsaid`, or praise when `praise_allowed` is False, ends the reply there."""
+        llm = self._get_llm()
+        prefix = f"{judgement.line()}\nPlan: {plan}\nReply:"
+        pieces = llm.stream(self.messages(context), max_tokens=max_tokens, deadline=deadline, assistant=prefix)
+        for sentence in _sentences(pieces):
+            problem = unsafe(sentence, unsaid, praise_allowed=praise_allowed)
+            if problem:
+                log.info("reply sentence dropped (%s): %r", problem, sentence)
+                return
+            yield sentence
+
+
+def unsafe(sentence: str, unsaid: Sequence[str], *, praise_allowed: bool) -> str:
+    """Why a spoken sentence may not be said (it states a point the candidate has not made, or praises a
+    weak answer), or "" when it is fine."""
+    if not praise_allowed and _PRAISE.search(sentence):
+        return "praise for an answer that earned none"
+    said = T.content_stems(sentence)
+    for point in unsaid:
+        wanted = T.content_stems(point)
+        if len(wanted) >= 2 and len(wanted & said) / len(wanted) >= 0.5:
+            return f"gives away the point {point!r}"
+    return ""
+
+
+def _sentences(pieces: Iterator[str]) -> Iterator[str]:
+    """Text pieces joined and cut into sentences as soon as each one ends (a generator)."""
+    buffer = ""
+    for piece in pieces:
+        buffer += piece
+        if "\n" in buffer:  # the model began another section: the reply is over
+            buffer = buffer.split("\n", 1)[0]
+            break
+        while (cut := re.search(r"[.!?](\s|$)", buffer)) and cut.end() < len(buffer):
+            sentence, buffer = buffer[:cut.end()].strip(), buffer[cut.end():]
+            if sentence:
+                yield sentence
+    if buffer.strip():
+        yield buffer.strip()

@@ -1,0 +1,141 @@
+"""The verified grade: the LLM's verdict on each key point combined with the embedding evidence. Pure.
+
+Per key point the LLM gives the probability of yes / partly / no / contradicts. Its belief that the point
+is made, P(yes) + P(partly) / 2, and the grader's embedding strength for the point go through one logistic
+function fitted on public data (SemEval-2013 training split, both corpora: was the student's answer
+correct?) to give the point's credit. A point the LLM finds contradicted costs more than a missing one.
+The score is the mean credit, less the contradiction cost, out of 10, with full marks from `full_marks_at`.
+The instant grade's cap on an answer about something else stands; its cap on a bare list of terms does not,
+since the LLM reads whether terms are explained (a terse expert answer full of formulas) or only listed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from interviewer.types import Grade, PointResult
+
+Verdict = dict[str, float]  # "yes", "partly", "no", "contradicts" -> probability
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """How verdicts and embedding evidence make the verified grade.
+
+    bias, llm_weight and embedding_weight: the logistic credit of a point, fitted on the SemEval-2013
+    training split (`make eval` refits and prints them: interviewer/eval.py `fit_verify`).
+    contradicted_at, contradiction_cost, full_marks_at, covered_at and partial_at: chosen on the tuning
+    two thirds of our own labelled answers (tests/data/graded); the held-out third and the check set only
+    measure them.
+    """
+
+    bias: float = -1.0
+    llm_weight: float = 1.0  # per unit of logit(P(yes) + P(partly)/2)
+    embedding_weight: float = 2.0  # per unit of embedding strength (0..1)
+    contradicted_at: float = 0.5  # P(contradicts) from which a point counts as contradicted
+    contradiction_cost: float = 0.5  # a contradicted point takes this much credit (of 1) from the others
+    full_marks_at: float = 0.8  # share of the credit that earns 10
+    covered_at: float = 0.6  # credit from which a point counts as covered
+    partial_at: float = 0.3  # credit from which it counts as partly made
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def belief(verdict: Verdict) -> float:
+    """How much the LLM believes the point is made: P(yes) + P(partly) / 2."""
+    return verdict["yes"] + 0.5 * verdict["partly"]
+
+
+def credit(verdict: Verdict, strength: float, options: VerifyOptions = VerifyOptions()) -> float:
+    """A point's credit, 0..1, from the LLM's verdict and the embedding strength."""
+    z = options.bias + options.llm_weight * _logit(belief(verdict)) + options.embedding_weight * strength
+    return 1 / (1 + math.exp(-z))
+
+
+def verified_grade(provisional: Grade, verdicts: tuple[Verdict, ...], options: VerifyOptions = VerifyOptions(),
+                   ) -> Grade:
+    """The provisional grade re-marked with the LLM's verdicts: statuses, evidence, score, and what changed."""
+    if len(verdicts) != len(provisional.points):
+        raise ValueError(f"{len(verdicts)} verdicts for {len(provisional.points)} key points")
+    points, credits, costs = [], [], []
+    for old, verdict in zip(provisional.points, verdicts, strict=True):
+        c = credit(verdict, old.strength, options)
+        contradicted = verdict["contradicts"] >= options.contradicted_at and verdict["contradicts"] > verdict["yes"]
+        status = ("contradicted" if contradicted else "covered" if c >= options.covered_at
+                  else "partial" if c >= options.partial_at else "missed")
+        credits.append(0.0 if contradicted else c)
+        costs.append(options.contradiction_cost if contradicted else 0.0)
+        points.append(replace(old, status=status, evidence=old.span if status != "missed" else "",
+                              strength=round(c, 4)))
+    share = (sum(credits) - sum(costs)) / len(points)
+    score = max(0, min(10, round(10 * share / options.full_marks_at)))
+    score = min(score, provisional.cap)  # off-topic stays capped; a bare-list cap does not (see the docstring)
+    confidence = _confidence(verdicts)
+    return replace(provisional, score=score, letter=letter_for(score), points=tuple(points),
+                   verdict=verdict_line(score), tip=tip_for(points), confidence=confidence[0],
+                   confidence_reason=confidence[1], coverage=sum(credits) / len(points), verified=True,
+                   changes=tuple(changes(provisional.points, points)))
+
+
+def changes(before: tuple[PointResult, ...], after: list[PointResult]) -> list[str]:
+    """What the LLM's reading changed, point by point, with the words it rests on."""
+    said = []
+    for old, new in zip(before, after, strict=True):
+        if new.status == old.status or {old.status, new.status} == {"covered", "partial"}:
+            continue
+        quote = f'"{_clip(new.span)}"'
+        if new.status == "contradicted":
+            said.append(f"Contradicts the model answer: the answer says {quote}, the model answer: {new.point}")
+        elif new.status in ("covered", "partial") and old.status == "missed":
+            said.append(f"Now credited, said in other words ({quote}): {new.point}")
+        elif new.status == "missed":
+            said.append(f"No longer credited: the answer uses similar words but does not state: {new.point}")
+    return said
+
+
+def tip_for(points: list[PointResult]) -> str:
+    """One thing to do next time: fix a contradiction first, else make the weakest point explicitly."""
+    wrong = [p for p in points if p.status == "contradicted"]
+    if wrong:
+        return f"Check this point, the answer stated the opposite: {wrong[0].point}"
+    gaps = [p for p in points if p.status != "covered"]
+    if not gaps:
+        return "Keep it this crisp, and add a concrete example or number where you can."
+    return f"Next time, make this point explicitly: {min(gaps, key=lambda p: p.strength).point}"
+
+
+def _confidence(verdicts: tuple[Verdict, ...]) -> tuple[str, str]:
+    sure = [max(v.values()) for v in verdicts]
+    unsure = sum(s < 0.6 for s in sure)
+    if unsure >= 2:
+        return "low", f"The model was unsure about {unsure} key points."
+    return ("medium", "The model was unsure about one key point.") if unsure else ("high", "")
+
+
+LETTERS = ((9, "A"), (7, "B"), (5, "C"), (3, "D"), (0, "F"))
+
+
+def letter_for(score: int) -> str:
+    """A-F from a 0-10 score: A 9-10, B 7-8, C 5-6, D 3-4, F 0-2."""
+    return next(mark for floor, mark in LETTERS if score >= floor)
+
+
+def verdict_line(score: int) -> str:
+    """The one-line verdict for a score."""
+    if score >= 9:
+        return "Strong answer: it makes nearly every key point."
+    if score >= 7:
+        return "Good answer with gaps: it makes most of the key points."
+    if score >= 5:
+        return "Partly there: about half of the key points are made."
+    if score >= 3:
+        return "Weak answer: only a few of the key points are made."
+    return "The answer does not yet address the question's key points."
+
+
+def _clip(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,139 @@
+"""The turn pipeline on fakes: intents before grading, the instant then the verified grade, guarded replies,
+and every fallback when the LLM is slow, failing or about to give a point away."""
+
+from __future__ import annotations
+
+import pytest
+
+from interviewer.conductor import Conductor, Graded, Spoken
+from interviewer.conversation import Dialogue
+from interviewer.errors import BackendUnavailable, LLMTimeout
+from interviewer.fakes import FakeEmbedder, FakeLLM
+from interviewer.grader import Grader
+from interviewer.knowledge.store import KnowledgeStore, open_client
+from interviewer.session import Interview, SessionOptions
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, bank):
+    store = KnowledgeStore(open_client(tmp_path_factory.mktemp("store")), FakeEmbedder())
+    store.ingest(bank.questions)
+    return store
+
+
+def verdicts(answer: str):
+    """A fake LLM's reading: every key point stated, or none."""
+    def choose(messages, slot):
+        if slot.forced.strip() == "Kind:":
+            return {o: float(o == " answer") for o in slot.options}
+        return {o: float(o == f" {answer}") for o in slot.options}
+    return choose
+
+
+@pytest.fixture
+def run(store):
+    def run(llm: FakeLLM | None, questions: int = 2, search=None) -> Conductor:
+        interview = Interview(store.questions(topic="rlhf"), Grader(FakeEmbedder()),
+                              SessionOptions(topics=("rlhf",), level="fresher", questions=questions))
+        interview.start()
+        return Conductor(interview, Dialogue(lambda: llm) if llm else None, search=search)
+    return run
+
+
+def events(conductor: Conductor, said: str) -> list:
+    return list(conductor.heard(said))
+
+
+def test_a_request_to_repeat_is_not_graded_and_needs_no_llm(run):
+    llm = FakeLLM()
+    conductor = run(llm)
+    out = events(conductor, "Sorry, could you say that again?")
+    assert [e.kind for e in out] == ["repeat"] and conductor.interview.turns == [] and llm.prompts == []
+
+
+def test_an_answer_gets_the_instant_grade_then_the_verified_one_then_a_reply(run):
+    llm = FakeLLM(reply="You explained the reward model clearly.", choices=verdicts("yes"))
+    conductor = run(llm)
+    answer = " ".join(conductor.interview.prompt.question.answer.split(". ")[:4])  # on the topic, not complete
+    out = events(conductor, answer)
+    graded = [e for e in out if isinstance(e, Graded)]
+    assert not graded[0].grade.verified and graded[1].grade.verified
+    assert graded[1].grade.score == 10 and conductor.interview.turns[-1].verified  # every point stated
+    spoken = [e for e in out if isinstance(e, Spoken)]
+    assert spoken[0].text == "Thank you." and spoken[0].grade is not None  # the instant line carries the grade
+    assert "You explained the reward model clearly." in [s.text for s in spoken]
+    assert spoken[-1].kind == "question" and "Question 2 of 2" in spoken[-1].text  # 10: no follow-up
+
+
+def test_a_weak_verified_answer_gets_the_llm_follow_up(run):
+    llm = FakeLLM(reply="You are right that humans are involved. What happens to their judgements next?",
+                  choices=verdicts("no"))
+    conductor = run(llm)
+    out = events(conductor, "Humans are involved somehow.")
+    follow = [e for e in out if isinstance(e, Spoken) and e.kind == "follow_up"]
+    assert follow and follow[-1].text == "What happens to their judgements next?"
+    assert conductor.interview.prompt.kind == "follow_up"
+    assert conductor.interview.prompt.text == "What happens to their judgements next?"
+
+
+def test_a_reply_that_gives_a_point_away_falls_back_to_the_bank(run):
+    conductor = run(None)
+    question = conductor.interview.prompt.question
+    leak = f"Remember that {question.key_points[3]} Why does that matter?"
+    conductor.dialogue = Dialogue(lambda: FakeLLM(reply=leak, choices=verdicts("no")))
+    out = events(conductor, "Humans are involved somehow.")
+    said = " ".join(e.text for e in out if isinstance(e, Spoken))
+    assert question.key_points[3] not in said
+    assert conductor.interview.prompt.text in [f.ask for f in question.follow_ups]
+
+
+@pytest.mark.parametrize("failure", [LLMTimeout("slow"), BackendUnavailable("llama.cpp failed")])
+def test_a_slow_or_failing_llm_leaves_the_instant_grade_and_the_bank_prompt(run, failure):
+    llm = FakeLLM(choices=verdicts("yes"))
+    llm.fail = failure
+    conductor = run(llm)
+    out = events(conductor, "Humans are involved somehow.")
+    graded = [e for e in out if isinstance(e, Graded)]
+    assert not graded[-1].grade.verified and graded[-1].note.startswith("not verified")
+    assert conductor.interview.turns[-1].verification.startswith("not verified")
+    assert conductor.interview.phase == "listen"  # the interview goes on: a follow-up or the next question
+
+
+def test_no_praise_for_a_weak_answer(run):
+    llm = FakeLLM(reply="Great answer! What else do you know?", choices=verdicts("no"))
+    conductor = run(llm)
+    said = " ".join(e.text for e in events(conductor, "Humans are involved somehow.") if isinstance(e, Spoken))
+    assert "Great" not in said
+
+
+def test_an_unclear_question_back_is_read_by_the_llm(run):
+    def choose(messages, slot):
+        return {o: float(o == " clarify") for o in slot.options}
+    llm = FakeLLM(reply="I mean the model that scores responses.", choices=choose)
+    conductor = run(llm)
+    out = events(conductor, "The reward is from the humans?")
+    assert [e.kind for e in out] == ["clarify"] and conductor.interview.turns == []
+    assert conductor.interview.exchanges[-1].kind == "clarify"
+
+
+def test_a_term_the_candidate_raised_is_probed_with_a_stored_question(run, store):
+    dpo = store.questions(topic="dpo")[0]
+    conductor = run(FakeLLM(reply="Right.", choices=verdicts("yes")), questions=3, search=lambda text: [dpo])
+    term = dpo.glossary[0]
+    answer = " ".join(conductor.interview.prompt.question.answer.split(". ")[:4])
+    out = events(conductor, f"{answer}. And {term} skips the reward model altogether.")
+    asked = [e for e in out if isinstance(e, Spoken) and e.kind == "question"]
+    assert asked and f"You mentioned {term}." in asked[-1].text and conductor.interview.prompt.question == dpo
+
+
+def test_prefill_sees_the_words_so_far(run):
+    import threading
+
+    llm = FakeLLM()
+    conductor = run(llm)
+    conductor.listening("The reward model is trained on")
+    for thread in threading.enumerate():
+        if thread.name == "prefill":
+            thread.join()
+    assert llm.prefilled and "The reward model is trained on" in llm.prefilled[-1][-1].content
+    assert not llm.prefilled[-1][-1].content.rstrip().endswith("</said>")  # still open: they are talking
