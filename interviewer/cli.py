@@ -252,8 +252,9 @@ def _show(say, events) -> None:
                 say(f"\nVerified by the LLM: {grade_text(event.grade)}")
             elif event.note:
                 say(f"(The instant grade stands, {event.note}.)")
-            else:
-                say(f"\nInstant grade (the LLM is checking it): {grade_text(event.grade)}")
+            continue
+        if event.grade is not None:
+            say(f"\n{event.text}\nInstant grade (the LLM is checking it): {grade_text(event.grade)}")
             continue
         if event.group != group and line:
             say("\n" + " ".join(line))

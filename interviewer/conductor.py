@@ -2,9 +2,10 @@
 
 The page and the terminal both hand each utterance to `Conductor.heard` and show the events it yields:
 
-- `Graded`: a grade to show: the instant one at once (`grade.verified` False), then the verified one,
-  or the reason it could not be verified;
-- `Spoken`: a sentence for the interviewer to say; sentences with the same `group` form one message.
+- `Spoken`: a sentence for the interviewer to say; sentences with the same `group` form one message. The
+  instant acknowledgement of an answer carries its instant grade (`grade`), shown at once;
+- `Graded`: the grade that replaces it: the verified one, or the instant one again with the reason it
+  could not be verified.
 
 The interview state machine (session.py) stays pure: this module runs the LLM around it, within time
 budgets, and every fallback (LLM busy, slow, failing, or a sentence that would give a point away) is logged
@@ -135,8 +136,7 @@ class Conductor:
         context = self._context(utterance)
         [graded] = interview.answer(utterance, timed_out=timed_out, delivery=delivery)
         self.timings["provisional"] = time.time()
-        yield Graded(graded.grade)
-        yield from self.said([graded])
+        yield from self.said([graded])  # the instant acknowledgement, carrying the instant grade
         judgement = self._verify(context)
         turn = interview.turns[-1]
         yield Graded(turn.grade, "" if turn.verified else turn.verification)

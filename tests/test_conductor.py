@@ -56,11 +56,10 @@ def test_an_answer_gets_the_instant_grade_then_the_verified_one_then_a_reply(run
     conductor = run(llm)
     answer = " ".join(conductor.interview.prompt.question.answer.split(". ")[:4])  # on the topic, not complete
     out = events(conductor, answer)
-    graded = [e for e in out if isinstance(e, Graded)]
-    assert not graded[0].grade.verified and graded[1].grade.verified
-    assert graded[1].grade.score == 10 and conductor.interview.turns[-1].verified  # every point stated
+    assert isinstance(out[0], Spoken) and out[0].text == "Thank you." and not out[0].grade.verified  # instant
+    [graded] = [e for e in out if isinstance(e, Graded)]
+    assert graded.grade.verified and graded.grade.score == 10 and conductor.interview.turns[-1].verified
     spoken = [e for e in out if isinstance(e, Spoken)]
-    assert spoken[0].text == "Thank you." and spoken[0].grade is not None  # the instant line carries the grade
     assert "You explained the reward model clearly." in [s.text for s in spoken]
     assert spoken[-1].kind == "question" and "Question 2 of 2" in spoken[-1].text  # 10: no follow-up
 

@@ -11,7 +11,6 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -20,45 +19,18 @@ from interviewer.errors import InterviewerError
 from interviewer.knowledge.schema import LEVELS
 from interviewer.limits import cap_answer
 from interviewer.listening import ListenOptions, TurnListener
-from interviewer.render import grade_markdown, history_text, markdown_safe, report_markdown
+from interviewer.render import history_text, markdown_safe, report_markdown
 from interviewer.report import build_report
-from interviewer.session import Interview, Say, SessionOptions
+from interviewer.session import SessionOptions
 from interviewer.tts import chunks_to_wav
 from interviewer.ui.guard import PasswordGuard, check_exposure, discard_upload, exposure_warning
+from interviewer.ui.tab import Busy, Tab, timings_markdown
 from interviewer.voice import NothingHeard, hear
 from interviewer.wiring import Services
 
 __all__ = ["build_app", "exposure_warning", "launch"]
 log = logging.getLogger(__name__)
 CACHE_SWEEP = (600, 3600)  # every 10 minutes, Gradio deletes the files it cached more than an hour ago
-
-
-@dataclass
-class Tab:
-    """What one browser tab holds: its interview, the conversation shown, and when the answer time ends."""
-
-    interview: Interview | None = None
-    chat: list[dict] = field(default_factory=list)
-    deadline: float | None = None  # time.time() by which the current answer is submitted
-    voice: bool = True  # speak the interviewer's lines
-    to_speak: list[str] = field(default_factory=list)  # lines said since the last reply, not yet spoken
-    speaking_until: float = 0.0  # time.time() until which the interviewer's audio plays: the mic is ignored
-    timings: dict[str, float] = field(default_factory=dict)  # the last voice turn's stages, time.time() each
-    listener: TurnListener | None = None  # hands-free listening for the open prompt
-    caption: str = ""  # the line the interviewer is saying, shown beside the player
-
-    @property
-    def listening(self) -> bool:
-        """Whether an answer to the current prompt is awaited."""
-        return self.interview is not None and self.interview.phase == "listen"
-
-    def show(self, said: list[Say]) -> None:
-        for line in said:
-            text = line.text if line.grade is None else f"{line.text}\n\n{grade_markdown(line.grade)}"
-            self.chat.append({"role": "assistant", "content": text})
-            self.to_speak.append(line.text)
-        self.deadline = time.time() + self.interview.options.answer_seconds if self.listening else None
-        self.listener = None  # a new prompt: listen afresh, with its glossary as the hint
 
 
 def _outputs(tab: Tab, services: Services, text: str = "", speech: bytes | None = None):
@@ -70,13 +42,13 @@ def _outputs(tab: Tab, services: Services, text: str = "", speech: bytes | None 
         report = report_markdown(data)
         files = _export(services, data, report)
     caption = f"🔊 *{markdown_safe(tab.caption)}*" if tab.caption else ""
-    chat = [{**m, "content": markdown_safe(m["content"])} for m in tab.chat]  # every text shown as text
-    return chat, tab, report, files, text, _countdown(tab), speech, caption, timings_markdown(tab.timings)
+    stages = {**(tab.conductor.timings if tab.conductor else {}), **tab.timings}
+    return tab.chat, tab, report, files, text, _countdown(tab), speech, caption, timings_markdown(stages)
 
 
-def _reply(tab: Tab, services: Services, text: str = ""):
-    """Yield the page's outputs once per sentence of what the interviewer has to say, its audio attached, so
-    the first sentence plays while the rest is synthesised; once, without audio, when muted or silent."""
+def _speak(tab: Tab, services: Services, text: str = ""):
+    """Yield the page's outputs once per sentence waiting to be spoken, its audio attached, so the first plays
+    while the rest is synthesised; once, without audio, when muted or when there is nothing to say."""
     lines, tab.to_speak = tab.to_speak, []
     spoken = False
     for line in lines if tab.voice else []:
@@ -84,36 +56,38 @@ def _reply(tab: Tab, services: Services, text: str = ""):
         for chunk in services.spoken.speak(line):
             now = time.time()
             tab.speaking_until = max(tab.speaking_until, now) + chunk.seconds  # the mic never hears it
-            if tab.timings and "first_audio" not in tab.timings:
-                tab.timings["first_audio"] = now
+            tab.timings.setdefault("first_audio", now)
             spoken = True
             yield _outputs(tab, services, text, chunks_to_wav([chunk]))
     if spoken:
         tab.speaking_until += 1.0  # the browser buffers a little before playing, and the room echoes
     else:
         yield _outputs(tab, services, text)
+
+
+def _run(tab: Tab, services: Services, events, text: str = ""):
+    """Show and speak each event of the turn pipeline as it comes, then get ready for the next answer."""
+    try:
+        for event in events:
+            tab.apply(event)
+            yield from _speak(tab, services, text)
+    except InterviewerError as error:
+        log.warning("turn stopped: %s", error)
+        tab.say(f"⚠️ {error}")
+        yield from _speak(tab, services, text)
+    tab.settle()
     if tab.listening:
         _prepare(tab, services)
+        yield _outputs(tab, services, text)
 
 
 def _prepare(tab: Tab, services: Services) -> None:
-    """While the candidate answers, in the background: embed what the answer will be graded against, and
-    synthesise what the interviewer may say next."""
+    """While the candidate answers, in the background: embed what the answer will be graded against, have the
+    LLM read the question, and synthesise what the interviewer may say next."""
     threading.Thread(target=services.grader.warm, args=([tab.interview.prompt.question],), daemon=True).start()
+    tab.conductor.listening("")
     if tab.voice:
         services.spoken.prepare(tab.interview.likely_next())
-
-
-def timings_markdown(timings: dict[str, float]) -> str:
-    """The last voice turn, stage by stage, in seconds from the moment its end was detected."""
-    if "turn_end" not in timings:
-        return ""
-    start = timings["turn_end"]
-    labels = (("last_word", "last word spoken (then the pause that ends a turn)"),
-              ("turn_end", "end of the answer detected"), ("transcript", "transcript final"),
-              ("score", "score ready"), ("first_audio", "interviewer's first audio out"))
-    rows = [f"| {label} | {timings[key] - start:+.2f} s |" for key, label in labels if key in timings]
-    return "| stage | time |\n|---|---|\n" + "\n".join(rows)
 
 
 def _export(services: Services, data: dict, markdown: str) -> list[str]:
@@ -132,6 +106,16 @@ def _countdown(tab: Tab) -> str:
     return f"⏱ {left // 60}:{left % 60:02d} left for this answer"
 
 
+def _not_started(tab: Tab, services: Services, text: str = ""):
+    tab.say("Press **Start** to begin an interview.")
+    yield from _speak(tab, services, text)
+
+
+def _busy(tab: Tab, services: Services, text: str = ""):
+    """Another event of this tab is being handled (a double click, the timer): this one changes nothing."""
+    yield _outputs(tab, services, text)
+
+
 def start(services: Services, seed: int, topics: str | list[str], level: str, questions: int, seconds: int,
           voice: bool):
     """Begin a new interview in this tab on one topic or a mix: a greeting and the first question."""
@@ -142,91 +126,110 @@ def start(services: Services, seed: int, topics: str | list[str], level: str, qu
                                  answer_seconds=int(seconds), seed=seed)
         tab.interview = services.new_interview(options)
     except InterviewerError as error:
-        tab.chat.append({"role": "assistant", "content": f"⚠️ {error}"})
-        yield from _reply(tab, services)
+        tab.say(f"⚠️ {error}")
+        yield from _speak(tab, services)
         return
-    tab.show(tab.interview.start())
-    yield from _reply(tab, services)
+    tab.conductor = services.conductor(tab.interview)
+    yield from _run(tab, services, tab.conductor.said(tab.interview.start()))
 
 
 def resume(services: Services, session_id: str):
-    """Continue an unfinished session (after a crash or a closed tab) in this tab."""
+    """Continue an unfinished session (after a crash or a closed tab) in this tab: an answer that was kept
+    but not graded is graded, a grade that was not verified is verified, then the open prompt is repeated."""
     tab = Tab()
     try:
         tab.interview = services.resume(session_id.strip())
     except InterviewerError as error:
-        tab.chat.append({"role": "assistant", "content": f"⚠️ {error}"})
-        yield from _reply(tab, services)
+        tab.say(f"⚠️ {error}")
+        yield from _speak(tab, services)
         return
+    tab.conductor = services.conductor(tab.interview)
     for turn in tab.interview.turns:
-        tab.chat += [{"role": "assistant", "content": turn.prompt}, {"role": "user", "content": turn.answer or "…"}]
-    tab.show(tab.interview.repeat() if not tab.interview.done else [])
-    yield from _reply(tab, services)
+        tab.say(turn.prompt)
+        tab.say(turn.answer or "…", role="user")
+
+    def events():
+        yield from tab.conductor.resumed()
+        if tab.listening:
+            yield from tab.conductor.said(tab.interview.repeat())
+
+    yield from _run(tab, services, events())
+
+
+def _reply_to(tab: Tab, services: Services, said: str, *, delivery: dict | None = None, timed_out: bool = False,
+              text: str = ""):
+    """The candidate said something while a prompt is open: show it, then everything that follows."""
+    note = "" if not delivery else (f"\n\n*🎙 {delivery['wpm']:.0f} words/min · {delivery['fillers']} filler(s) · "
+                                    f"{delivery['advice']}*")
+    tab.chat.append({"role": "user", "content": markdown_safe(said or "(no answer)") + note})
+    yield from _run(tab, services, tab.conductor.heard(said, timed_out=timed_out, delivery=delivery), text)
 
 
 def answer(services: Services, text: str, tab: Tab | None):
-    """Grade the typed answer and show the grade, then a follow-up, the next question or the close.
+    """A typed answer (or a typed "can you repeat that?"): its grade at once, then what comes next.
 
     An empty answer is not graded: the box keeps what was typed and the turn stays open.
     """
     tab = tab or Tab()
-    if not tab.listening:
-        tab.chat.append({"role": "assistant", "content": "Press **Start** to begin an interview."})
-        yield from _reply(tab, services, text)
-        return
-    if not text.strip():
-        tab.chat.append({"role": "assistant", "content": "I didn't get an answer. Type it and press Enter, "
-                                                         "or use Skip."})
-        yield from _reply(tab, services, text)
-        return
-    text, cut = cap_answer(text, services.settings.max_answer_chars)
-    if cut:
-        tab.chat.append({"role": "assistant", "content": f"✂️ {cut}"})
-    _grade(tab, text)
-    yield from _go_on(tab, services)
+    try:
+        with tab.owned():
+            if not tab.listening:
+                yield from _not_started(tab, services, text)
+                return
+            if not text.strip():
+                tab.say("I didn't get an answer. Type it and press Enter, or use Skip.")
+                yield from _speak(tab, services, text)
+                return
+            text, cut = cap_answer(text, services.settings.max_answer_chars)
+            if cut:
+                tab.say(f"✂️ {cut}")
+            tab.timings = {"turn_end": time.time()}
+            yield from _reply_to(tab, services, text)
+    except Busy:
+        yield from _busy(tab, services, text)
 
 
 def voice_answer(services: Services, recording: str | None, tab: Tab | None):
-    """A spoken answer (push-to-talk recording or an uploaded file): transcribe it, then grade it.
+    """A spoken answer (push-to-talk recording or an uploaded file): transcribe it, then as a typed one.
 
     Silence, noise or an unreadable file leave the turn open with a message; nothing is recorded.
     """
     tab = tab or Tab()
-    if not tab.listening:
-        discard_upload(recording)
-        tab.chat.append({"role": "assistant", "content": "Press **Start** to begin an interview."})
-        yield from _reply(tab, services)
-        return
-    if not recording:
-        yield from _reply(tab, services)
-        return
-    question = tab.interview.prompt.question
-    tab.timings = {"turn_end": time.time()}  # push-to-talk: the recording has just stopped
     try:
-        heard = hear(services.stt, Path(recording), glossary=tuple(question.glossary),
-                     max_seconds=tab.interview.options.answer_seconds)
-    except InterviewerError as error:
-        tab.chat.append({"role": "assistant", "content": f"⚠️ {error}"})
-        tab.to_speak.append(str(error) if isinstance(error, NothingHeard) else "I couldn't use that recording.")
-        yield from _reply(tab, services)
-        return
+        with tab.owned():
+            if not tab.listening or not recording:
+                yield from (_not_started(tab, services) if not tab.listening else _speak(tab, services))
+                return
+            question = tab.interview.prompt.question
+            tab.timings = {"turn_end": time.time()}  # push-to-talk: the recording has just stopped
+            try:
+                heard = hear(services.stt, Path(recording), glossary=tuple(question.glossary),
+                             max_seconds=tab.interview.options.answer_seconds)
+            except InterviewerError as error:
+                tab.say(f"⚠️ {error}")
+                tab.to_speak.append(str(error) if isinstance(error, NothingHeard) else "I couldn't use that recording.")
+                yield from _speak(tab, services)
+                return
+            tab.timings["transcript"] = time.time()
+            delivery = heard.delivery.to_dict() if heard.delivery else None
+            yield from _reply_to(tab, services, heard.transcript.text, delivery=delivery)
+    except Busy:
+        yield from _busy(tab, services)
     finally:
         discard_upload(recording)
-    tab.timings["transcript"] = time.time()
-    _grade(tab, heard.transcript.text, heard.delivery.to_dict() if heard.delivery else None)
-    yield from _go_on(tab, services)
 
 
 def hear_stream(services: Services, chunk, tab: Tab | None):
-    """Hands-free: a piece of microphone audio every half second. When a pause ends the answer, it is graded
-    here and the answer's session and number go to the hidden `heard` box, whose change event speaks the reply.
+    """Hands-free: a piece of microphone audio every half second. While the candidate talks, the words heard so
+    far go to the LLM's prompt; when the turn ends, the answer waits in the tab and the hidden `heard` box gets
+    a new value, whose change event gives the reply.
 
     Audio that arrives while the interviewer is speaking is dropped, so it never hears itself.
     """
     import gradio as gr
 
     nothing = gr.skip(), gr.skip()
-    if chunk is None or tab is None or not tab.listening:
+    if chunk is None or tab is None or not tab.listening or tab.heard is not None:
         return nothing
     if time.time() < tab.speaking_until:
         tab.listener = None
@@ -243,70 +246,62 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
     now = time.time()
     tab.timings = {"last_word": now - tab.listener.last_pause_s, "turn_end": now, "transcript": now}
     delivery = delivery_of(heard.words)
-    _grade(tab, heard.text, delivery.to_dict() if delivery else None)
-    return f"{tab.interview.id}:{len(tab.interview.turns)}", tab  # a new value for every answer, in any session
+    tab.heard = (heard.text, delivery.to_dict() if delivery else None)
+    return f"{tab.interview.id}:{len(tab.interview.turns)}:{len(tab.interview.exchanges)}", tab
 
 
 def heard_reply(services: Services, tab: Tab | None):
-    """The reply to an answer heard hands-free and already graded: its acknowledgement, then what is next."""
-    if tab is None or tab.interview is None or tab.interview.phase != "grade":
+    """The reply to an answer heard hands-free: its grade, then what comes next."""
+    if tab is None or tab.heard is None:
         import gradio as gr
 
         yield (gr.skip(),) * 9
         return
-    yield from _go_on(tab, services)
-
-
-def _grade(tab: Tab, text: str, delivery: dict | None = None, *, timed_out: bool = False) -> None:
-    """Show the answer (with its delivery when spoken) and its grade; the acknowledgement waits to be spoken."""
-    note = "" if not delivery else (f"\n\n*🎙 {delivery['wpm']:.0f} words/min · {delivery['fillers']} filler(s) · "
-                                    f"{delivery['advice']}*")
-    tab.chat.append({"role": "user", "content": (text or "(no answer)") + note})
-    said = tab.interview.answer(text, delivery=delivery, timed_out=timed_out)
-    if tab.timings:
-        tab.timings["score"] = time.time()
-    tab.show(said)
-
-
-def _go_on(tab: Tab, services: Services):
-    """Speak the grade's acknowledgement at once, then say what comes next (a follow-up phrased by the LLM
-    may take it a few seconds; the acknowledgement is playing meanwhile)."""
-    yield from _reply(tab, services)
-    tab.show(tab.interview.advance())
-    yield from _reply(tab, services)
+    try:
+        with tab.owned():
+            said, delivery = tab.heard
+            tab.heard = None
+            if tab.listening:
+                yield from _reply_to(tab, services, said, delivery=delivery)
+    except Busy:
+        yield from _busy(tab, services)
 
 
 def command(services: Services, name: str, text: str, tab: Tab | None):
     """Skip, repeat, hint or end, for the current prompt."""
     tab = tab or Tab()
-    if not tab.listening:
-        yield from _reply(tab, services, text)
-        return
-    said = getattr(tab.interview, name)()
-    tab.chat.append({"role": "user", "content": f"({name})"})
-    if name == "hint" or name == "repeat":
-        deadline = tab.deadline
-        tab.show(said)
-        tab.deadline = deadline  # a hint or a repeat does not restart the clock
-        yield from _reply(tab, services, text)
-        return
-    tab.show(said)
-    yield from _reply(tab, services)
+    try:
+        with tab.owned():
+            if not tab.listening:
+                yield from _speak(tab, services, text)
+                return
+            tab.say(f"({name})", role="user")
+            said = getattr(tab.interview, name)()
+            yield from _run(tab, services, tab.conductor.said(said), text if name in ("hint", "repeat") else "")
+    except Busy:
+        yield from _busy(tab, services, text)
 
 
 def tick(services: Services, text: str, tab: Tab | None):
     """Each second: the countdown, and when time is up, submit what was typed (or said) so far."""
-    if tab is None or tab.deadline is None or time.time() < tab.deadline:
-        import gradio as gr
+    import gradio as gr
 
-        yield (gr.skip(), tab, gr.skip(), gr.skip(), gr.skip(), _countdown(tab) if tab else "", gr.skip(), gr.skip(),
-               gr.skip())
+    idle = (gr.skip(), tab, gr.skip(), gr.skip(), gr.skip(), _countdown(tab) if tab else "", gr.skip(), gr.skip(),
+            gr.skip())
+    if tab is None or tab.deadline is None or time.time() < tab.deadline:
+        yield idle
         return
-    heard = tab.listener.flush() if tab.listener else None  # hands-free: what was said so far counts
-    if heard is not None:
-        text = f"{text} {heard.text}".strip()
-    _grade(tab, text, timed_out=True)
-    yield from _go_on(tab, services)
+    try:
+        with tab.owned(wait_s=0):
+            if not tab.listening or tab.deadline is None or time.time() < tab.deadline:
+                yield idle
+                return
+            heard = tab.listener.flush() if tab.listener else None  # hands-free: what was said so far counts
+            said = f"{text} {heard.text}".strip() if heard is not None else text
+            tab.timings = {"turn_end": time.time()}
+            yield from _reply_to(tab, services, said, timed_out=True)
+    except Busy:
+        yield idle
 
 
 def history_view(services: Services):
