@@ -161,6 +161,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--answer", help="the answer to grade")
     p.add_argument("--batch", type=Path, help="JSONL input: objects with question, reference, answer (and id)")
     p.add_argument("--out", type=Path, help="JSONL output for --batch (default: standard output)")
+    p.add_argument("--verify", action="store_true",
+                   help="also let the LLM read the answer against each key point (the verified grade)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_grade)
     return parser
@@ -285,7 +287,7 @@ def _report(args, settings: Settings) -> int:
     from interviewer.report import build_report
 
     services = _services(settings)
-    report = build_report(services.sessions.load(args.id, services.store, services.grader))
+    report = build_report(services.sessions.load(args.id, services.questions(), None))  # nothing is graded
     print(json.dumps(report, indent=2) if args.format == "json" else report_markdown(report))
     return 0
 
@@ -334,7 +336,7 @@ def _serve(args, settings: Settings) -> int:
 
 def _topics(args, settings: Settings) -> int:
     services = _services(settings)
-    counts = services.store.topics()
+    counts = services.topic_counts()
     titles = services.topic_titles()
     rows = [
         {"topic": t, "title": titles.get(t, t), "counts": {lv: counts[t].get(lv, 0) for lv in LEVELS},
@@ -424,7 +426,7 @@ def _grade(args, settings: Settings) -> int:
 
     services = _services(settings)
     if args.batch:
-        return _grade_batch(services, args.batch, args.out)
+        return _grade_batch(services, args.batch, args.out, verify=args.verify)
     if args.answer is None:
         raise BadInput("give --answer TEXT (or --batch FILE)")
     if args.question_id:
@@ -438,13 +440,52 @@ def _grade(args, settings: Settings) -> int:
     answer, cut = cap_answer(args.answer, settings.max_answer_chars)
     if cut:
         print(cut, file=sys.stderr)
-    grade = services.grader.grade(target, answer)
-    print(json.dumps(grade.to_dict(), indent=2) if args.json else grade_text(grade))
+    provisional = services.grader.grade(target, answer)
+    if not args.verify:
+        print(json.dumps(provisional.to_dict(), indent=2) if args.json else grade_text(provisional))
+        return 0
+    row, final = _verified_row(services, target, answer, provisional)
+    if args.json:
+        print(json.dumps(row, indent=2))
+    else:
+        print(f"Instant grade: {provisional.score}/10 ({provisional.letter})")
+        if row["verified"]:
+            print("Verified grade:\n" + grade_text(final))
+        else:
+            print(f"Not verified: {row['verification']}; the instant grade stands.\n" + grade_text(provisional))
     return 0
 
 
-def _grade_batch(services, source: Path, out: Path | None) -> int:
-    """Grade every line of a JSONL file; each output line is the input object plus its grade."""
+def _verified_row(services, target, answer: str, provisional) -> tuple[dict, object]:
+    """The verified grade of one answer as `grade --verify` reports it: the final grade's fields, with
+    `provisional_score`, `verified` and each key point's verdict (`statements`)."""
+    import time
+
+    from interviewer.errors import InterviewerError
+
+    dialogue = services.dialogue
+    if dialogue is None:
+        raise BadInput("--verify needs the LLM; it is switched off (INTERVIEWER_USE_LLM=0)")
+    try:
+        # asked for on purpose, so it may take as long as the model's own timeout, not an interview's budget
+        final, judgement = dialogue.verify(target.question, target.key_points, answer, provisional,
+                                           deadline=time.monotonic() + services.settings.llm_timeout_s)
+        reason = "" if judgement else "nothing to verify: no answer was given"
+    except InterviewerError as error:
+        log.warning("grade --verify: %s", error)
+        final, judgement, reason = provisional, None, str(error)
+    statements = [{"statement": p.point, "status": p.status,
+                   **({"verdict": max(v, key=v.get), "probabilities": {k: round(x, 4) for k, x in v.items()}}
+                      if judgement else {})}
+                  for p, v in zip(final.points, judgement.verdicts if judgement else [{}] * len(final.points),
+                                  strict=True)]
+    return {**final.to_dict(), "provisional_score": provisional.score, "verified": judgement is not None,
+            "verification": reason, "statements": statements}, final
+
+
+def _grade_batch(services, source: Path, out: Path | None, *, verify: bool = False) -> int:
+    """Grade every line of a JSONL file; each output line is the input object plus its grade (with `verify`,
+    the verified grade as `score`, and `provisional_score`, `verified` and `statements`)."""
     import time
 
     from interviewer.grader import Reference
@@ -464,9 +505,11 @@ def _grade_batch(services, source: Path, out: Path | None) -> int:
     with out.open("w", encoding="utf-8") if out else contextlib.nullcontext(sys.stdout) as sink:
         for row, target in zip(rows, targets, strict=True):
             grade = services.grader.grade(target, row["answer"])
-            sink.write(json.dumps({**row, **grade.to_dict()}) + "\n")
+            graded = _verified_row(services, target, row["answer"], grade)[0] if verify else grade.to_dict()
+            sink.write(json.dumps({**row, **graded}) + "\n")
     seconds = time.perf_counter() - start
-    print(f"graded {len(rows)} rows in {seconds:.1f} s ({len(rows) / max(seconds, 1e-9):.0f} rows/s)",
+    mode = "verified" if verify else "instant"
+    print(f"graded {len(rows)} rows ({mode}) in {seconds:.1f} s ({len(rows) / max(seconds, 1e-9):.2f} rows/s)",
           file=sys.stderr)
     return 0
 

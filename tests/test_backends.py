@@ -63,7 +63,8 @@ def test_whisper_does_not_drop_the_end_of_a_prompted_answer(services):
     audio = np.load(Path(__file__).parent / "data" / "prompt-stops-early.npy")  # 16 kHz float32, as streamed
     hint = "Glossary: supervised fine-tuning, RLHF, rejection sampling, best-of-n, reward model, PPO, Llama 2-Chat."
     words = _words(services.stt.transcribe(audio, hint=hint).text)
-    assert words[1:5] == ["reward", "model", "is", "trained"] and words[-3:] == ["optimize", "with", "ppo"]
+    assert words[1:5] == ["reward", "model", "is", "trained"] and words[-2:] == ["with", "ppo"]
+    assert words[-3].startswith(("optimis", "optimiz"))  # "optimised" is said; either spelling is heard right
     assert words.count("policy") == 1  # the rest is appended once, not the whole answer again
 
 

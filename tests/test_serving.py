@@ -12,7 +12,6 @@ from servers import free_port, running
 from interviewer.errors import BackendUnavailable
 from interviewer.knowledge.store import KnowledgeStore, open_http_client
 from interviewer.llm_http import OpenAICompatibleLLM
-from interviewer.phrasing import FollowUpPhraser
 from interviewer.registry import load_registry, require
 from interviewer.types import Message
 
@@ -52,10 +51,19 @@ def test_chat_stream_and_json_over_http(llm_server):
     assert "paris" in answer.city.lower()
 
 
-def test_follow_ups_are_phrased_by_the_server(llm_server, question):
-    phrase = FollowUpPhraser(lambda: OpenAICompatibleLLM(llm_server, "qwen-0.5b"), budget_s=60)
-    text = phrase(question, [question.key_points[-1]], question.follow_ups[0].ask)
-    assert text.endswith("?") and len(text) < 300
+def test_a_turn_is_judged_and_answered_by_the_server(llm_server, question):
+    """The same turn pipeline over HTTP: verdicts through the server's JSON mode, the reply streamed."""
+    from interviewer.conversation import VERDICTS, Context, Dialogue
+
+    dialogue = Dialogue(lambda: OpenAICompatibleLLM(llm_server, "qwen-0.5b"))
+    context = Context(question.question, tuple(question.key_points), said=question.answer)
+    dialogue.prefill(context)  # nothing to do over HTTP, and no error
+    judgement = dialogue.judge(context, kind="answer")
+    assert len(judgement.verdicts) == len(question.key_points)
+    for verdict in judgement.verdicts:  # one verdict chosen per point, with certainty
+        assert set(verdict) == set(VERDICTS) and sorted(verdict.values()) == [0.0, 0.0, 0.0, 1.0]
+    said = list(dialogue.reply(context, judgement, "move on.", unsaid=[], praise_allowed=True))
+    assert said and all(len(s) < 400 for s in said)
 
 
 def test_unreachable_server_is_a_clear_error():

@@ -109,7 +109,7 @@ def test_bank_add_of_a_hostile_bank_writes_nothing_anywhere(cli, tmp_path):
 
 def test_the_session_keeps_an_answer_up_to_the_cap(services, tmp_path):
     store = SessionStore(tmp_path / "sessions.sqlite")
-    interview = store.attach(Interview(services.store, services.grader,
+    interview = store.attach(Interview(services.store.questions(topic="rlhf"), services.grader,
                                        SessionOptions(topics=("rlhf",), questions=1, follow_ups=0)))
     interview.start()
     interview.submit("reward model " * 80_000)  # about 1 MB

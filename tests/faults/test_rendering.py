@@ -30,7 +30,7 @@ def _hostile_question() -> Question:
 def _interview(tmp_path, *answers: str) -> Interview:
     store = KnowledgeStore(open_client(tmp_path / "store"), FakeEmbedder())
     store.ingest([_hostile_question()])
-    interview = Interview(store, Grader(FakeEmbedder()), SessionOptions(topics=("hostile",), questions=1,
+    interview = Interview(store.questions(), Grader(FakeEmbedder()), SessionOptions(topics=("hostile",), questions=1,
                                                                          follow_ups=0), id="abc123")
     interview.start()
     for answer in answers:

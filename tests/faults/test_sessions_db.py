@@ -21,7 +21,7 @@ def _saved_sessions(services, db: Path, count: int = 12) -> None:
     """A real sessions file with several sessions, two answers each, closed as a finished process leaves it."""
     store = SessionStore(db)
     for _ in range(count):
-        interview = store.attach(Interview(services.store, services.grader,
+        interview = store.attach(Interview(services.store.questions(topic="rlhf"), services.grader,
                                            SessionOptions(topics=("rlhf",), questions=3, follow_ups=0)))
         interview.start()
         for answer in ANSWERS:
@@ -106,7 +106,7 @@ def test_a_locked_database_is_waited_for_then_named_and_left_alone(services, cli
         holder.wait(timeout=30)
     assert not list(db.parent.glob("*.corrupt-*")) and db.read_bytes() == before  # never moved or changed
     [session] = json.loads(cli("sessions", "--json").stdout)
-    interview = SessionStore(db).load(session["id"], services.store, services.grader)
+    interview = SessionStore(db).load(session["id"], services.questions(), services.grader)
     kept = [t.answer for t in interview.turns]
     ledger.answers(given=len(ANSWERS), kept=len(kept))
     assert kept == list(ANSWERS)

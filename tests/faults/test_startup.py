@@ -102,7 +102,7 @@ def test_a_text_interview_checks_only_what_it_uses(cli, models_copy):
     assert "The llm model" in done.stderr and "make models" in done.stderr and "Question 1" not in done.stdout
     _wrong_whisper_bytes(models_copy)  # typed answers need no recogniser: a damaged one does not stop them
     done = cli("interview", "--topic", "rlhf", "--text", "--questions", "1", "--json", stdin="an answer\n",
-               env={**env, "INTERVIEWER_FOLLOW_UP_LLM": "false"})
+               env={**env, "INTERVIEWER_USE_LLM": "false"})
     assert done.returncode == 0, done.stderr
 
 
