@@ -125,8 +125,8 @@ class Conductor:
             return reading.intent
         try:
             judgement = self.dialogue.judge(self._context(utterance), deadline=time.monotonic() + self.options.intent_s)
-        except InterviewerError as error:
-            log.info("intent: the LLM did not decide (%s); taken as an answer", error)
+        except Exception as error:  # noqa: BLE001 (whatever the model does, the utterance is kept and answered)
+            _log_failure("intent: the LLM did not decide; taken as an answer", error)
             return "answer"
         self._judged = (utterance, judgement) if judgement.kind == "answer" else None
         return judgement.kind
@@ -161,26 +161,16 @@ class Conductor:
                 judgement = self.dialogue.judge(context, kind="answer",
                                                 deadline=time.monotonic() + self.options.verify_s)
             interview.verified(verified_grade(turn.grade, judgement.verdicts, self.verify))
-        except InterviewerError as error:
+        except Exception as error:  # noqa: BLE001 (the instant grade stands, whatever the model did)
             reason = _reason(error, self.options.verify_s)
-            log.warning("verification of %s skipped: %s", turn.question.id, reason)
+            _log_failure(f"verification of {turn.question.id} skipped: {reason}", error)
             interview.verified(None, reason)
             return None
         self.timings["verified"] = time.time()
         return judgement
 
     def _related(self, answer: str, question: Question) -> list[tuple[str, Question]]:
-        """Stored questions about a term the candidate raised that this question does not cover."""
-        if self.search is None or not answer.strip():
-            return []
-        own = " ".join([question.question, *question.key_points, *question.glossary]).lower()
-        found = []
-        for hit in self.search(answer):
-            for term in hit.glossary:
-                if hit.id != question.id and term.lower() not in own and _mentions(answer, term):
-                    found.append((term, hit))
-                    break
-        return found
+        return related(answer, question, self.search) if self.search else []
 
     def _reply(self, context: Context, judgement: Judgement | None, plan: Plan) -> Iterator[Event]:
         interview = self.interview
@@ -212,8 +202,8 @@ class Conductor:
                                                 deadline=time.monotonic() + self.options.reply_s):
                 self.timings.setdefault("first_reply", time.time())
                 yield sentence
-        except InterviewerError as error:
-            log.warning("reply: the LLM's words were not used (%s)", _reason(error, self.options.reply_s))
+        except Exception as error:  # noqa: BLE001 (the bank's words serve, whatever the model did)
+            _log_failure(f"reply: the LLM's words were not used ({_reason(error, self.options.reply_s)})", error)
 
     def _clarify(self, utterance: str) -> Iterator[Event]:
         interview = self.interview
@@ -259,6 +249,22 @@ class Conductor:
             yield from self._reply(context, judgement, plan)
 
 
+def related(answer: str, question: Question, search: Callable[[str], list[Question]],
+            ) -> list[tuple[str, Question]]:
+    """Stored questions about a term the candidate raised that this question does not cover, each with the
+    term (found by semantic search over the bank with the candidate's words)."""
+    if not answer.strip():
+        return []
+    own = " ".join([question.question, *question.key_points, *question.glossary]).lower()
+    found = []
+    for hit in search(answer):
+        for term in hit.glossary:
+            if hit.id != question.id and term.lower() not in own and _mentions(answer, term):
+                found.append((term, hit))
+                break
+    return found
+
+
 def _mentions(text: str, term: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text, re.IGNORECASE) is not None
 
@@ -267,9 +273,17 @@ def _asks(sentence: str) -> bool:
     return sentence.rstrip().endswith("?")
 
 
-def _reason(error: InterviewerError, budget: float) -> str:
+def _reason(error: Exception, budget: float) -> str:
     from interviewer.errors import LLMTimeout
 
     if isinstance(error, LLMTimeout):
         return f"the model did not answer within {budget:g} s"
     return f"the model failed ({error})"
+
+
+def _log_failure(message: str, error: Exception) -> None:
+    """A fallback is logged: one line for the errors we expect of a model, the traceback for any other."""
+    if isinstance(error, InterviewerError):
+        log.warning(message)
+    else:
+        log.exception(message)

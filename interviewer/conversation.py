@@ -30,8 +30,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from interviewer import text as T
 from interviewer.backends import LLM
+from interviewer.errors import BadModelOutput
+from interviewer.grader import EMPTY_VERDICTS
 from interviewer.intents import INTENTS, Intent
-from interviewer.types import Message, Slot
+from interviewer.types import Grade, Message, Slot
+from interviewer.verdicts import VerifyOptions, verified_grade
 
 log = logging.getLogger(__name__)
 PROMPTS = Path(__file__).parent / "prompts"
@@ -86,9 +89,10 @@ class Dialogue:
 
     @staticmethod
     def messages(context: Context, *, closed: bool = True) -> list[Message]:
-        """The turn's prompt; `closed=False` leaves the candidate's words open (they are still talking)."""
+        """The turn's prompt; `closed=False` leaves the candidate's words open (they are still talking).
+        Sentences addressed to the grader are taken out of the candidate's words before the model sees them."""
         user = render("turn_user.j2", question=context.question, key_points=context.key_points,
-                      earlier=context.earlier, said=context.said.strip())
+                      earlier=context.earlier, said=T.without_instructions(context.said.strip()))
         return [Message("system", render("turn_system.j2")), Message("user", user + ("\n</said>" if closed else ""))]
 
     def prefill(self, context: Context) -> None:
@@ -101,13 +105,29 @@ class Dialogue:
         messages = self.messages(context)
         if kind is None:
             [probabilities] = llm.choose(messages, [Slot("Kind:", _KIND_OPTIONS)], deadline=deadline)
-            kind = INTENTS[int(np.argmax([probabilities[o] for o in _KIND_OPTIONS]))]
+            scores = [float(probabilities.get(o, np.nan)) for o in _KIND_OPTIONS]
+            if not np.isfinite(scores).all():
+                raise BadModelOutput("the model gave no usable reading of the utterance")
+            kind = INTENTS[int(np.argmax(scores))]
         if kind != "answer":
             return Judgement(kind)
         slots = [Slot(f"Kind: answer\n{n}:" if n == 1 else f"\n{n}:", _VERDICT_OPTIONS)
                  for n in range(1, len(context.key_points) + 1)]
         found = llm.choose(messages, slots, deadline=deadline)
-        return Judgement("answer", tuple({v: p[f" {v}"] for v in VERDICTS} for p in found))
+        verdicts = tuple({v: float(p.get(f" {v}", np.nan)) for v in VERDICTS} for p in found)
+        if len(verdicts) != len(slots) or not all(np.isfinite(list(v.values())).all() for v in verdicts):
+            raise BadModelOutput(f"the model gave no usable verdicts ({len(verdicts)} for {len(slots)} key points)")
+        return Judgement("answer", verdicts)
+
+    def verify(self, question: str, key_points: Sequence[str], answer: str, provisional: Grade, *,
+               options: VerifyOptions | None = None, deadline: float | None = None,
+               ) -> tuple[Grade, Judgement | None]:
+        """The verified grade of one answer on its own (no conversation around it), and the verdicts it
+        rests on; an answer with nothing to verify keeps its instant grade."""
+        if provisional.verdict in EMPTY_VERDICTS:
+            return provisional, None
+        judgement = self.judge(Context(question, tuple(key_points), (), answer), kind="answer", deadline=deadline)
+        return verified_grade(provisional, judgement.verdicts, options or VerifyOptions()), judgement
 
     def reply(self, context: Context, judgement: Judgement, plan: str, *, unsaid: Sequence[str],
               praise_allowed: bool, max_tokens: int = 70, deadline: float | None = None) -> Iterator[str]:
@@ -127,6 +147,8 @@ class Dialogue:
 def unsafe(sentence: str, unsaid: Sequence[str], *, praise_allowed: bool) -> str:
     """Why a spoken sentence may not be said (it states a point the candidate has not made, or praises a
     weak answer), or "" when it is fine."""
+    if "\ufffd" in sentence or not T.words(sentence):
+        return "garbled text"
     if not praise_allowed and _PRAISE.search(sentence):
         return "praise for an answer that earned none"
     said = T.content_stems(sentence)

@@ -26,7 +26,10 @@ _INSTRUCTION = re.compile(
     r"|^\W*(system|assistant|grader|evaluator|note to the (grader|evaluator))\W*:"
     r"|\bscore\s*[=:]\s*\d+"
     r"|\b(you are|act as|as) (the|an?) (grader|examiner|evaluator|scorer|scoring model)\b"
-    r"|</?\s*(answer|grader|system|instructions?)[^>]*>|<\|im_(start|end)\|>",
+    r"|</?\s*(answer|said|grader|system|instructions?)[^>]*>|<\|im_(start|end)\|>"
+    r"|^\W*(kind|verdict|plan|reply|\d+)\s*:\s*(yes|partly|answer|move on|ask)\b"  # the judge's own reply shape
+    r"|\bverdicts?\b|\b(every|each|all)( of)?( the)?( key)? points?\b.{0,40}\b(covered|stated|made|yes)\b",  # claims
+    # about the marking itself
     re.IGNORECASE,
 )
 _DONT_KNOW = re.compile(
@@ -97,3 +100,10 @@ def looks_english(text: str) -> bool:
     english = sum(t in STOPWORDS for t in tokens)
     foreign = sum(t in _FOREIGN_MARKERS for t in tokens)
     return not (foreign >= 3 and foreign > english)
+
+
+def without_instructions(text: str) -> str:
+    """The text less its sentences addressed to the grader, so they never reach a judge as instructions."""
+    parts = sentences(text)
+    kept = [s for s in parts if not is_instruction(s)]
+    return text if len(kept) == len(parts) else " ".join(kept)

@@ -40,7 +40,7 @@ class VerifyOptions:
     partial_at: float = 0.3  # credit from which it counts as partly made
 
 
-def _logit(p: float) -> float:
+def logit(p: float) -> float:
     p = min(max(p, 1e-4), 1 - 1e-4)
     return math.log(p / (1 - p))
 
@@ -52,33 +52,45 @@ def belief(verdict: Verdict) -> float:
 
 def credit(verdict: Verdict, strength: float, options: VerifyOptions = VerifyOptions()) -> float:
     """A point's credit, 0..1, from the LLM's verdict and the embedding strength."""
-    z = options.bias + options.llm_weight * _logit(belief(verdict)) + options.embedding_weight * strength
+    z = options.bias + options.llm_weight * logit(belief(verdict)) + options.embedding_weight * strength
     return 1 / (1 + math.exp(-z))
+
+
+def marks(provisional: Grade, verdicts: tuple[Verdict, ...], options: VerifyOptions = VerifyOptions(),
+          ) -> list[tuple[float, bool]]:
+    """Each key point's credit (0..1) and whether the LLM found it contradicted."""
+    if len(verdicts) != len(provisional.points):
+        raise ValueError(f"{len(verdicts)} verdicts for {len(provisional.points)} key points")
+    found = []
+    for old, verdict in zip(provisional.points, verdicts, strict=True):
+        contradicted = verdict["contradicts"] >= options.contradicted_at and verdict["contradicts"] > verdict["yes"]
+        found.append((credit(verdict, old.strength, options), contradicted))
+    return found
+
+
+def share(marked: list[tuple[float, bool]], options: VerifyOptions = VerifyOptions()) -> float:
+    """The answer's share of the credit: mean credit of the points not contradicted, less the cost of each
+    contradicted one (may be below 0)."""
+    return sum(-options.contradiction_cost if wrong else c for c, wrong in marked) / len(marked)
 
 
 def verified_grade(provisional: Grade, verdicts: tuple[Verdict, ...], options: VerifyOptions = VerifyOptions(),
                    ) -> Grade:
     """The provisional grade re-marked with the LLM's verdicts: statuses, evidence, score, and what changed."""
-    if len(verdicts) != len(provisional.points):
-        raise ValueError(f"{len(verdicts)} verdicts for {len(provisional.points)} key points")
-    points, credits, costs = [], [], []
-    for old, verdict in zip(provisional.points, verdicts, strict=True):
-        c = credit(verdict, old.strength, options)
-        contradicted = verdict["contradicts"] >= options.contradicted_at and verdict["contradicts"] > verdict["yes"]
+    marked = marks(provisional, verdicts, options)
+    points = []
+    for old, (c, contradicted) in zip(provisional.points, marked, strict=True):
         status = ("contradicted" if contradicted else "covered" if c >= options.covered_at
                   else "partial" if c >= options.partial_at else "missed")
-        credits.append(0.0 if contradicted else c)
-        costs.append(options.contradiction_cost if contradicted else 0.0)
         points.append(replace(old, status=status, evidence=old.span if status != "missed" else "",
                               strength=round(c, 4)))
-    share = (sum(credits) - sum(costs)) / len(points)
-    score = max(0, min(10, round(10 * share / options.full_marks_at)))
+    score = max(0, min(10, round(10 * share(marked, options) / options.full_marks_at)))
     score = min(score, provisional.cap)  # off-topic stays capped; a bare-list cap does not (see the docstring)
     confidence = _confidence(verdicts)
     return replace(provisional, score=score, letter=letter_for(score), points=tuple(points),
                    verdict=verdict_line(score), tip=tip_for(points), confidence=confidence[0],
-                   confidence_reason=confidence[1], coverage=sum(credits) / len(points), verified=True,
-                   changes=tuple(changes(provisional.points, points)))
+                   confidence_reason=confidence[1], coverage=sum(c for c, wrong in marked if not wrong) / len(points),
+                   verified=True, changes=tuple(changes(provisional.points, points)))
 
 
 def changes(before: tuple[PointResult, ...], after: list[PointResult]) -> list[str]:
