@@ -25,7 +25,7 @@ else
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 endif
 
-.PHONY: setup interview test bench eval models lint clean browser
+.PHONY: setup interview test faults bench eval models lint clean browser
 
 setup: $(VENV)/.deps models
 
@@ -65,6 +65,11 @@ browser:
 test: $(VENV)/.deps browser
 	$(BIN)/interviewer models fetch --profile test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The fault-injection suite alone (it also runs in `make test`): prints cases tried, survived, answers lost.
+faults: $(VENV)/.deps
+	$(BIN)/interviewer models fetch --profile test
+	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m interviewer.bench

@@ -10,6 +10,7 @@ import json
 import platform
 import statistics
 import time
+from collections import defaultdict
 from collections.abc import Callable
 
 import numpy as np
@@ -188,6 +189,50 @@ def bench_concurrency(services: Services) -> dict:
     return out
 
 
+def bench_verified(services: Services, answers: int = 6) -> dict:
+    """After the answer ends: the verified grade, and the first sentence of the LLM's reply, with the prompt
+    evaluated while the candidate was talking (prefill at 60% and 90% of the words) and without (cold, on
+    other questions so nothing is cached)."""
+    from interviewer.conversation import Context, Judgement
+    from interviewer.eval import load_labelled
+    from interviewer.planner import follow_up_for
+    from interviewer.verdicts import verified_grade
+
+    dialogue = services.dialogue
+    if dialogue is None:
+        return {}
+    seen, items = set(), []
+    for item in load_labelled():
+        if item["question_id"] not in seen and len(item["answer"].split()) > 30:
+            seen.add(item["question_id"])
+            items.append(item)
+    found: dict[str, list[float]] = defaultdict(list)
+    for n, item in enumerate(items[: 2 * answers]):
+        mode = "prefilled" if n % 2 == 0 else "cold"
+        q = services.store.get(item["question_id"])
+        words = item["answer"].split()
+        if mode == "prefilled":
+            for share in (0.6, 0.9):
+                so_far = " ".join(words[: int(share * len(words))])
+                dialogue.prefill(Context(q.question, tuple(q.key_points), (), so_far))
+        context = Context(q.question, tuple(q.key_points), (), item["answer"])
+        start = time.perf_counter()
+        provisional = services.grader.grade(q, item["answer"])
+        judgement = dialogue.judge(context, kind="answer")
+        grade = verified_grade(provisional, judgement.verdicts)
+        found[f"verified_{mode}"].append(time.perf_counter() - start)
+        found[f"tokens_left_{mode}"].append(getattr(services.llm, "last_evaluated", 0))  # evaluated after the end
+        target = follow_up_for(q, grade)
+        plan = f"ask about point {target[0] + 1}." if target else "move on."
+        unsaid = [p.point for p in grade.points if p.status != "covered"]
+        for _ in dialogue.reply(context, Judgement("answer", judgement.verdicts), plan, unsaid=unsaid,
+                                praise_allowed=grade.score >= 7):
+            found[f"first_reply_sentence_{mode}"].append(time.perf_counter() - start)
+            break
+    return {f"{key}_{q}{'' if key.startswith('tokens') else '_s'}": _pct(values, q)
+            for key, values in found.items() for q in (50, 95)}
+
+
 def bench_retrieval_and_grading(services: Services) -> dict:
     questions = services.bank.questions
     sentences = [s for q in questions for s in q.key_points][:300]
@@ -211,6 +256,15 @@ ROWS = [
     ("stt_rtf", "STT real-time factor", "×"), ("embed_sentences_per_s", "embedding", "sent/s"),
     ("store_query_p50_ms", "store query p50", "ms"), ("store_query_p95_ms", "store query p95", "ms"),
     ("grade_p50_ms", "grade p50", "ms"), ("grade_p95_ms", "grade p95", "ms"),
+    ("verified_prefilled_50_s", "verified grade after the answer ends, prompt prefilled: p50", "s"),
+    ("verified_prefilled_95_s", "verified grade after the answer ends, prompt prefilled: p95", "s"),
+    ("verified_cold_50_s", "verified grade after the answer ends, nothing prefilled: p50", "s"),
+    ("verified_cold_95_s", "verified grade after the answer ends, nothing prefilled: p95", "s"),
+    ("first_reply_sentence_prefilled_50_s", "first sentence of the LLM's reply, prefilled: p50", "s"),
+    ("first_reply_sentence_prefilled_95_s", "first sentence of the LLM's reply, prefilled: p95", "s"),
+    ("first_reply_sentence_cold_50_s", "first sentence of the LLM's reply, nothing prefilled: p50", "s"),
+    ("tokens_left_prefilled_50", "prompt tokens left to evaluate after the answer, prefilled: p50", "tokens"),
+    ("tokens_left_cold_50", "prompt tokens left to evaluate after the answer, nothing prefilled: p50", "tokens"),
     ("voice_pause_p50_s", "voice turn: pause after the last word that ends the turn p50", "s"),
     ("voice_transcript_p50_s", "voice turn: end detected → transcript final p50", "s"),
     ("voice_score_p50_s", "voice turn: end detected → score ready p50", "s"),
@@ -244,6 +298,7 @@ def main() -> None:
     results |= bench_llm(services)
     results |= bench_speech(services)
     results |= bench_retrieval_and_grading(services)
+    results |= bench_verified(services)
     results |= bench_voice_turn(services)
     results |= bench_concurrency(services)
     results["llm"] = services.llm.name

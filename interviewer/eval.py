@@ -16,15 +16,19 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from interviewer.audio import chunks_to_16k
-from interviewer.grader import Reference
+from interviewer.conversation import Context, Dialogue
+from interviewer.grader import EMPTY_VERDICTS, Reference
 from interviewer.knowledge.store import KnowledgeStore, open_client
 from interviewer.settings import REPO_ROOT, Settings
+from interviewer.types import Grade
+from interviewer.verdicts import VerifyOptions, belief, logit, marks, share, verified_grade
 from interviewer.wiring import Services
 
 GRADED = REPO_ROOT / "tests" / "data" / "graded"
@@ -62,42 +66,55 @@ def agreement(labels: list[float], predicted: list[float]) -> dict:
     }
 
 
-def eval_grading(services: Services) -> dict:
-    items = load_labelled()
-    store, grader = services.store, services.grader
-    times = []
-    for item in items:
-        start = time.perf_counter()
-        grade = grader.grade(store.get(item["question_id"]), item["answer"])
-        times.append(time.perf_counter() - start)
-        item["predicted"], item["confidence"] = grade.score, grade.confidence
-    result = {}
-    for split in ("tune", "heldout"):
-        chosen = [i for i in items if i["split"] == split]
-        result[split] = agreement([i["score"] for i in chosen], [i["predicted"] for i in chosen])
-    per_category = defaultdict(list)
-    for i in items:
-        if i["split"] == "heldout":
-            per_category[i["category"]].append(i)
-    result["heldout_by_category"] = {
-        cat: {"n": len(rows), "label_mean": statistics.mean(r["score"] for r in rows),
-              "predicted_mean": statistics.mean(r["predicted"] for r in rows),
-              "mae": statistics.mean(abs(r["score"] - r["predicted"]) for r in rows)}
-        for cat, rows in sorted(per_category.items())
-    }
-    result["heldout_by_confidence"] = {  # does the grader know when it may be wrong?
-        level: {"n": len(rows), "mae": statistics.mean(abs(r["score"] - r["predicted"]) for r in rows)}
-        for level in ("high", "medium", "low")
-        if (rows := [i for i in items if i["split"] == "heldout" and i["confidence"] == level])
-    }
-    result["latency_p50_ms"] = 1000 * float(np.percentile(times, 50))
-    result["latency_p95_ms"] = 1000 * float(np.percentile(times, 95))
-    sample = items[:20]
-    result["consistent_over_10_repeats"] = all(
-        len({grader.grade(store.get(i["question_id"]), i["answer"]).to_dict().__repr__() for _ in range(10)}) == 1
-        for i in sample
-    )
-    return result
+CHECKSET = REPO_ROOT / "tests" / "data" / "checkset"
+
+
+def _order(key: str) -> str:
+    """A fixed pseudo-random order (by hash), so samples are the same in every run and on every machine."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Judge:
+    """The LLM's verdicts on an answer, obtained exactly as the conductor obtains them, and kept on disk by
+    model and prompt (data/eval-cache/judge.jsonl), so a rerun only judges what changed."""
+
+    def __init__(self, services: Services) -> None:
+        self.dialogue = services.dialogue
+        if self.dialogue is None:
+            raise SystemExit("the verified grade needs the LLM; unset INTERVIEWER_USE_LLM=0 or run with --quick")
+        self.model = str(services.settings.llm_url or services.model_path("llm"))
+        self.path = services.settings.data_dir / "eval-cache" / "judge.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.cache: dict[str, list[dict]] = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by an interrupted run
+                self.cache[row["key"]] = row["verdicts"]
+        self.seconds: list[float] = []  # time of each call not served from the cache
+
+    def verdicts(self, question: str, key_points: tuple[str, ...], answer: str) -> tuple[dict, ...]:
+        context = Context(question, tuple(key_points), (), answer)
+        messages = Dialogue.messages(context)
+        key = _order(json.dumps([self.model, [m.content for m in messages]]))
+        if key not in self.cache:
+            start = time.perf_counter()
+            judgement = self.dialogue.judge(context, kind="answer")
+            self.seconds.append(time.perf_counter() - start)
+            self.cache[key] = [dict(v) for v in judgement.verdicts]
+            with self.path.open("a") as handle:
+                handle.write(json.dumps({"key": key, "verdicts": self.cache[key]}) + "\n")
+        return tuple(self.cache[key])
+
+
+def _features(provisional: Grade, verdicts: tuple[dict, ...]) -> list[float]:
+    """What the verified grade is made of, averaged over the key points: the LLM's belief (as a logit), the
+    embedding strength, and the probability of a contradiction."""
+    return [float(np.mean([logit(belief(v)) for v in verdicts])),
+            float(np.mean([p.strength for p in provisional.points])),
+            float(max(v["contradicts"] for v in verdicts))]
 
 
 def semeval_rows() -> list[dict]:
@@ -105,43 +122,330 @@ def semeval_rows() -> list[dict]:
         return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-def semeval_signal(services: Services, row: dict) -> float:
-    """The grader's continuous coverage of the best-matching reference answer."""
-    best = 0.0
-    for reference in row["reference_answers"].split(" ||| "):
-        grade = services.grader.grade(Reference.from_text(row["question"], reference), row["student_answer"])
-        best = max(best, grade.coverage)
+def _semeval_scored(services: Services, rows: list[dict]) -> None:
+    """Add to each row its closest reference answer, the plain cosine to it, and the instant grade on it."""
+    embedder = services.embedder
+    texts = list(dict.fromkeys([r["student_answer"] for r in rows] +
+                               [t for r in rows for t in r["reference_answers"].split(" ||| ")]))
+    vectors = dict(zip(texts, embedder.embed(texts), strict=True))
+    for row in rows:
+        answer = vectors[row["student_answer"]]
+        cosines = {t: float(vectors[t] @ answer) for t in row["reference_answers"].split(" ||| ")}
+        row["reference"] = max(cosines, key=cosines.get)
+        row["cosine"] = cosines[row["reference"]]
+    references = [Reference.from_text(r["question"], r["reference"]) for r in rows]
+    services.grader.warm(references)
+    services.grader.warm_answers([r["student_answer"] for r in rows])
+    for row, reference in zip(rows, references, strict=True):
+        row["reference_key"] = reference
+        row["grade"] = services.grader.grade(reference, row["student_answer"])
+        row["provisional"] = row["grade"].coverage
+
+
+def _semeval_verified(judge: Judge, row: dict, options: VerifyOptions) -> None:
+    reference = row["reference_key"]
+    verdicts = judge.verdicts(reference.question, reference.key_points, row["student_answer"])
+    row["features"] = _features(row["grade"], verdicts)
+    row["verified"] = share(marks(row["grade"], verdicts, options), options)
+
+
+def _two_way(train: list[dict], test: list[dict], signal: str) -> dict:
+    """AUC, and macro-F1 at the threshold that is best on the training rows."""
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    y_train = np.array([r["label"] == "correct" for r in train])
+    x_train = np.array([r[signal] for r in train])
+    candidates = np.unique(np.round(x_train, 3))
+    threshold = max(candidates, key=lambda t: f1_score(y_train, x_train >= t, average="macro"))
+    y, x = np.array([r["label"] == "correct" for r in test]), np.array([r[signal] for r in test])
+    return {"auc": float(roc_auc_score(y, x)), "macro_f1": float(f1_score(y, x >= threshold, average="macro")),
+            "threshold": float(threshold)}
+
+
+def _three_way(train: list[dict], test: list[dict], columns) -> dict:
+    """Accuracy and macro-F1 of a logistic regression over correct / contradictory / incorrect, fitted on the
+    training rows."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+
+    model = LogisticRegression(max_iter=1000).fit([columns(r) for r in train], [r["label"] for r in train])
+    predicted = model.predict([columns(r) for r in test])
+    truth = [r["label"] for r in test]
+    return {"accuracy": float(accuracy_score(truth, predicted)),
+            "three_way_f1": float(f1_score(truth, predicted, average="macro"))}
+
+
+BASELINES = {"cosine": lambda r: [r["cosine"]], "provisional": lambda r: [r["provisional"]]}
+
+
+def eval_semeval(services: Services, judge: Judge | None, options: VerifyOptions, *, train_n: int = 50,
+                 test_n: int = 20) -> dict:
+    """Two-way and three-way results on every test split: the plain cosine and the instant grade on every
+    row, and on a fixed sample per split the verified grade beside both baselines on the same rows. Every
+    threshold and regression is fitted on the corpus's training split (for the verified grade, on a fixed
+    sample of it)."""
+    if not SEMEVAL.exists():
+        return {"skipped": f"{SEMEVAL} not found"}
+    rows = semeval_rows()
+    _semeval_scored(services, rows)
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[(row["corpus"], row["split"])].append(row)
+    samples = {key: sorted(group, key=lambda r: _order(r["answer_id"]))[: train_n if key[1] == "training" else test_n]
+               for key, group in groups.items()}
+    if judge is not None:
+        for key in sorted(samples, key=lambda k: k[1] != "training"):  # training first: the fit needs it
+            for row in samples[key]:
+                _semeval_verified(judge, row, options)
+    result: dict = {}
+    for (corpus, split), test in sorted(groups.items()):
+        if split == "training":
+            continue
+        train = groups[(corpus, "training")]
+        entry = {"n": len(test)}
+        for name, columns in BASELINES.items():
+            entry[name] = {**_two_way(train, test, name), **_three_way(train, test, columns)}
+        if judge is not None:
+            train_s, test_s = samples[(corpus, "training")], samples[(corpus, split)]
+            entry["sample"] = {"n": len(test_s), "train_n": len(train_s)}
+            for name, columns in {**BASELINES, "verified": lambda r: r["features"]}.items():
+                entry["sample"][name] = {**_two_way(train_s, test_s, name), **_three_way(train_s, test_s, columns)}
+        result[f"{corpus}/{split}"] = entry
+    if judge is not None:
+        result["fit"] = fit_credit([r for k, s in samples.items() if k[1] == "training" for r in s])
+    return result
+
+
+def fit_credit(rows: list[dict]) -> dict:
+    """The logistic credit of a point (bias, llm_weight, embedding_weight of VerifyOptions), refitted on the
+    SemEval training sample: was the student's answer correct, from the LLM's belief and the embedding."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([r["features"][:2] for r in rows])
+    y = np.array([r["label"] == "correct" for r in rows])
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    return {"n": len(rows), "bias": float(model.intercept_[0]), "llm_weight": float(model.coef_[0][0]),
+            "embedding_weight": float(model.coef_[0][1])}
+
+
+def load_checkset() -> list[dict]:
+    return [item for file in sorted(CHECKSET.glob("*.yaml")) for item in yaml.safe_load(file.read_text())]
+
+
+def _cosine_scale(services: Services, items: list[dict]) -> tuple[float, float]:
+    """The plain-cosine baseline as a 0-10 score: a straight line fitted on the tuning part of our own set."""
+    xs = _cosines(services, [(i["question"].answer, i["answer"]) for i in items])
+    slope, intercept = np.polyfit(xs, [i["score"] for i in items], 1)
+    return float(slope), float(intercept)
+
+
+def _cosines(services: Services, pairs: list[tuple[str, str]]) -> list[float]:
+    """Plain all-MiniLM cosine between each model answer and answer (0 for an empty answer)."""
+    texts = list(dict.fromkeys(t for pair in pairs for t in pair if t.strip()))
+    vectors = dict(zip(texts, services.embedder.embed(texts), strict=True))
+    return [float(vectors[a] @ vectors[b]) if b.strip() else 0.0 for a, b in pairs]
+
+
+def _graded(services: Services, judge: Judge | None, items: list[dict], scale: tuple[float, float],
+            options: VerifyOptions) -> None:
+    """Each item's cosine baseline, instant grade and (with a judge) verified grade, all out of 10."""
+    cosines = _cosines(services, [(i["question"].answer, i["answer"]) for i in items])
+    services.grader.warm([i["question"] for i in items])
+    services.grader.warm_answers([i["answer"] for i in items])
+    for item, cosine in zip(items, cosines, strict=True):
+        question = item["question"]
+        item["cosine"] = float(np.clip(scale[0] * cosine + scale[1], 0, 10))
+        item["grade"] = services.grader.grade(question, item["answer"])
+        item["provisional"] = item["grade"].score
+        if judge is not None:
+            if item["grade"].verdict in EMPTY_VERDICTS:
+                item["verified"] = item["grade"].score
+            else:
+                verdicts = judge.verdicts(question.question, tuple(question.key_points), item["answer"])
+                item["verdicts"] = verdicts
+                item["verified"] = verified_grade(item["grade"], verdicts, options).score
+
+
+def _methods(items: list[dict]) -> list[str]:
+    return [m for m in ("cosine", "provisional", "verified") if all(m in i for i in items)]
+
+
+def _agreements(items: list[dict]) -> dict:
+    return {m: agreement([i["score"] for i in items], [i[m] for i in items]) for m in _methods(items)}
+
+
+def _by(items: list[dict], field: str) -> dict:
+    groups = defaultdict(list)
+    for item in items:
+        groups[item[field]].append(item)
+    return {name: {"n": len(rows), "label_mean": statistics.mean(r["score"] for r in rows),
+                   **{m: statistics.mean(r[m] for r in rows) for m in _methods(rows)}}
+            for name, rows in sorted(groups.items())}
+
+
+def tune_scale(items: list[dict], options: VerifyOptions) -> dict:
+    """full_marks_at and contradiction_cost chosen on the tuning part of our own set (least mean absolute
+    error); printed beside the shipped values, which are set by hand from it."""
+    best = None
+    for full in (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9):
+        for cost in (0.0, 0.25, 0.5, 0.75, 1.0):
+            trial = replace(options, full_marks_at=full, contradiction_cost=cost)
+            scores = [verified_grade(i["grade"], i["verdicts"], trial).score if "verdicts" in i else i["verified"]
+                      for i in items]
+            mae = float(np.mean([abs(s - i["score"]) for s, i in zip(scores, items, strict=True)]))
+            if best is None or mae < best["mae"]:
+                best = {"full_marks_at": full, "contradiction_cost": cost, "mae": mae}
     return best
 
 
-def eval_semeval(services: Services) -> dict:
-    from sklearn.metrics import f1_score, roc_auc_score
-
-    if not SEMEVAL.exists():
-        return {"skipped": f"{SEMEVAL} not found"}
-    groups: dict[tuple[str, str], list[tuple[float, int]]] = defaultdict(list)
-    rows = semeval_rows()
-    references = [Reference.from_text(row["question"], text) for row in rows
-                  for text in row["reference_answers"].split(" ||| ")]
-    services.grader.warm(references)
-    services.grader.warm_answers([row["student_answer"] for row in rows])
-    for row in rows:
-        groups[(row["corpus"], row["split"])].append((semeval_signal(services, row), int(row["label"] == "correct")))
-    result = {}
-    for corpus in sorted({c for c, _ in groups}):
-        train = np.array(groups[(corpus, "training")])
-        candidates = np.unique(np.round(train[:, 0], 3))
-        threshold = max(candidates, key=lambda t: f1_score(train[:, 1], train[:, 0] >= t, average="macro"))
-        for (c, split), rows in sorted(groups.items()):
-            if c != corpus or split == "training":
-                continue
-            data = np.array(rows)
-            result[f"{corpus}/{split}"] = {
-                "n": len(rows), "threshold": float(threshold),
-                "auc": float(roc_auc_score(data[:, 1], data[:, 0])),
-                "macro_f1": float(f1_score(data[:, 1], data[:, 0] >= threshold, average="macro")),
-            }
+def eval_grading(services: Services, judge: Judge | None, options: VerifyOptions, *, tune_n: int = 48,
+                 heldout_n: int = 72) -> dict:
+    """Our own labelled set (tuning part and held-out part) and the check set written by strangers, each
+    with the plain cosine, the instant grade and the verified grade, out of 10."""
+    store = services.store
+    own = load_labelled()
+    for item in own:
+        item["question"] = store.get(item["question_id"])
+    tune = [i for i in own if i["split"] == "tune"]
+    heldout = [i for i in own if i["split"] == "heldout"]
+    tune_sample = sorted(tune, key=lambda i: _order(i["question_id"] + i["answer"]))[:tune_n]
+    heldout_sample = sorted(heldout, key=lambda i: _order(i["question_id"] + i["answer"]))[:heldout_n]
+    check = load_checkset()
+    for item in check:
+        item["question"] = store.get(item["question_id"])
+    scale = _cosine_scale(services, tune)
+    _graded(services, None, tune + heldout, scale, options)
+    _graded(services, judge, check, scale, options)
+    _graded(services, judge, tune_sample, scale, options)
+    _graded(services, judge, heldout_sample, scale, options)
+    result = {"cosine_scale_fitted_on": "own set, tuning part", "cosine_scale": scale,
+              "check": _agreements(check), "check_by_style": _by(check, "style"),
+              "own_tune_sample": _agreements(tune_sample), "own_heldout": _agreements(heldout_sample),
+              "own_heldout_all_instant": agreement([i["score"] for i in heldout], [i["provisional"] for i in heldout]),
+              "own_heldout_by_category": _by(heldout, "category"),
+              "own_tune_all_instant": agreement([i["score"] for i in tune], [i["provisional"] for i in tune])}
+    if judge is not None:
+        result["scale_fit_on_tune"] = tune_scale(tune_sample, options)
+    times = []
+    for item in check[:40]:
+        start = time.perf_counter()
+        services.grader.grade(item["question"], item["answer"])
+        times.append(time.perf_counter() - start)
+    result["instant_latency_ms"] = {"p50": 1000 * float(np.percentile(times, 50)),
+                                    "p95": 1000 * float(np.percentile(times, 95))}
+    result["consistent_over_10_repeats"] = _consistent(services, judge, check[:5], options)
     return result
+
+
+def _consistent(services: Services, judge: Judge | None, items: list[dict], options: VerifyOptions) -> dict:
+    """The same answer graded 10 times, in each mode, gives one grade (the verified mode asks the LLM anew)."""
+    instant = all(len({repr(services.grader.grade(i["question"], i["answer"]).to_dict()) for _ in range(10)}) == 1
+                  for i in items)
+    if judge is None:
+        return {"instant": instant}
+    verified = True
+    for item in items:
+        q = item["question"]
+        context = Context(q.question, tuple(q.key_points), (), item["answer"])
+        seen = {verified_grade(item["grade"], judge.dialogue.judge(context, kind="answer").verdicts, options).score
+                for _ in range(10)}
+        verified &= len(seen) == 1
+    return {"instant": instant, "verified": verified}
+
+EXCHANGES = REPO_ROOT / "tests" / "data" / "conversation" / "exchanges.yaml"
+
+
+def eval_conversation(services: Services, judge: Judge | None, options: VerifyOptions, *, replies: int = 12) -> dict:
+    """On utterances written by strangers (tests/data/conversation, a test set): whether the interviewer
+    reads what the candidate meant (intent accuracy, against treating everything as an answer, as before);
+    whether the follow-up asks for a point the candidate had just made (on the instant and on the verified
+    grade); whether a raised concept finds a stored question to probe; and, on a sample of LLM replies,
+    whether any spoken sentence states a key point the candidate had not made."""
+    from interviewer.conductor import related
+    from interviewer.intents import read_intent
+    from interviewer.planner import follow_up_for
+
+    store = services.store
+    items = yaml.safe_load(EXCHANGES.read_text())
+    truth, rules, chosen = [], [], []
+    asked_made = {"provisional": 0, "verified": 0}
+    followed = {"provisional": 0, "verified": 0}
+    probes = found = 0
+    for item in items:
+        q = store.get(item["question_id"])
+        said = item["says"]
+        reading = read_intent(said)
+        kind = reading.intent
+        if not reading.confident and judge is not None:
+            kind = judge.dialogue.judge(Context(q.question, tuple(q.key_points), (), said)).kind
+        truth.append(item["intent"])
+        rules.append(reading.intent)
+        chosen.append(kind)
+        if item["intent"] != "answer":
+            continue
+        made = set(item.get("covers") or [])
+        grades = {"provisional": services.grader.grade(q, said)}
+        if judge is not None:
+            grades["verified"] = verified_grade(grades["provisional"],
+                                                judge.verdicts(q.question, tuple(q.key_points), said), options)
+        for mode, grade in grades.items():
+            target = follow_up_for(q, grade)
+            if target is not None:
+                followed[mode] += 1
+                asked_made[mode] += (target[0] + 1) in made
+        if item.get("mentions"):
+            probes += 1
+            terms = [term for term, _ in related(said, q, lambda text: [h.question for h in store.search(text, k=3)])]
+            found += any(t.lower() in item["mentions"].lower() or item["mentions"].lower() in t.lower()
+                         for t in terms)
+
+    def accuracy(predicted: list[str]) -> float:
+        return float(np.mean([a == b for a, b in zip(truth, predicted, strict=True)]))
+
+    per_intent = {intent: {"n": truth.count(intent),
+                           "recall": float(np.mean([c == intent for t, c in zip(truth, chosen, strict=True)
+                                                    if t == intent]))}
+                  for intent in sorted(set(truth))}
+    result = {"utterances": len(items), "intent_accuracy": accuracy(chosen), "rules_only_accuracy": accuracy(rules),
+              "everything_an_answer_accuracy": accuracy(["answer"] * len(truth)), "per_intent": per_intent,
+              "follow_ups": {m: {"asked": followed[m], "asked_for_a_point_just_made": asked_made[m]}
+                             for m in followed if m in asked_made and (m == "provisional" or judge is not None)},
+              "probes": {"answers_raising_a_concept": probes, "stored_question_found": found}}
+    if judge is not None:
+        result["replies"] = _reply_leaks(services, judge, [i for i in items if i["intent"] == "answer"][:replies],
+                                         options)
+    return result
+
+
+def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: VerifyOptions) -> dict:
+    """LLM replies to answers, as the conductor asks for them; each spoken sentence is checked against the
+    points the candidate did not make, by content words and by embedding similarity (≥ 0.7 counts)."""
+    from interviewer.conversation import Judgement, unsafe
+    from interviewer.planner import follow_up_for
+
+    sentences = leaks_words = leaks_embedding = 0
+    seconds = []
+    for item in items:
+        q = services.store.get(item["question_id"])
+        context = Context(q.question, tuple(q.key_points), (), item["says"])
+        verdicts = judge.verdicts(q.question, tuple(q.key_points), item["says"])
+        grade = verified_grade(services.grader.grade(q, item["says"]), verdicts, options)
+        unsaid = [p.point for p in grade.points if p.status != "covered"]
+        target = follow_up_for(q, grade)
+        plan = f"ask about point {target[0] + 1}." if target else "move on."
+        start = time.perf_counter()
+        said = list(judge.dialogue.reply(context, Judgement("answer", verdicts), plan, unsaid=unsaid,
+                                         praise_allowed=grade.score >= 7))
+        seconds.append(time.perf_counter() - start)
+        for sentence in said:
+            sentences += 1
+            leaks_words += bool(unsafe(sentence, unsaid, praise_allowed=True))
+            if unsaid:
+                vectors = services.embedder.embed([sentence, *unsaid])
+                leaks_embedding += bool(max(vectors[1:] @ vectors[0]) >= 0.7)
+    return {"replies": len(items), "sentences": sentences, "stating_an_unmade_point_by_words": leaks_words,
+            "stating_an_unmade_point_by_embedding": leaks_embedding,
+            "reply_s_p50": float(np.percentile(seconds, 50)) if seconds else None}
 
 
 def eval_retrieval(services: Services) -> dict:
@@ -216,20 +520,8 @@ def _print_tables(results: dict) -> None:
           f"{r['recall@3_paraphrase_answer_records_only']:.3f} | |")
     print(f"| ingest whole bank | {r['ingest_s']:.2f} s | |")
     print(f"| re-ingest, nothing changed | {r['reingest_unchanged_s']:.3f} s | < 1 s |")
-    g = results["grading"]
-    print("\n## Grading agreement, own labelled set\n\n| split | n | Pearson | Spearman | QWK | MAE |")
-    print("|---|---|---|---|---|---|")
-    for split in ("tune", "heldout"):
-        m = g[split]
-        print(f"| {split} | {m['n']} | {m['pearson']:.3f} | {m['spearman']:.3f} | {m['qwk']:.3f} | {m['mae']:.2f} |")
-    print("\n| held-out category | n | label mean | grader mean | MAE |\n|---|---|---|---|---|")
-    for cat, m in g["heldout_by_category"].items():
-        print(f"| {cat} | {m['n']} | {m['label_mean']:.1f} | {m['predicted_mean']:.1f} | {m['mae']:.2f} |")
-    print("\n| held-out, grader's confidence | n | MAE |\n|---|---|---|")
-    for level, m in g["heldout_by_confidence"].items():
-        print(f"| {level} | {m['n']} | {m['mae']:.2f} |")
-    print(f"\nconsistent over 10 repeats: {g['consistent_over_10_repeats']}; "
-          f"latency p50 {g['latency_p50_ms']:.1f} ms, p95 {g['latency_p95_ms']:.1f} ms")
+    if "grading" in results:
+        _print_grading(results["grading"])
     if "speech" in results:
         sp = results["speech"]
         print(f"\n## Speech recognition on {sp['answers']} synthesised jargon-dense answers\n")
@@ -237,25 +529,110 @@ def _print_tables(results: dict) -> None:
         print("|---|---|---|---|")
         print(f"| without | {sp['wer_plain']:.3f} | {sp['wer_plain_normalised']:.3f} | ≤ 0.10 |")
         print(f"| with | {sp['wer_glossary_hint']:.3f} | {sp['wer_glossary_hint_normalised']:.3f} | ≤ 0.10 |")
-    s = results["semeval"]
-    if "skipped" not in s:
-        print("\n## SemEval-2013 Task 7, 2-way (threshold fitted on training)\n")
-        print("| split | n | AUC | macro-F1 |\n|---|---|---|---|")
-        for split, m in s.items():
-            print(f"| {split} | {m['n']} | {m['auc']:.3f} | {m['macro_f1']:.3f} |")
+    if "conversation" in results:
+        _print_conversation(results["conversation"])
+    if "semeval" in results and "skipped" not in results["semeval"]:
+        _print_semeval(results["semeval"])
+
+
+def _row(name: str, m: dict) -> str:
+    return f"| {name} | {m['n']} | {m['pearson']:.3f} | {m['spearman']:.3f} | {m['mae']:.2f} |"
+
+
+def _print_grading(g: dict) -> None:
+    head = "| method | n | Pearson | Spearman | MAE |\n|---|---|---|---|---|"
+    for title, key, target in (
+            ("Check set (written by strangers; a test set, nothing fitted on it)", "check", "Spearman ≥ 0.80"),
+            ("Own labelled set, fixed sample of the held-out third", "own_heldout", "Spearman ≥ 0.80"),
+            ("Own labelled set, sample of the tuning part (fitted on)", "own_tune_sample", "")):
+        print(f"\n## {title}\n\n{head}")
+        for method, m in g[key].items():
+            print(_row(method, m))
+        if target:
+            print(f"\ntarget: {target}")
+    styles = g["check_by_style"]
+    methods = [m for m in ("cosine", "provisional", "verified") if m in next(iter(styles.values()))]
+    print("\n| check-set style | n | label mean | " + " | ".join(methods) + " |")
+    print("|---|---|---|" + "---|" * len(methods))
+    for style, m in styles.items():
+        print(f"| {style} | {m['n']} | {m['label_mean']:.1f} | " + " | ".join(f"{m[x]:.1f}" for x in methods) + " |")
+    print("\ntargets: excellent-paraphrase and asr-noisy within 1.5 of the label mean; confidently-wrong ≤ 2.5")
+    if "scale_fit_on_tune" in g:
+        print(f"\nfull_marks_at / contradiction_cost best on the tuning sample: {g['scale_fit_on_tune']}")
+    print(f"\nconsistent over 10 repeats: {g['consistent_over_10_repeats']}; instant grade p50 "
+          f"{g['instant_latency_ms']['p50']:.0f} ms, p95 {g['instant_latency_ms']['p95']:.0f} ms")
+
+
+def _print_conversation(c: dict) -> None:
+    print(f"\n## Conversation ({c['utterances']} utterances written by strangers; a test set)\n")
+    print("| what the interviewer does | value |\n|---|---|")
+    print(f"| reads the intent right (rules, then the LLM) | {c['intent_accuracy']:.3f} |")
+    print(f"| rules alone | {c['rules_only_accuracy']:.3f} |")
+    print(f"| baseline: everything is an answer (as before) | {c['everything_an_answer_accuracy']:.3f} |")
+    for mode, f in c["follow_ups"].items():
+        print(f"| follow-ups on the {mode} grade asking for a point just made | "
+              f"{f['asked_for_a_point_just_made']} of {f['asked']} |")
+    p = c["probes"]
+    print(f"| answers raising another concept where a stored question was found to probe | "
+          f"{p['stored_question_found']} of {p['answers_raising_a_concept']} |")
+    if "replies" in c:
+        r = c["replies"]
+        print(f"| LLM reply sentences stating a point not made, by content words / by embedding | "
+              f"{r['stating_an_unmade_point_by_words']} / {r['stating_an_unmade_point_by_embedding']} "
+              f"of {r['sentences']} ({r['replies']} replies) |")
+    print("\n| intent | n | recall |\n|---|---|---|")
+    for intent, m in c["per_intent"].items():
+        print(f"| {intent} | {m['n']} | {m['recall']:.2f} |")
+
+
+def _print_semeval(s: dict) -> None:
+    print("\n## SemEval-2013 Task 7 (thresholds and regressions fitted on each corpus's training split)\n")
+    print("All rows of each test split; 2-way AUC and macro-F1, 3-way accuracy and macro-F1.\n")
+    print("| split | n | method | AUC | 2-way F1 | 3-way acc | 3-way F1 |\n|---|---|---|---|---|---|---|")
+    for split, entry in s.items():
+        if split == "fit":
+            continue
+        for method in BASELINES:
+            m = entry[method]
+            print(f"| {split} | {entry['n']} | {method} | {m['auc']:.3f} | {m['macro_f1']:.3f} | "
+                  f"{m['accuracy']:.3f} | {m['three_way_f1']:.3f} |")
+    if "fit" not in s:
+        return
+    print("\nThe verified grade on a fixed sample of each split, beside both baselines on the same rows "
+          "(fitted on a fixed sample of the training split):\n")
+    print("| split | n | method | AUC | 2-way F1 | 3-way acc | 3-way F1 |\n|---|---|---|---|---|---|---|")
+    for split, entry in s.items():
+        if split == "fit":
+            continue
+        sample = entry["sample"]
+        for method in (*BASELINES, "verified"):
+            m = sample[method]
+            print(f"| {split} | {sample['n']} | {method} | {m['auc']:.3f} | {m['macro_f1']:.3f} | "
+                  f"{m['accuracy']:.3f} | {m['three_way_f1']:.3f} |")
+    print(f"\nlogistic credit refitted on the SemEval training sample: {s['fit']}")
+    print("targets: 2-way macro-F1 ≥ 0.75 on every split, AUC ≥ 0.80 on sciEntsBank unseen questions, above cosine")
 
 
 def main(argv: list[str] | None = None) -> None:
+    """`make eval` (all of it), or `--quick` (no LLM, no SemEval), `--no-speech`."""
     argv = sys.argv[1:] if argv is None else argv
     settings = Settings()
     services = Services(settings)
+    quick = "--quick" in argv
+    judge = None if quick else Judge(services)
+    options = VerifyOptions()
     results = {"retrieval": eval_retrieval(services)}
-    results["grading"] = eval_grading(services)
-    results["speech"] = eval_speech(services)
-    results["semeval"] = {"skipped": "--quick"} if "--quick" in argv else eval_semeval(services)
+    results["grading"] = eval_grading(services, judge, options)
+    results["conversation"] = eval_conversation(services, judge, options)
+    if "--no-speech" not in argv:
+        results["speech"] = eval_speech(services)
+    results["semeval"] = {"skipped": "--quick"} if quick else eval_semeval(services, judge, options)
+    if judge is not None and judge.seconds:
+        results["verify_call_s"] = {"calls": len(judge.seconds), "p50": float(np.percentile(judge.seconds, 50)),
+                                    "p95": float(np.percentile(judge.seconds, 95))}
     _print_tables(results)
     out = settings.data_dir / "eval.json"
-    out.write_text(json.dumps(results, indent=2))
+    out.write_text(json.dumps(results, indent=2, default=str))
     print(f"\nwritten to {out}")
 
 

@@ -112,6 +112,20 @@ def history_text(history: dict) -> str:
     return "\n".join(lines)
 
 
+def history_markdown(history: dict) -> str:
+    """Progress across sessions for the page: the points missed most often and what to practise next, as a
+    list (the scores themselves are in the table and chart beside it)."""
+    lines = []
+    if history["weakest_points"]:
+        lines += ["**Missed most often**", ""]
+        lines += [f"- {markdown_safe(p['point'])} ({p['missed']}×)" for p in history["weakest_points"]]
+    if history["suggestion"]:
+        s = history["suggestion"]
+        lines += ["", f"**Practise next:** {markdown_safe(s['topic'])} (last score {s['last_score']:.1f}/10): "
+                      f"`{s['command']}`"]
+    return "\n".join(lines) or "No sessions yet: your scores will appear here after your first interview."
+
+
 def question_text(question: Question) -> str:
     """A bank question with its model answer, key points and follow-ups."""
     lines = [f"{question.id} ({question.topic}, {question.level})", "", question.question, "",

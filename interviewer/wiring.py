@@ -156,8 +156,16 @@ class Services:
         return Dialogue(lambda: self.llm) if self.settings.use_llm else None
 
     def questions(self) -> dict:
-        """Every stored question, by id."""
-        return {q.id: q for q in self.store.questions()}
+        """Every question of the banks, by id (read from the bank files: nothing is embedded or loaded)."""
+        return {q.id: q for q in self.bank.questions}
+
+    def topic_counts(self) -> dict[str, dict[str, int]]:
+        """Question counts per topic and level, from the bank files (no model loads)."""
+        counts: dict[str, dict[str, int]] = {}
+        for q in self.bank.questions:
+            counts.setdefault(q.topic, {}).setdefault(q.level, 0)
+            counts[q.topic][q.level] += 1
+        return counts
 
     def new_interview(self, options):
         """A new interview, saved as it goes, informed by earlier sessions."""

@@ -109,3 +109,23 @@ def test_a_whole_interview_by_voice_in_a_real_browser(page, browser):
         wait.until(lambda d: _chat(d).count("words/min") == 2)  # the second answer was heard too
     wait.until(lambda d: "overall score" in _chat(d).lower())
     wait.until(lambda d: "Interview report" in d.find_element("tag name", "body").text)
+
+
+def test_a_typed_answer_is_submitted_with_enter(page, browser):
+    """Enter submits the typed answer: a candidate once lost a minute finding out that Enter only added a
+    line."""
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(page)
+    wait = WebDriverWait(browser, 120)
+    wait.until(lambda d: d.find_elements("id", "start"))
+    browser.find_element("id", "start").click()
+    wait.until(lambda d: "Question 1 of 1" in _chat(d))
+    box = browser.find_element("css selector", "#answer textarea")
+    box.send_keys("Humans compare pairs of replies and a reward model learns from their choices.")
+    wait.until(lambda d: box.get_attribute("value").endswith("choices."))
+    box.send_keys(Keys.ENTER)
+    wait.until(lambda d: "Score" in _chat(d))
+    assert "reward model learns from their choices" in _chat(browser)
+    assert box.get_attribute("value") == ""  # the box is cleared for the next answer

@@ -94,6 +94,51 @@ def test_grade_own_question_and_batch(run, tmp_path):
     assert bad.returncode == 2 and "lack one of question, reference, answer" in bad.stderr
 
 
+def test_topics_and_report_load_no_model(run, settings, tmp_path):
+    """Listing topics and printing a report read files only: they work with no model on the machine."""
+    done = run("-m", "interviewer.cli", "interview", "--topic", "rlhf", "--text", "--questions", "1", "--json",
+               stdin="the reward model is trained on human rankings\n")
+    session = json.loads(done.stdout)["id"]
+    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(settings.data_dir), "INTERVIEWER_PROFILE": "test",
+           "INTERVIEWER_MODELS_DIR": str(tmp_path)}  # an empty models folder: loading any model would fail
+    for args in (["topics", "--json"], ["report", session]):
+        listed = subprocess.run([sys.executable, "-m", "interviewer.cli", *args], capture_output=True, text=True,
+                                env=env, timeout=120)
+        assert listed.returncode == 0, listed.stderr
+        assert "Loading weights" not in listed.stderr
+    assert "the reward model is trained on human rankings" in listed.stdout
+
+
+def test_grade_verify_reports_both_grades_and_each_statements_verdict(run, tmp_path):
+    """`--verify` runs the LLM on the answer (the test profile's small model): the final score, the instant
+    one beside it, and a verdict per statement; an empty answer has nothing to verify."""
+    question = "Why does a KV cache speed up decoding?"
+    reference = ("It stores the keys and values of earlier tokens. Each new token then attends to the cache "
+                 "instead of recomputing every earlier position.")
+    answer = "we keep the K and V tensors from previous steps around so the new token just looks them up"
+    done = run("-m", "interviewer.cli", "grade", "--question", question, "--reference", reference,
+               "--answer", answer, "--verify", "--json")
+    assert done.returncode == 0, done.stderr
+    row = json.loads(done.stdout)
+    assert row["verified"] is True and row["verification"] == ""
+    assert isinstance(row["provisional_score"], int) and 0 <= row["score"] <= 10
+    assert [s["statement"] for s in row["statements"]] == [p["point"] for p in row["points"]]
+    assert len(row["statements"]) == 2
+    for statement in row["statements"]:
+        assert statement["verdict"] in {"yes", "partly", "no", "contradicts"}
+        assert abs(sum(statement["probabilities"].values()) - 1) < 0.01
+    rows = [{"id": "a", "question": question, "reference": reference, "answer": answer},
+            {"id": "b", "question": question, "reference": reference, "answer": "  "}]
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    done = run("-m", "interviewer.cli", "grade", "--batch", str(source), "--out", str(out), "--verify")
+    assert done.returncode == 0, done.stderr
+    assert "graded 2 rows (verified)" in done.stderr
+    first, empty = [json.loads(line) for line in out.read_text().splitlines()]
+    assert first["verified"] is True and first["statements"][0]["verdict"]
+    assert empty["verified"] is False and empty["score"] == 0 and "nothing to verify" in empty["verification"]
+
+
 def test_resume_after_the_process_was_killed(settings, tmp_path):
     env = {**os.environ, "INTERVIEWER_DATA_DIR": str(tmp_path), "INTERVIEWER_PROFILE": "test"}
     cli = [sys.executable, "-m", "interviewer.cli"]

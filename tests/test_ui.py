@@ -210,3 +210,21 @@ def test_a_mix_of_topics(app, services):
     assert f"{titles['rlhf']} and {titles['dpo']}" in _text(chat[0])  # the topics' titles, not their ids
     mix = {q.question for q in services.bank.questions if q.topic in ("rlhf", "dpo")}
     assert any(q in _text(chat[-1]) for q in mix)
+
+
+def test_history_is_a_table_in_local_time_with_a_list_of_missed_points(app, services):
+    """After the typed interview above finished, the History tab lists it (date in this machine's local time,
+    newest first) and the points missed most often as a list, not one run-on paragraph."""
+    import datetime
+
+    from gradio_client import Client
+
+    history = services.sessions.history()
+    assert history["scores"], "the typed interview earlier in this module saved a session"
+    newest = max(history["scores"], key=lambda row: row["started"])
+    plot, table, summary = Client(app, verbose=False).predict(api_name="/history")
+    assert table["headers"] == ["date", "topic", "score", "session"]
+    first = table["data"][0]
+    assert first[0] == datetime.datetime.fromtimestamp(newest["started"]).strftime("%Y-%m-%d %H:%M")
+    assert first[1] == newest["topic"] and abs(float(first[2]) - newest["score"]) < 0.06
+    assert "**Missed most often**" in summary and "\n- " in summary

@@ -6,6 +6,7 @@ the backends behind them are loaded once per process and shared.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from interviewer.errors import InterviewerError
 from interviewer.knowledge.schema import LEVELS
 from interviewer.limits import cap_answer
 from interviewer.listening import ListenOptions, TurnListener
-from interviewer.render import history_text, markdown_safe, report_markdown
+from interviewer.render import history_markdown, markdown_safe, report_markdown
 from interviewer.report import build_report
 from interviewer.session import SessionOptions
 from interviewer.tts import chunks_to_wav
@@ -310,8 +311,11 @@ def history_view(services: Services):
 
     history = services.sessions.history()
     frame = pd.DataFrame(history["scores"] or [], columns=["session", "started", "topic", "score"])
-    frame["when"] = pd.to_datetime(frame["started"], unit="s")
-    return frame, history_text(history)
+    # the machine's local time: the page is served from the candidate's own computer
+    frame["when"] = pd.to_datetime([datetime.datetime.fromtimestamp(t) for t in frame["started"]])
+    table = pd.DataFrame({"date": frame["when"].dt.strftime("%Y-%m-%d %H:%M"), "topic": frame["topic"],
+                          "score": frame["score"].round(1), "session": frame["session"]})
+    return frame, table.iloc[::-1], history_markdown(history)
 
 
 def _ffmpeg_on_path(folder: Path) -> None:
@@ -367,7 +371,8 @@ def build_app(services: Services, defaults: SessionOptions):
                                       "seconds ends each answer")
                 mic = gr.Audio(sources=["microphone", "upload"], type="filepath",
                                label="Push to talk: record, then stop (or upload a recording)")
-            text = gr.Textbox(label="Your answer", lines=4, placeholder="Type your answer, then Enter to submit")
+            text = gr.Textbox(label="Your answer", lines=1, max_lines=12, elem_id="answer",
+                              placeholder="Type your answer: Enter submits it, Shift+Enter starts a new line")
             with gr.Row():
                 send = gr.Button("Submit answer", variant="primary")
                 buttons = {name: gr.Button(label) for name, label in
@@ -381,6 +386,8 @@ def build_app(services: Services, defaults: SessionOptions):
                 again = gr.Button("Resume", scale=1)
         with gr.Tab("History") as history_tab:
             plot = gr.LinePlot(x="when", y="score", color="topic", title="Score by session", y_lim=[0, 10])
+            scores = gr.Dataframe(headers=["date", "topic", "score", "session"], label="Sessions, newest first",
+                                  interactive=False)
             summary = gr.Markdown()
 
         outputs = [chat, state, report, files, text, countdown, speaker, caption, timings]
@@ -398,7 +405,7 @@ def build_app(services: Services, defaults: SessionOptions):
             button.click(partial(command, services, name), [text, state], outputs, api_name=name)
         again.click(partial(resume, services), [session_id], outputs, api_name="resume")
         gr.Timer(1.0).tick(partial(tick, services), [text, state], outputs, api_name=False)
-        history_tab.select(partial(history_view, services), None, [plot, summary], api_name="history")
+        history_tab.select(partial(history_view, services), None, [plot, scores, summary], api_name="history")
     return demo
 
 
