@@ -74,7 +74,7 @@ test: $(VENV)/.deps browser espeak
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup espeak
-	$(BIN)/interviewer models fetch --profile base
+	$(BIN)/interviewer models fetch --profile fast
 	$(BIN)/python -m interviewer.bench
 	$(BIN)/python -m interviewer.speech_eval
 

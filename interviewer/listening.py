@@ -38,8 +38,8 @@ class ListenOptions:
     reading bank answers, whole and with a 1-3 s thinking pause cut into a sentence."""
 
     check_pause_s: float = 0.4  # silence after which the turn model is asked whether the answer is finished
-    max_pause_s: float = 2.8  # the longest thinking pause: the turn ends after this much silence regardless
-    complete_above: float = 0.5  # the turn model's P(finished) above which the turn ends at check_pause_s
+    max_pause_s: float = 3.2  # the longest thinking pause: the turn ends after this much silence regardless
+    complete_above: float = 0.95  # the turn model's P(finished) above which the turn ends at check_pause_s
     end_pause_s: float = 1.8  # without a turn model (missing or failing), the silence that ends the answer
     segment_pause_s: float = 0.5  # silence that closes a stretch of speech, which is then transcribed at once
     min_words: int = 2  # fewer words than this is not an answer ("mhm", a cough)

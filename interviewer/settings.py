@@ -44,7 +44,7 @@ class Settings(BaseSettings):
                                  "after speech that ends an answer, seconds")
     turn_check_seconds: float = Field(0.4, gt=0, description="hands-free: silence after speech at which the turn "
                                       "model is asked whether the answer is finished, seconds")
-    thinking_pause_seconds: float = Field(2.8, gt=0, description="hands-free: the longest pause to think; the "
+    thinking_pause_seconds: float = Field(3.2, gt=0, description="hands-free: the longest pause to think; the "
                                           "answer ends after this much silence even if it sounds unfinished, seconds")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="how much the log file "
                            "keeps: DEBUG (every stage of every voice turn), INFO, WARNING or ERROR")

@@ -98,14 +98,14 @@ def _answer(services):
 
 
 def test_a_finished_answer_ends_after_the_short_pause(services):
-    turn = FakeTurnDetector(probability=0.9)
+    turn = FakeTurnDetector(probability=0.99)
     listener = TurnListener(services.stt, ListenOptions(check_pause_s=0.4, max_pause_s=3.0), turn=turn)
     speech, audio = _answer(services)
     done = [r for r in _feed(listener, np.concatenate([audio, _silence(3.5)])) if r is not None]
     assert len(done) == 1 and "reward model" in done[0].text.lower()
     t = listener.timing
     said = 0.5 + len(speech) / SAMPLE_RATE  # where the speech really ends, in stream time
-    assert t.reason == "turn model" and t.probability == 0.9
+    assert t.reason == "turn model" and t.probability == 0.99
     assert said - 0.15 <= t.last_word_s <= said + 0.15  # the last word, from voice activity
     assert 0.4 <= t.decided_s - t.last_word_s < 0.4 + 0.5 + 0.05  # at the first piece after 0.4 s of silence
     assert t.decided_at <= t.transcript_at and t.last_word_at < t.decided_at

@@ -56,7 +56,7 @@ def test_every_profile_names_a_model_per_role(settings):
     reg = registry.load_registry(settings.models_dir)
     for profile in ("default", "test"):
         assert set(reg.for_profile(profile)) == set(registry.ROLES)
-    with pytest.raises(registry.UnknownProfile, match="base, default, test, tiny"):
+    with pytest.raises(registry.UnknownProfile, match="default, fast, test, tiny"):
         reg.for_profile("nope")
 
 
