@@ -25,7 +25,7 @@ else
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 endif
 
-.PHONY: setup interview test faults bench eval models lint clean browser
+.PHONY: setup interview test faults bench eval models lint clean browser espeak
 
 setup: $(VENV)/.deps models
 
@@ -62,7 +62,14 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	  else echo "the browser test needs Chromium: sudo apt-get install chromium chromium-driver"; fi; }
 
-test: $(VENV)/.deps browser
+# espeak-ng: a second, very different voice for the speech and turn-taking benchmarks.
+espeak:
+	@command -v espeak-ng >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; \
+	  else echo "the second benchmark voice needs espeak-ng: sudo apt-get install espeak-ng"; fi; }
+
+test: $(VENV)/.deps browser espeak
 	$(BIN)/interviewer models fetch --profile test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -71,8 +78,10 @@ faults: $(VENV)/.deps
 	$(BIN)/interviewer models fetch --profile test
 	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
-bench: setup
+bench: setup espeak
+	$(BIN)/interviewer models fetch --profile fast
 	$(BIN)/python -m interviewer.bench
+	$(BIN)/python -m interviewer.speech_eval
 
 eval: setup
 	$(BIN)/python -m interviewer.eval

@@ -63,6 +63,15 @@ class SpeechToText(Protocol):
         ...
 
 
+class TurnDetector(Protocol):
+    """Hears whether a speaker sounds finished: intonation and trailing words, not the words' meaning."""
+
+    def complete_probability(self, audio: np.ndarray) -> float:
+        """P(the turn is complete), from 16 kHz float32 mono audio that ends just after the last word
+        (only the last 8 s count)."""
+        ...
+
+
 class TextToSpeech(Protocol):
     """Speech synthesis, streamed sentence by sentence."""
 

@@ -87,16 +87,16 @@ def bench_speech(services: Services) -> dict:
 
 def bench_voice_turn(services: Services, turns: int = 8) -> dict:
     """A scripted spoken session through the page's own handlers, hands-free: each answer (synthesised from
-    the question's key points) is fed to `hear_stream` in half-second pieces at the pace of real speech,
-    as the browser sends it, then silence until the pause ends the turn; the reply comes from
-    `heard_reply`. Measured from the moment the end of the answer is detected to the reply's first audio;
-    the pause itself (INTERVIEWER_PAUSE_SECONDS) comes before that and is reported beside it."""
+    the question's key points) is fed to `hear_stream` in half-second pieces, each sent once its audio has
+    been spoken, as the browser sends it, then silence until the turn ends; the reply comes from
+    `heard_reply`. Counted from the candidate's last word (where the synthesised speech really ends), so the
+    wait that decides the turn has ended is included, as Pipecat counts it."""
     from interviewer.ui.app import hear_stream, heard_reply, start
 
     questions = (turns + 1) // 2  # weak and strong answers alternate: some get follow-ups
     for outputs in start(services, services.settings.seed, ["rlhf"], "mid", questions, 600, True):
         tab = outputs[1]
-    stages: dict[str, list[float]] = {"transcript": [], "score": [], "first_audio": [], "pause": []}
+    stages: dict[str, list[float]] = {"turn_end": [], "transcript": [], "score": [], "first_audio": []}
     step = 8000  # samples in half a second at 16 kHz
     for n in range(turns):
         if not tab.listening:
@@ -104,12 +104,14 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
         question = tab.interview.prompt.question
         said = " ".join(question.key_points[:2] if n % 2 else question.key_points[:1])
         speech = chunks_to_16k(services.tts.synthesize(said))
+        loud = np.nonzero(np.abs(speech) > 0.01)[0]
+        speech = speech[:loud[-1] + 1]
         audio = np.concatenate([np.zeros(step), speech, np.zeros(step * 8)])
         pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
         tab.speaking_until = 0.0  # the reply has been heard out; the candidate starts talking
-        began = time.perf_counter()
-        for i, at in enumerate(range(0, len(pcm), step)):
-            time.sleep(max(0.0, began + i * 0.5 - time.perf_counter()))  # the pace of real speech
+        began = time.time()
+        for at in range(0, len(pcm), step):
+            time.sleep(max(0.0, began + (at + step) / 16000 - time.time()))  # a piece leaves once it was said
             heard, _ = hear_stream(services, (16000, pcm[at:at + step]), tab)  # it updates `tab` in place
             if isinstance(heard, str):  # which answer was heard: it has been graded
                 break
@@ -117,12 +119,24 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
             raise RuntimeError(f"the turn did not end: {said!r}")
         for _ in heard_reply(services, tab):
             pass  # the reply, streamed; its first audio time is in tab.timings
-        t = tab.timings
-        for key in ("transcript", "score", "first_audio"):
-            stages[key].append(t[key] - t["turn_end"])
-        stages["pause"].append(t["turn_end"] - t["last_word"])
+        t, last_word = tab.timings, began + (step + len(speech)) / 16000
+        for key in ("turn_end", "transcript", "score", "first_audio"):
+            stages[key].append(t[key] - last_word)
     return {f"voice_{k}_p{q}_s": _pct(v, q) for k, v in stages.items() for q in (50, 95)} | {
         "voice_turns": len(stages["first_audio"])}
+
+
+def bench_voice(services: Services) -> dict:
+    """The `voice_turn` object: turn-taking on scripted answers (fixed pause and turn model, same run) and
+    the page's own loop from the last word to the reply's first audio."""
+    from interviewer.bench_voice import bench_turn_taking
+
+    page = bench_voice_turn(services)
+    voice = bench_turn_taking(services)
+    voice["last_word_to_first_audio_s"] = {"p50": page["voice_first_audio_p50_s"],
+                                           "p95": page["voice_first_audio_p95_s"], "turns": page["voice_turns"],
+                                           "turn_model": services.turn is not None}
+    return page | {"voice_turn": voice}
 
 
 def drive_text_interviews(url: str, topics: list[str], questions: int = 3) -> list[dict]:
@@ -265,11 +279,11 @@ ROWS = [
     ("first_reply_sentence_cold_50_s", "first sentence of the LLM's reply, nothing prefilled: p50", "s"),
     ("tokens_left_prefilled_50", "prompt tokens left to evaluate after the answer, prefilled: p50", "tokens"),
     ("tokens_left_cold_50", "prompt tokens left to evaluate after the answer, nothing prefilled: p50", "tokens"),
-    ("voice_pause_p50_s", "voice turn: pause after the last word that ends the turn p50", "s"),
-    ("voice_transcript_p50_s", "voice turn: end detected → transcript final p50", "s"),
-    ("voice_score_p50_s", "voice turn: end detected → score ready p50", "s"),
-    ("voice_first_audio_p50_s", "voice turn: end detected → first audio of the reply p50", "s"),
-    ("voice_first_audio_p95_s", "voice turn: end detected → first audio of the reply p95", "s"),
+    ("voice_turn_end_p50_s", "voice turn: last word → end of turn decided p50", "s"),
+    ("voice_transcript_p50_s", "voice turn: last word → transcript final p50", "s"),
+    ("voice_score_p50_s", "voice turn: last word → score ready p50", "s"),
+    ("voice_first_audio_p50_s", "voice turn: last word → first audio of the reply p50", "s"),
+    ("voice_first_audio_p95_s", "voice turn: last word → first audio of the reply p95", "s"),
     ("page_grade_1x_p50_s", "page, typed answer → grade shown, 1 candidate: p50", "s"),
     ("page_grade_1x_p95_s", "page, typed answer → grade shown, 1 candidate: p95", "s"),
     ("page_grade_4x_p50_s", "page, typed answer → grade shown, 4 candidates at once: p50", "s"),
@@ -287,6 +301,32 @@ def table(results: dict) -> str:
     for key, label, unit in ROWS:
         if key in results:
             lines.append(f"| {label} | {results[key]:.3g} {unit} |")
+    if "voice_turn" in results:
+        lines += ["", voice_table(results["voice_turn"])]
+    return "\n".join(lines)
+
+
+def voice_table(v: dict) -> str:
+    """Turn-taking, the fixed pause beside the turn model, against issue 14's targets."""
+    def fmt(x) -> str:
+        return "–" if x is None else f"{x:.2f}"
+
+    lines = [f"voice turn on {v['scripted_answers']} scripted answers × {', '.join(v['voices'])}",
+             "| measure | fixed pause | turn model | target |", "|---|---|---|---|"]
+    fixed, smart = v["by_mode"]["fixed"], v["by_mode"]["smart"]
+    lines.append(f"| late end p50 (s after a finished answer) | {fmt(fixed['late_end_s']['p50'])} | "
+                 f"{fmt(smart['late_end_s']['p50'])} | |")
+    lines.append(f"| cut-off rate, 1-3 s thinking pause | {fmt(fixed['cut_off_rate'])} | "
+                 f"{fmt(smart['cut_off_rate'])} | ≤ 0.03 |")
+    for key in ("last_word_to_turn_end_s", "last_word_to_transcript_s"):
+        for q in ("p50", "p95"):
+            lines.append(f"| {key.replace('_', ' ')} {q}, paced | {fmt(fixed['quiet'][key][q])} | "
+                         f"{fmt(smart['quiet'][key][q])} | |")
+    lines.append(f"| words missing, quiet / under CPU hog | {fmt(fixed['quiet']['missing_words'])} | "
+                 f"{fmt(smart['quiet']['missing_words'])} / {fmt(smart['under_load']['missing_words'])} | 0 lost |")
+    first = v.get("last_word_to_first_audio_s", {})
+    lines.append(f"| last word → first reply audio (page) p50 / p95 | | {fmt(first.get('p50'))} / "
+                 f"{fmt(first.get('p95'))} | ≤ 0.8 / ≤ 1.5 |")
     return "\n".join(lines)
 
 
@@ -299,7 +339,7 @@ def main() -> None:
     results |= bench_speech(services)
     results |= bench_retrieval_and_grading(services)
     results |= bench_verified(services)
-    results |= bench_voice_turn(services)
+    results |= bench_voice(services)
     results |= bench_concurrency(services)
     results["llm"] = services.llm.name
     print(table(results))

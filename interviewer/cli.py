@@ -68,8 +68,8 @@ def _start(args, settings: Settings) -> Path | None:
     if getattr(args, "data", True):
         ensure_writable(settings.data_dir)
     elif not os.access(settings.data_dir, os.W_OK):
-        return log_to_file(None)
-    return log_to_file(settings.log_file)
+        return log_to_file(None, settings.log_level)
+    return log_to_file(settings.log_file, settings.log_level)
 
 
 def _parser() -> argparse.ArgumentParser:

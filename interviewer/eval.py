@@ -178,8 +178,8 @@ def _three_way(train: list[dict], test: list[dict], columns) -> dict:
 BASELINES = {"cosine": lambda r: [r["cosine"]], "provisional": lambda r: [r["provisional"]]}
 
 
-def eval_semeval(services: Services, judge: Judge | None, options: VerifyOptions, *, train_n: int = 50,
-                 test_n: int = 20) -> dict:
+def eval_semeval(services: Services, judge: Judge | None, options: VerifyOptions, *, train_n: int = 30,
+                 test_n: int = 12) -> dict:
     """Two-way and three-way results on every test split: the plain cosine and the instant grade on every
     row, and on a fixed sample per split the verified grade beside both baselines on the same rows. Every
     threshold and regression is fitted on the corpus's training split (for the verified grade, on a fixed
@@ -298,8 +298,8 @@ def tune_scale(items: list[dict], options: VerifyOptions) -> dict:
     return best
 
 
-def eval_grading(services: Services, judge: Judge | None, options: VerifyOptions, *, tune_n: int = 48,
-                 heldout_n: int = 72) -> dict:
+def eval_grading(services: Services, judge: Judge | None, options: VerifyOptions, *, tune_n: int = 30,
+                 heldout_n: int = 40) -> dict:
     """Our own labelled set (tuning part and held-out part) and the check set written by strangers, each
     with the plain cosine, the instant grade and the verified grade, out of 10."""
     store = services.store
@@ -355,7 +355,7 @@ def _consistent(services: Services, judge: Judge | None, items: list[dict], opti
 EXCHANGES = REPO_ROOT / "tests" / "data" / "conversation" / "exchanges.yaml"
 
 
-def eval_conversation(services: Services, judge: Judge | None, options: VerifyOptions, *, replies: int = 12) -> dict:
+def eval_conversation(services: Services, judge: Judge | None, options: VerifyOptions, *, replies: int = 8) -> dict:
     """On utterances written by strangers (tests/data/conversation, a test set): whether the interviewer
     reads what the candidate meant (intent accuracy, against treating everything as an answer, as before);
     whether the follow-up asks for a point the candidate had just made (on the instant and on the verified
@@ -622,11 +622,11 @@ def main(argv: list[str] | None = None) -> None:
     judge = None if quick else Judge(services)
     options = VerifyOptions()
     results = {"retrieval": eval_retrieval(services)}
+    results["semeval"] = {"skipped": "--quick"} if quick else eval_semeval(services, judge, options)
     results["grading"] = eval_grading(services, judge, options)
     results["conversation"] = eval_conversation(services, judge, options)
     if "--no-speech" not in argv:
         results["speech"] = eval_speech(services)
-    results["semeval"] = {"skipped": "--quick"} if quick else eval_semeval(services, judge, options)
     if judge is not None and judge.seconds:
         results["verify_call_s"] = {"calls": len(judge.seconds), "p50": float(np.percentile(judge.seconds, 50)),
                                     "p95": float(np.percentile(judge.seconds, 95))}

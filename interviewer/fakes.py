@@ -76,3 +76,18 @@ class FakeLLM:
     def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256) -> T:
         self._called(messages)
         return shape.model_validate_json(json.dumps(self.json_reply))
+
+
+class FakeTurnDetector:
+    """Says the turn is finished with a fixed probability, or raises `fail`; records the audio it was given."""
+
+    def __init__(self, probability: float = 1.0, fail: Exception | None = None) -> None:
+        self.probability = probability
+        self.fail = fail
+        self.heard: list[np.ndarray] = []
+
+    def complete_probability(self, audio: np.ndarray) -> float:
+        self.heard.append(audio)
+        if self.fail is not None:
+            raise self.fail
+        return self.probability

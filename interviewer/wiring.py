@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 from functools import cached_property
@@ -13,6 +14,8 @@ from interviewer.grader import Grader
 from interviewer.knowledge.schema import Bank, bank_files, load_bank, load_topic_file
 from interviewer.knowledge.store import KnowledgeStore, open_client, open_http_client
 from interviewer.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def shipped_bank_dir() -> Path:
@@ -126,6 +129,34 @@ class Services:
         from interviewer.stt import WhisperSTT
 
         return WhisperSTT(self.model_path("stt"))
+
+    @cached_property
+    def turn(self):
+        """The end-of-turn model, or None where it is missing or will not load: the fixed pause then decides
+        (logged, since hands-free answers then end later)."""
+        try:
+            from interviewer.turn import SmartTurn
+
+            return SmartTurn(self.model_path("turn"))
+        except (KeyError, ModelMissing, ModelCorrupt, ImportError, RuntimeError, ValueError) as error:
+            detail = f"profile {self.settings.profile!r} names none" if isinstance(error, KeyError) else error
+            log.warning("no turn model (%s); hands-free answers end after a fixed %.1f s pause",
+                        detail, self.settings.pause_seconds)
+            return None
+
+    def listen_options(self):
+        """When hands-free turns end, from the settings."""
+        from interviewer.listening import ListenOptions
+
+        s = self.settings
+        return ListenOptions(check_pause_s=s.turn_check_seconds, max_pause_s=s.thinking_pause_seconds,
+                             end_pause_s=s.pause_seconds)
+
+    def listener(self, hint: str = ""):
+        """A hands-free listener for one answer: the recogniser, the turn model and the settings' pauses."""
+        from interviewer.listening import TurnListener
+
+        return TurnListener(self.stt, self.listen_options(), hint=hint, turn=self.turn)
 
     @cached_property
     def tts(self):

@@ -1,14 +1,19 @@
-"""Hands-free turn-taking on real audio: Piper speaks, the listener hears it arrive in half-second pieces."""
+"""Hands-free turn-taking on real audio: Piper speaks, the listener hears it arrive in half-second pieces.
+
+Without a turn model the fixed pause decides (the fallback); the turn model's own tests are in test_turn.py,
+and here a fake one stands in where only the listener's decisions are under test."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import numpy as np
 import pytest
 
 from interviewer.audio import SAMPLE_RATE, chunks_to_16k
-from interviewer.listening import TurnListener
+from interviewer.fakes import FakeTurnDetector
+from interviewer.listening import ListenOptions, TurnListener
 
 pytestmark = pytest.mark.real
 CHUNK = SAMPLE_RATE // 2
@@ -85,3 +90,67 @@ def test_speech_keeps_arriving_while_a_stretch_is_transcribed(services):
     assert len(done) == 1
     words = re.findall(r"[a-z]+", done[0].text.lower())
     assert "rejection" in words and "policy" in words and words[-1] == "them"
+
+
+def _answer(services):
+    first = _speech(services, "The reward model is trained on human comparisons.")
+    return first, np.concatenate([_silence(0.5), first])
+
+
+def test_a_finished_answer_ends_after_the_short_pause(services):
+    turn = FakeTurnDetector(probability=0.99)
+    listener = TurnListener(services.stt, ListenOptions(check_pause_s=0.4, max_pause_s=3.0), turn=turn)
+    speech, audio = _answer(services)
+    done = [r for r in _feed(listener, np.concatenate([audio, _silence(3.5)])) if r is not None]
+    assert len(done) == 1 and "reward model" in done[0].text.lower()
+    t = listener.timing
+    said = 0.5 + len(speech) / SAMPLE_RATE  # where the speech really ends, in stream time
+    assert t.reason == "turn model" and t.probability == 0.99
+    assert said - 0.15 <= t.last_word_s <= said + 0.15  # the last word, from voice activity
+    assert 0.4 <= t.decided_s - t.last_word_s < 0.4 + 0.5 + 0.05  # at the first piece after 0.4 s of silence
+    assert t.decided_at <= t.transcript_at and t.last_word_at < t.decided_at
+    heard = turn.heard[0]  # the model heard the answer, ending just after its last word
+    assert len(heard) <= 8 * SAMPLE_RATE and abs(len(heard) - (t.last_word_s + 0.1) * SAMPLE_RATE) < 0.05 * SAMPLE_RATE
+
+
+def test_an_unfinished_answer_waits_for_the_thinking_pause_limit(services):
+    turn = FakeTurnDetector(probability=0.1)
+    listener = TurnListener(services.stt, ListenOptions(check_pause_s=0.4, max_pause_s=2.5), turn=turn)
+    _, audio = _answer(services)
+    results = _feed(listener, np.concatenate([audio, _silence(2.0)]))
+    assert all(r is None for r in results) and len(turn.heard) == 1  # asked once for this pause
+    done = [r for r in _feed(listener, _silence(1.5)) if r is not None]
+    assert len(done) == 1 and listener.timing.reason == "thinking pause limit"
+    assert listener.timing.decided_s - listener.timing.last_word_s >= 2.5
+
+
+def test_a_dangling_last_word_keeps_listening_whatever_the_model_says(services):
+    listener = TurnListener(services.stt, ListenOptions(check_pause_s=0.4, max_pause_s=2.5),
+                            turn=FakeTurnDetector(probability=0.99))
+    part = _speech(services, "Then the policy is optimised with")
+    results = _feed(listener, np.concatenate([_silence(0.5), part, _silence(2.0)]))
+    assert all(r is None for r in results)
+    rest = _feed(listener, np.concatenate([_speech(services, "PPO and a KL penalty."), _silence(2.0)]))
+    done = [r for r in rest if r is not None]
+    assert len(done) == 1 and listener.timing.reason == "turn model"
+    words = re.findall(r"[a-z]+", done[0].text.lower())
+    assert "policy" in words and "penalty" in words  # one answer, both parts
+
+
+def test_a_failing_turn_model_falls_back_to_the_fixed_pause_and_says_so(services, caplog):
+    turn = FakeTurnDetector(fail=RuntimeError("onnx exploded"))
+    listener = TurnListener(services.stt, ListenOptions(check_pause_s=0.4, end_pause_s=1.8), turn=turn)
+    _, audio = _answer(services)
+    with caplog.at_level(logging.WARNING, logger="interviewer.listening"):
+        results = _feed(listener, np.concatenate([audio, _silence(1.0)]))
+        assert all(r is None for r in results)
+        done = [r for r in _feed(listener, _silence(1.5)) if r is not None]
+    assert len(done) == 1 and listener.timing.reason == "fixed pause"
+    assert any("turn model failed" in r.message and "onnx exploded" in r.message for r in caplog.records)
+
+
+def test_a_cough_is_not_an_answer_even_when_the_model_says_finished(services):
+    listener = TurnListener(services.stt, turn=FakeTurnDetector(probability=1.0))
+    burst = np.random.default_rng(1).normal(0, 0.3, SAMPLE_RATE // 4).astype(np.float32)
+    assert all(r is None for r in _feed(listener, np.concatenate([_silence(0.5), burst, _silence(4.0)])))
+    assert listener.timing is None

@@ -19,7 +19,6 @@ from interviewer.delivery import delivery_of
 from interviewer.errors import InterviewerError
 from interviewer.knowledge.schema import LEVELS
 from interviewer.limits import cap_answer
-from interviewer.listening import ListenOptions, TurnListener
 from interviewer.render import history_markdown, markdown_safe, report_markdown
 from interviewer.report import build_report
 from interviewer.session import SessionOptions
@@ -237,15 +236,14 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
         return nothing
     if tab.listener is None:
         question = tab.interview.prompt.question
-        tab.listener = TurnListener(services.stt, ListenOptions(end_pause_s=services.settings.pause_seconds),
-                                    hint="Glossary: " + ", ".join(question.glossary) + ".")
+        tab.listener = services.listener(hint="Glossary: " + ", ".join(question.glossary) + ".")
     rate, samples = chunk
     mono = samples.mean(axis=1).astype(samples.dtype) if samples.ndim == 2 else samples
     heard = tab.listener.feed(mono, rate)
     if heard is None:
         return nothing
-    now = time.time()
-    tab.timings = {"last_word": now - tab.listener.last_pause_s, "turn_end": now, "transcript": now}
+    t = tab.listener.timing  # counted from the end of the candidate's voice activity, not from the decision
+    tab.timings = {"last_word": t.last_word_at, "turn_end": t.decided_at, "transcript": t.transcript_at}
     delivery = delivery_of(heard.words)
     tab.heard = (heard.text, delivery.to_dict() if delivery else None)
     return f"{tab.interview.id}:{len(tab.interview.turns)}:{len(tab.interview.exchanges)}", tab

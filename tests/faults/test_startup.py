@@ -109,7 +109,7 @@ def test_a_text_interview_checks_only_what_it_uses(cli, models_copy):
 def test_an_unknown_profile_names_the_valid_ones(cli):
     done = cli("interview", "--profile", "huge", "--text", stdin="x\n")
     assert done.returncode == 2 and no_traceback(done)
-    assert "unknown model profile 'huge'; choose one of default, test, tiny" in done.stderr
+    assert "unknown model profile 'huge'; choose one of default, fast, test, tiny" in done.stderr
 
 
 def test_an_unexpected_error_is_one_line_and_a_log_with_the_traceback(cli, models_copy, tmp_path):
