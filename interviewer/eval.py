@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import statistics
 import sys
@@ -78,7 +79,8 @@ class Judge:
     """The LLM's verdicts on an answer, obtained exactly as the conductor obtains them, and kept on disk by
     model and prompt (data/eval-cache/judge.jsonl), so a rerun only judges what changed."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, cached_only: bool = False) -> None:
+        self.cached_only = cached_only  # judge nothing new: measure on the answers already judged
         self.dialogue = services.dialogue
         if self.dialogue is None:
             raise SystemExit("the verified grade needs the LLM; unset INTERVIEWER_USE_LLM=0 or run with --quick")
@@ -95,10 +97,13 @@ class Judge:
                 self.cache[row["key"]] = row["verdicts"]
         self.seconds: list[float] = []  # time of each call not served from the cache
 
-    def verdicts(self, question: str, key_points: tuple[str, ...], answer: str) -> tuple[dict, ...]:
+    def verdicts(self, question: str, key_points: tuple[str, ...], answer: str) -> tuple[dict, ...] | None:
+        """The verdicts per key point (None with `cached_only` when this answer was never judged)."""
         context = Context(question, tuple(key_points), (), answer)
         messages = Dialogue.messages(context)
         key = _order(json.dumps([self.model, [m.content for m in messages]]))
+        if key not in self.cache and self.cached_only:
+            return None
         if key not in self.cache:
             start = time.perf_counter()
             judgement = self.dialogue.judge(context, kind="answer")
@@ -107,6 +112,18 @@ class Judge:
             with self.path.open("a") as handle:
                 handle.write(json.dumps({"key": key, "verdicts": self.cache[key]}) + "\n")
         return tuple(self.cache[key])
+
+    def kind(self, question: str, key_points: tuple[str, ...], said: str) -> str | None:
+        """The LLM's reading of an utterance's intent, cached like the verdicts."""
+        context = Context(question, tuple(key_points), (), said)
+        key = _order(json.dumps([self.model, "kind", [m.content for m in Dialogue.messages(context)]]))
+        if key not in self.cache and self.cached_only:
+            return None
+        if key not in self.cache:
+            self.cache[key] = self.dialogue.judge(context).kind
+            with self.path.open("a") as handle:
+                handle.write(json.dumps({"key": key, "verdicts": self.cache[key]}) + "\n")
+        return self.cache[key]
 
 
 def _features(provisional: Grade, verdicts: tuple[dict, ...]) -> list[float]:
@@ -145,6 +162,8 @@ def _semeval_scored(services: Services, rows: list[dict]) -> None:
 def _semeval_verified(judge: Judge, row: dict, options: VerifyOptions) -> None:
     reference = row["reference_key"]
     verdicts = judge.verdicts(reference.question, reference.key_points, row["student_answer"])
+    if verdicts is None:
+        return
     row["features"] = _features(row["grade"], verdicts)
     row["verified"] = share(marks(row["grade"], verdicts, options), options)
 
@@ -206,7 +225,8 @@ def eval_semeval(services: Services, judge: Judge | None, options: VerifyOptions
         for name, columns in BASELINES.items():
             entry[name] = {**_two_way(train, test, name), **_three_way(train, test, columns)}
         if judge is not None:
-            train_s, test_s = samples[(corpus, "training")], samples[(corpus, split)]
+            train_s, test_s = ([r for r in samples[key] if "features" in r]
+                               for key in ((corpus, "training"), (corpus, split)))
             entry["sample"] = {"n": len(test_s), "train_n": len(train_s)}
             for name, columns in {**BASELINES, "verified": lambda r: r["features"]}.items():
                 entry["sample"][name] = {**_two_way(train_s, test_s, name), **_three_way(train_s, test_s, columns)}
@@ -262,8 +282,9 @@ def _graded(services: Services, judge: Judge | None, items: list[dict], scale: t
                 item["verified"] = item["grade"].score
             else:
                 verdicts = judge.verdicts(question.question, tuple(question.key_points), item["answer"])
-                item["verdicts"] = verdicts
-                item["verified"] = verified_grade(item["grade"], verdicts, options).score
+                if verdicts is not None:
+                    item["verdicts"] = verdicts
+                    item["verified"] = verified_grade(item["grade"], verdicts, options).score
 
 
 def _methods(items: list[dict]) -> list[str]:
@@ -271,7 +292,14 @@ def _methods(items: list[dict]) -> list[str]:
 
 
 def _agreements(items: list[dict]) -> dict:
-    return {m: agreement([i["score"] for i in items], [i[m] for i in items]) for m in _methods(items)}
+    """Each method's agreement with the labels; when only some items were verified, every method again on just
+    those (`same_rows`), so the verified grade is always compared on the same answers."""
+    found = {m: agreement([i["score"] for i in items], [i[m] for i in items]) for m in _methods(items)}
+    judged = [i for i in items if "verified" in i]
+    if judged and len(judged) < len(items):
+        found["same_rows"] = {m: agreement([i["score"] for i in judged], [i[m] for i in judged])
+                              for m in _methods(judged)}
+    return found
 
 
 def _by(items: list[dict], field: str) -> dict:
@@ -279,22 +307,27 @@ def _by(items: list[dict], field: str) -> dict:
     for item in items:
         groups[item[field]].append(item)
     return {name: {"n": len(rows), "label_mean": statistics.mean(r["score"] for r in rows),
-                   **{m: statistics.mean(r[m] for r in rows) for m in _methods(rows)}}
+                   **{m: statistics.mean(r[m] for r in rows) for m in ("cosine", "provisional")},
+                   **({"verified_n": len(judged), "verified_label_mean": statistics.mean(r["score"] for r in judged),
+                       "verified": statistics.mean(r["verified"] for r in judged)}
+                      if (judged := [r for r in rows if "verified" in r]) else {})}
             for name, rows in sorted(groups.items())}
 
 
 def tune_scale(items: list[dict], options: VerifyOptions) -> dict:
-    """full_marks_at and contradiction_cost chosen on the tuning part of our own set (least mean absolute
-    error); printed beside the shipped values, which are set by hand from it."""
+    """full_marks_at, contradiction_cost and instant_weight chosen on the tuning part of our own set (least mean
+    absolute error); printed beside the shipped values, which are set by hand from it."""
+    if not items:
+        return {}
     best = None
-    for full in (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9):
-        for cost in (0.0, 0.25, 0.5, 0.75, 1.0):
-            trial = replace(options, full_marks_at=full, contradiction_cost=cost)
-            scores = [verified_grade(i["grade"], i["verdicts"], trial).score if "verdicts" in i else i["verified"]
-                      for i in items]
-            mae = float(np.mean([abs(s - i["score"]) for s, i in zip(scores, items, strict=True)]))
-            if best is None or mae < best["mae"]:
-                best = {"full_marks_at": full, "contradiction_cost": cost, "mae": mae}
+    for full, cost, keep in itertools.product((0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9), (0.0, 0.25, 0.5, 0.75, 1.0),
+                                              (0.0, 0.25, 0.5, 0.75)):
+        trial = replace(options, full_marks_at=full, contradiction_cost=cost, instant_weight=keep)
+        scores = [verified_grade(i["grade"], i["verdicts"], trial).score if "verdicts" in i else i["verified"]
+                  for i in items]
+        mae = float(np.mean([abs(s - i["score"]) for s, i in zip(scores, items, strict=True)]))
+        if best is None or mae < best["mae"] - 1e-9:
+            best = {"full_marks_at": full, "contradiction_cost": cost, "instant_weight": keep, "mae": mae}
     return best
 
 
@@ -325,7 +358,7 @@ def eval_grading(services: Services, judge: Judge | None, options: VerifyOptions
               "own_heldout_by_category": _by(heldout, "category"),
               "own_tune_all_instant": agreement([i["score"] for i in tune], [i["provisional"] for i in tune])}
     if judge is not None:
-        result["scale_fit_on_tune"] = tune_scale(tune_sample, options)
+        result["scale_fit_on_tune"] = tune_scale([i for i in tune_sample if "verified" in i], options)
     times = []
     for item in check[:40]:
         start = time.perf_counter()
@@ -333,7 +366,8 @@ def eval_grading(services: Services, judge: Judge | None, options: VerifyOptions
         times.append(time.perf_counter() - start)
     result["instant_latency_ms"] = {"p50": 1000 * float(np.percentile(times, 50)),
                                     "p95": 1000 * float(np.percentile(times, 95))}
-    result["consistent_over_10_repeats"] = _consistent(services, judge, check[:5], options)
+    result["consistent_over_10_repeats"] = _consistent(services, judge, [i for i in check if "verified" in i][:3],
+                                                       options)
     return result
 
 
@@ -377,7 +411,7 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
         reading = read_intent(said)
         kind = reading.intent
         if not reading.confident and judge is not None:
-            kind = judge.dialogue.judge(Context(q.question, tuple(q.key_points), (), said)).kind
+            kind = judge.kind(q.question, tuple(q.key_points), said) or kind
         truth.append(item["intent"])
         rules.append(reading.intent)
         chosen.append(kind)
@@ -385,9 +419,8 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
             continue
         made = set(item.get("covers") or [])
         grades = {"provisional": services.grader.grade(q, said)}
-        if judge is not None:
-            grades["verified"] = verified_grade(grades["provisional"],
-                                                judge.verdicts(q.question, tuple(q.key_points), said), options)
+        if judge is not None and (verdicts := judge.verdicts(q.question, tuple(q.key_points), said)) is not None:
+            grades["verified"] = verified_grade(grades["provisional"], verdicts, options)
         for mode, grade in grades.items():
             target = follow_up_for(q, grade)
             if target is not None:
@@ -409,7 +442,7 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
     result = {"utterances": len(items), "intent_accuracy": accuracy(chosen), "rules_only_accuracy": accuracy(rules),
               "everything_an_answer_accuracy": accuracy(["answer"] * len(truth)), "per_intent": per_intent,
               "follow_ups": {m: {"asked": followed[m], "asked_for_a_point_just_made": asked_made[m]}
-                             for m in followed if m in asked_made and (m == "provisional" or judge is not None)},
+                             for m in followed if followed[m]},
               "probes": {"answers_raising_a_concept": probes, "stored_question_found": found}}
     if judge is not None:
         result["replies"] = _reply_leaks(services, judge, [i for i in items if i["intent"] == "answer"][:replies],
@@ -429,6 +462,8 @@ def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: V
         q = services.store.get(item["question_id"])
         context = Context(q.question, tuple(q.key_points), (), item["says"])
         verdicts = judge.verdicts(q.question, tuple(q.key_points), item["says"])
+        if verdicts is None:
+            continue
         grade = verified_grade(services.grader.grade(q, item["says"]), verdicts, options)
         unsaid = [p.point for p in grade.points if p.status != "covered"]
         target = follow_up_for(q, grade)
@@ -443,7 +478,7 @@ def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: V
             if unsaid:
                 vectors = services.embedder.embed([sentence, *unsaid])
                 leaks_embedding += bool(max(vectors[1:] @ vectors[0]) >= 0.7)
-    return {"replies": len(items), "sentences": sentences, "stating_an_unmade_point_by_words": leaks_words,
+    return {"replies": len(seconds), "sentences": sentences, "stating_an_unmade_point_by_words": leaks_words,
             "stating_an_unmade_point_by_embedding": leaks_embedding,
             "reply_s_p50": float(np.percentile(seconds, 50)) if seconds else None}
 
@@ -547,15 +582,20 @@ def _print_grading(g: dict) -> None:
             ("Own labelled set, sample of the tuning part (fitted on)", "own_tune_sample", "")):
         print(f"\n## {title}\n\n{head}")
         for method, m in g[key].items():
-            print(_row(method, m))
+            if method != "same_rows":
+                print(_row(method, m))
+        for method, m in g[key].get("same_rows", {}).items():
+            print(_row(f"{method}, on the answers verified so far", m))
         if target:
             print(f"\ntarget: {target}")
     styles = g["check_by_style"]
-    methods = [m for m in ("cosine", "provisional", "verified") if m in next(iter(styles.values()))]
-    print("\n| check-set style | n | label mean | " + " | ".join(methods) + " |")
-    print("|---|---|---|" + "---|" * len(methods))
+    print("\n| check-set style | n | label mean | cosine | instant | verified (n, their label mean) |")
+    print("|---|---|---|---|---|---|")
     for style, m in styles.items():
-        print(f"| {style} | {m['n']} | {m['label_mean']:.1f} | " + " | ".join(f"{m[x]:.1f}" for x in methods) + " |")
+        verified = (f"{m['verified']:.1f} ({m['verified_n']}, {m['verified_label_mean']:.1f})"
+                    if "verified" in m else "—")
+        print(f"| {style} | {m['n']} | {m['label_mean']:.1f} | {m['cosine']:.1f} | {m['provisional']:.1f} | "
+              f"{verified} |")
     print("\ntargets: excellent-paraphrase and asr-noisy within 1.5 of the label mean; confidently-wrong ≤ 2.5")
     if "scale_fit_on_tune" in g:
         print(f"\nfull_marks_at / contradiction_cost best on the tuning sample: {g['scale_fit_on_tune']}")
@@ -614,12 +654,13 @@ def _print_semeval(s: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`make eval` (all of it), or `--quick` (no LLM, no SemEval), `--no-speech`."""
+    """`make eval` (all of it), or `--quick` (no LLM, no SemEval), `--no-speech`, `--cached-only` (the verified
+    grade only on answers judged in an earlier run)."""
     argv = sys.argv[1:] if argv is None else argv
     settings = Settings()
     services = Services(settings)
     quick = "--quick" in argv
-    judge = None if quick else Judge(services)
+    judge = None if quick else Judge(services, cached_only="--cached-only" in argv)
     options = VerifyOptions()
     results = {"retrieval": eval_retrieval(services)}
     results["semeval"] = {"skipped": "--quick"} if quick else eval_semeval(services, judge, options)
