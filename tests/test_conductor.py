@@ -12,6 +12,7 @@ from interviewer.fakes import FakeEmbedder, FakeLLM
 from interviewer.grader import Grader
 from interviewer.knowledge.store import KnowledgeStore, open_client
 from interviewer.session import Interview, SessionOptions
+from interviewer.verdicts import VerifyOptions
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,7 @@ def test_a_request_to_repeat_is_not_graded_and_needs_no_llm(run):
 def test_an_answer_gets_the_instant_grade_then_the_verified_one_then_a_reply(run):
     llm = FakeLLM(reply="You explained the reward model clearly.", choices=verdicts("yes"))
     conductor = run(llm)
+    conductor.verify = VerifyOptions(instant_weight=0)  # the LLM's reading alone decides here
     answer = " ".join(conductor.interview.prompt.question.answer.split(". ")[:4])  # on the topic, not complete
     out = events(conductor, answer)
     assert isinstance(out[0], Spoken) and out[0].text == "Thank you." and not out[0].grade.verified  # instant

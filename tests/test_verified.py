@@ -37,8 +37,10 @@ def test_a_contradiction_costs_more_than_an_omission():
 
 
 def test_the_verified_grade_rereads_points_the_embedding_missed():
-    graded = verified_grade(provisional(0.3, 0.3, 0.3), (YES, YES, YES))
+    graded = verified_grade(provisional(0.3, 0.3, 0.3), (YES, YES, YES), VerifyOptions(instant_weight=0))
     assert graded.verified and graded.score >= 8 and {p.status for p in graded.points} == {"covered"}
+    blended = verified_grade(provisional(0.3, 0.3, 0.3), (YES, YES, YES), VerifyOptions(instant_weight=0.5))
+    assert 3 < blended.score < graded.score  # keeping half of the instant score (3) moves it halfway
     assert all(c.startswith("Now credited") for c in graded.changes)
 
 
