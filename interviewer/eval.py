@@ -113,12 +113,11 @@ class Judge:
                 handle.write(json.dumps({"key": key, "verdicts": self.cache[key]}) + "\n")
         return tuple(self.cache[key])
 
-    def kind(self, question: str, key_points: tuple[str, ...], said: str) -> str | None:
-        """The LLM's reading of an utterance's intent, cached like the verdicts."""
+    def kind(self, question: str, key_points: tuple[str, ...], said: str) -> str:
+        """The LLM's reading of an utterance's intent, cached like the verdicts (asked even with `cached_only`:
+        only the few utterances the rules cannot read come here)."""
         context = Context(question, tuple(key_points), (), said)
         key = _order(json.dumps([self.model, "kind", [m.content for m in Dialogue.messages(context)]]))
-        if key not in self.cache and self.cached_only:
-            return None
         if key not in self.cache:
             self.cache[key] = self.dialogue.judge(context).kind
             with self.path.open("a") as handle:
@@ -411,7 +410,7 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
         reading = read_intent(said)
         kind = reading.intent
         if not reading.confident and judge is not None:
-            kind = judge.kind(q.question, tuple(q.key_points), said) or kind
+            kind = judge.kind(q.question, tuple(q.key_points), said)
         truth.append(item["intent"])
         rules.append(reading.intent)
         chosen.append(kind)
