@@ -123,7 +123,9 @@ def test_a_typed_answer_is_submitted_with_enter(page, browser):
     browser.find_element("id", "start").click()
     wait.until(lambda d: "Question 1 of 1" in _chat(d))
     box = browser.find_element("css selector", "#answer textarea")
+    # typed while the greeting is still being spoken: the lines that follow must not wipe it
     box.send_keys("Humans compare pairs of replies and a reward model learns from their choices.")
+    wait.until(_playing)
     wait.until(lambda d: box.get_attribute("value").endswith("choices."))
     box.send_keys(Keys.ENTER)
     wait.until(lambda d: "Score" in _chat(d))

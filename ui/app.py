@@ -33,9 +33,12 @@ log = logging.getLogger(__name__)
 CACHE_SWEEP = (600, 3600)  # every 10 minutes, Gradio deletes the files it cached more than an hour ago
 
 
-def _outputs(tab: Tab, services: Services, text: str = "", speech: bytes | None = None):
+def _outputs(tab: Tab, services: Services, text: str | None = None, speech: bytes | None = None):
     """chat, state, report (Markdown), download files, answer box, countdown, a piece of the interviewer's
-    audio (WAV bytes, streamed), its caption, timings."""
+    audio (WAV bytes, streamed), its caption, timings. The answer box is set to `text`, or left as the
+    candidate has it (None): a line spoken while they type never wipes what they typed."""
+    import gradio as gr
+
     report, files = "", None
     if tab.interview is not None and tab.interview.done:
         data = build_report(tab.interview)
@@ -43,10 +46,11 @@ def _outputs(tab: Tab, services: Services, text: str = "", speech: bytes | None 
         files = _export(services, data, report)
     caption = f"🔊 *{markdown_safe(tab.caption)}*" if tab.caption else ""
     stages = {**(tab.conductor.timings if tab.conductor else {}), **tab.timings}
-    return tab.chat, tab, report, files, text, _countdown(tab), speech, caption, timings_markdown(stages)
+    box = gr.skip() if text is None else text
+    return tab.chat, tab, report, files, box, _countdown(tab), speech, caption, timings_markdown(stages)
 
 
-def _speak(tab: Tab, services: Services, text: str = ""):
+def _speak(tab: Tab, services: Services, text: str | None = None):
     """Yield the page's outputs once per sentence waiting to be spoken, its audio attached, so the first plays
     while the rest is synthesised; once, without audio, when muted or when there is nothing to say."""
     lines, tab.to_speak = tab.to_speak, []
@@ -65,7 +69,7 @@ def _speak(tab: Tab, services: Services, text: str = ""):
         yield _outputs(tab, services, text)
 
 
-def _run(tab: Tab, services: Services, events, text: str = ""):
+def _run(tab: Tab, services: Services, events, text: str | None = None):
     """Show and speak each event of the turn pipeline as it comes, then get ready for the next answer."""
     try:
         for event in events:
@@ -106,12 +110,12 @@ def _countdown(tab: Tab) -> str:
     return f"⏱ {left // 60}:{left % 60:02d} left for this answer"
 
 
-def _not_started(tab: Tab, services: Services, text: str = ""):
+def _not_started(tab: Tab, services: Services, text: str | None = None):
     tab.say("Press **Start** to begin an interview.")
     yield from _speak(tab, services, text)
 
 
-def _busy(tab: Tab, services: Services, text: str = ""):
+def _busy(tab: Tab, services: Services, text: str | None = None):
     """Another event of this tab is being handled (a double click, the timer): this one changes nothing."""
     yield _outputs(tab, services, text)
 
@@ -157,7 +161,7 @@ def resume(services: Services, session_id: str):
 
 
 def _reply_to(tab: Tab, services: Services, said: str, *, delivery: dict | None = None, timed_out: bool = False,
-              text: str = ""):
+              text: str | None = None):
     """The candidate said something while a prompt is open: show it, then everything that follows."""
     note = "" if not delivery else (f"\n\n*🎙 {delivery['wpm']:.0f} words/min · {delivery['fillers']} filler(s) · "
                                     f"{delivery['advice']}*")
@@ -184,7 +188,7 @@ def answer(services: Services, text: str, tab: Tab | None):
             if cut:
                 tab.say(f"✂️ {cut}")
             tab.timings = {"turn_end": time.time()}
-            yield from _reply_to(tab, services, text)
+            yield from _reply_to(tab, services, text, text="")  # submitted: the box is cleared
     except Busy:
         yield from _busy(tab, services, text)
 
@@ -298,7 +302,7 @@ def tick(services: Services, text: str, tab: Tab | None):
             heard = tab.listener.flush() if tab.listener else None  # hands-free: what was said so far counts
             said = f"{text} {heard.text}".strip() if heard is not None else text
             tab.timings = {"turn_end": time.time()}
-            yield from _reply_to(tab, services, said, timed_out=True)
+            yield from _reply_to(tab, services, said, timed_out=True, text="")  # submitted: cleared
     except Busy:
         yield idle
 
