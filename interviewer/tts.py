@@ -35,10 +35,15 @@ class PiperTTS:
         """Yield one chunk per sentence as soon as Piper has it (a generator)."""
         if not text.strip():
             return
-        # The voice is shared between sessions; a closed generator releases the lock on exit.
-        with self._lock:
-            for chunk in self._voice.synthesize(text, syn_config=self._syn_config):
-                yield AudioChunk(chunk.audio_int16_array.copy(), chunk.sample_rate)
+        # The voice is shared between sessions: the lock is held while Piper makes one sentence, never across a
+        # yield, so a caller that stops reading (a closed tab, an abandoned stream) cannot hold it forever.
+        sentences = self._voice.synthesize(text, syn_config=self._syn_config)
+        while True:
+            with self._lock:
+                chunk = next(sentences, None)
+            if chunk is None:
+                return
+            yield AudioChunk(chunk.audio_int16_array.copy(), chunk.sample_rate)
 
 
 class SpokenLines:
