@@ -108,10 +108,13 @@ class Judge:
             start = time.perf_counter()
             judgement = self.dialogue.judge(context, kind="answer")
             self.seconds.append(time.perf_counter() - start)
-            self.cache[key] = [dict(v) for v in judgement.verdicts]
-            with self.path.open("a") as handle:
-                handle.write(json.dumps({"key": key, "verdicts": self.cache[key]}) + "\n")
+            self._remember(key, [dict(v) for v in judgement.verdicts])
         return tuple(self.cache[key])
+
+    def _remember(self, key: str, value) -> None:
+        self.cache[key] = value
+        with self.path.open("a") as handle:
+            handle.write(json.dumps({"key": key, "verdicts": value}) + "\n")
 
     def kind(self, question: str, key_points: tuple[str, ...], said: str) -> str:
         """The LLM's reading of an utterance's intent, cached like the verdicts (asked even with `cached_only`:
@@ -119,9 +122,7 @@ class Judge:
         context = Context(question, tuple(key_points), (), said)
         key = _order(json.dumps([self.model, "kind", [m.content for m in Dialogue.messages(context)]]))
         if key not in self.cache:
-            self.cache[key] = self.dialogue.judge(context).kind
-            with self.path.open("a") as handle:
-                handle.write(json.dumps({"key": key, "verdicts": self.cache[key]}) + "\n")
+            self._remember(key, self.dialogue.judge(context).kind)
         return self.cache[key]
 
 

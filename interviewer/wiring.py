@@ -192,11 +192,9 @@ class Services:
 
     def topic_counts(self) -> dict[str, dict[str, int]]:
         """Question counts per topic and level, from the bank files (no model loads)."""
-        counts: dict[str, dict[str, int]] = {}
-        for q in self.bank.questions:
-            counts.setdefault(q.topic, {}).setdefault(q.level, 0)
-            counts[q.topic][q.level] += 1
-        return counts
+        from interviewer.knowledge.schema import topic_counts
+
+        return topic_counts(self.bank.questions)
 
     def new_interview(self, options):
         """A new interview, saved as it goes, informed by earlier sessions."""

@@ -126,6 +126,15 @@ class Bank:
         return [question for topic in self.topics for question in topic.questions]
 
 
+def topic_counts(questions) -> dict[str, dict[str, int]]:
+    """Question counts per topic and level."""
+    counts: dict[str, dict[str, int]] = {}
+    for q in questions:
+        counts.setdefault(q.topic, {}).setdefault(q.level, 0)
+        counts[q.topic][q.level] += 1
+    return counts
+
+
 def bank_files(path: Path) -> list[Path]:
     """The topic files of a bank: a single YAML file, or every YAML file in a folder."""
     if path.is_file():

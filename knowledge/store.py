@@ -18,7 +18,7 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from interviewer.backends import Embedder
-from interviewer.knowledge.schema import Question
+from interviewer.knowledge.schema import Question, topic_counts
 
 COLLECTION = "questions"
 KINDS = ("q", "a")
@@ -186,11 +186,7 @@ class KnowledgeStore:
 
     def topics(self) -> dict[str, dict[str, int]]:
         """Question counts per topic and level."""
-        counts: dict[str, dict[str, int]] = {}
-        for q in self.questions():
-            counts.setdefault(q.topic, {}).setdefault(q.level, 0)
-            counts[q.topic][q.level] += 1
-        return counts
+        return topic_counts(self.questions())
 
 
 def _question(meta: dict) -> Question:
