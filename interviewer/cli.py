@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import time
 from functools import partial
 from pathlib import Path
 
@@ -153,6 +154,16 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("show", parents=[common], help="print a question with its model answer and key points")
     s.add_argument("id")
     s.set_defaults(run=_bank_show)
+
+    p = add("prepare", help="write questions, model answers and key points from your own notes (a new topic)")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="Markdown, text, HTML or PDF files")
+    p.add_argument("--topic", required=True, help="a name for the new topic (lower case, hyphens), e.g. my-notes")
+    p.add_argument("--text", action="append", default=[], help="material given as text instead of a file")
+    p.add_argument("--questions", type=int, default=8, help="questions to write (default 8)")
+    p.add_argument("--levels", default="fresher,mid,senior", help="levels, comma-separated, taken in turn")
+    p.add_argument("--title", default="", help="the topic's title as the interview names it")
+    p.add_argument("--json", action="store_true", help="print what was done as one JSON object")
+    p.set_defaults(run=_prepare)
 
     p = add("grade", help="grade an answer to a bank question, to your own question, or a batch file")
     p.add_argument("--question-id", help="a bank question's id")
@@ -382,6 +393,39 @@ def _models_fetch(args, settings: Settings) -> int:
     for spec in services.registry.for_profile(settings.profile).values():
         registry.fetch(spec, settings.models_dir, log=lambda m: print(m, file=sys.stderr))
         print(f"{spec.role:<9} ok       {spec.id}")
+    return 0
+
+
+def _prepare(args, settings: Settings) -> int:
+    from interviewer import documents
+
+    texts = [documents.from_text(t, f"text {n}") for n, t in enumerate(args.text, 1)]
+    started = time.monotonic()
+
+    def progress(done: int, total: int, what: str) -> None:
+        if args.json:
+            return
+        elapsed = time.monotonic() - started
+        eta = f", about {elapsed / done * (total - done):.0f} s left" if 0 < done < total else ""
+        bar = "#" * (20 * done // max(total, 1))
+        print(f"\r[{bar:<20}] {done}/{total} {what}{eta}".ljust(100)[:100], end="", file=sys.stderr, flush=True)
+
+    report = _services(settings).prepare([*args.paths, *texts], args.topic, questions=args.questions,
+                                         levels=[x.strip() for x in args.levels.split(",") if x.strip()],
+                                         title=args.title, progress=progress)
+    if not args.json:
+        print(file=sys.stderr)
+    summary = report.as_dict()
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    for skipped in report.skipped:
+        print(f"skipped {skipped}")
+    for note in summary["dropped"]:
+        print(f"dropped {note}")
+    print(f"{summary['kept']} of {summary['planned']} questions kept ({summary['reused']} unchanged from the last "
+          f"run), {summary['key_points_removed']} key points removed as unsupported by your material")
+    print(f"wrote {report.bank_file}: review and edit it, then `make interview TOPIC={report.topic}`")
     return 0
 
 

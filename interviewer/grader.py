@@ -110,7 +110,7 @@ class Grader:
     def warm(self, questions: list[Gradable]) -> None:
         """Embed what answers to these questions are graded against, in large batches, ahead of grading."""
         o = self.options
-        texts = (t for q in questions for t in (*q.key_points, *statements(q.answer, o), q.answer))
+        texts = (t for q in questions for t in (*q.key_points, *statements(q.answer, o), *_references(q)))
         self._vectors(list(dict.fromkeys(texts)))
 
     def warm_answers(self, answers: list[str]) -> None:
@@ -170,7 +170,7 @@ class Grader:
         strengths = np.array([r.strength for r in counted])
         share = float(np.mean(np.clip((strengths - o.credit_from) / (o.credit_full - o.credit_from), 0.0, 1.0)))
         score = min(10, round(10 * share / o.full_marks_at))
-        relevance = float(whole @ self._vectors([question.answer])[0])
+        relevance = float(np.max(self._vectors(_references(question)) @ whole))
         body = " ".join(sentences)
         cap = 10
         if relevance < o.off_topic_below:
@@ -224,6 +224,12 @@ class Grader:
         results = tuple(PointResult(p, "missed") for p in question.key_points)
         tip = f"Start from the core idea: {question.key_points[0]}"
         return Grade(0, "F", results, verdict, tip, "high", "", tuple(notes))
+
+
+def _references(question: Gradable) -> list[str]:
+    """What an answer's relevance is measured against: the model answer and, for a question generated from
+    the user's material, the passages it stands on (an answer drawn from the notes is not off-topic)."""
+    return [question.answer, *(source.text for source in getattr(question, "sources", ()))]
 
 
 def _spans(sentences: list[str]) -> list[str]:

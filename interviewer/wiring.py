@@ -99,11 +99,15 @@ class Services:
         return SentenceEmbedder(self.model_path("embedder"))
 
     @cached_property
+    def chroma(self):
+        """The Chroma client: on disk under the data directory, or the server the settings name."""
+        url = self.settings.chroma_url
+        return open_http_client(url) if url else open_client(self.settings.store_dir)
+
+    @cached_property
     def store(self) -> KnowledgeStore:
         """The Chroma store (on disk, or a server), brought up to date with the bank (only changes embedded)."""
-        url = self.settings.chroma_url
-        client = open_http_client(url) if url else open_client(self.settings.store_dir)
-        store = KnowledgeStore(client, self.embedder)
+        store = KnowledgeStore(self.chroma, self.embedder)
         store.ingest(self.bank.questions)
         return store
 
@@ -247,6 +251,55 @@ class Services:
         for cached in ("bank", "store"):
             self.__dict__.pop(cached, None)
         return bank
+
+    def prepare(self, sources: list, topic: str, *, questions: int = 8, levels=("fresher", "mid", "senior"),
+                title: str = "", progress=None):
+        """Questions written by the LLM from the user's files (paths) or pasted texts (documents), grounded in
+        their passages, saved as an editable bank in the data directory and loaded into the store. Returns
+        the run's report; see interviewer/prepare.py."""
+        from interviewer import documents as D
+        from interviewer import prepare as P
+        from interviewer.conversation import Dialogue
+        from interviewer.knowledge.store import PassageStore
+
+        topic, levels = P.check_name(topic), P.check_levels(list(levels))
+        if not 1 <= questions <= P.MAX_QUESTIONS:
+            raise BadInput(f"--questions {questions}: ask for 1 to {P.MAX_QUESTIONS} questions")
+        target = self.user_bank_dir / f"{topic}.yaml"
+        taken = {t.topic for t in load_bank(*[p for p in self.bank_paths() if p != self.user_bank_dir]).topics}
+        if topic in taken or (target.is_file() and "generated: true" not in target.read_text(encoding="utf-8")):
+            raise BadInput(f"topic {topic!r} already exists in a bank; choose another name for your material")
+        docs, skipped = [], []
+        for source in sources:
+            try:
+                docs.append(source if isinstance(source, D.Document) else D.read(Path(source)))
+            except BadInput as error:
+                skipped.append(str(error))
+                log.warning("prepare: %s", error)
+        if not docs:
+            raise BadInput("nothing to prepare from:\n  " + "\n  ".join(skipped or ["no files were given"]))
+        passages = PassageStore(self.chroma, self.embedder, topic)
+        passages.ingest([p for doc in docs for p in doc.passages()])
+        slots = P.plan(docs, questions, levels, lambda text: [pid for pid, _ in passages.search(text, k=4)])
+        model = self.settings.llm_model if self.settings.llm_url else self.model_path("llm").parent.name
+        preparer = P.Preparer(lambda: self.llm, Dialogue(lambda: self.llm), model_name=model,
+                              journal=self.settings.data_dir / "prepared" / f"{topic}.jsonl")
+        outcomes, reused = preparer.run(topic, slots, progress=progress)
+        report = P.Report(topic, target, [d.source for d in docs], skipped, sum(len(d.passages()) for d in docs),
+                          outcomes, reused)
+        kept = [o.question for o in outcomes if o.kept]
+        if not kept:
+            raise BadInput(f"no question passed the checks ({len(outcomes)} written); the notes:\n  "
+                           + "\n  ".join(o.note for o in report.dropped))
+        summary = "Prepared from " + ", ".join(report.files)
+        text = P.bank_text(topic, title or topic.replace("-", " ").capitalize(), summary, kept, target)
+        self.user_bank_dir.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".yaml.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)  # a reader never sees half a file
+        for cached in ("bank", "store"):
+            self.__dict__.pop(cached, None)
+        return report
 
     def topic_titles(self) -> dict[str, str]:
         return {t.topic: t.title for t in self.bank.topics}

@@ -36,6 +36,14 @@ class FollowUp(_Strict):
     ask: str = Field(min_length=10, description="what the interviewer asks")
 
 
+class Source(_Strict):
+    """A passage of the user's material that a generated question stands on (see `interviewer prepare`)."""
+
+    file: str = Field(min_length=1, description="the file the passage came from, as the user named it")
+    passage: str = Field(pattern=r"^p[0-9a-f]{12}$", description="the passage's id: a hash of its text")
+    text: str = Field(min_length=1, description="the passage itself, also graded against as extra reference")
+
+
 class Question(_Strict):
     """One interview question with everything needed to grade an answer to it."""
 
@@ -48,6 +56,10 @@ class Question(_Strict):
     follow_ups: list[FollowUp] = Field(min_length=FOLLOW_UPS[0], max_length=FOLLOW_UPS[1])
     glossary: list[str] = Field(min_length=1, description="terms the recogniser must get right")
     references: list[str] = Field(min_length=1, description="papers or docs that back the facts")
+    generated: bool = Field(False, description="written by the LLM from the user's material")
+    reviewed: bool = Field(True, description="checked by a person; a generated question starts unreviewed")
+    sources: list[Source] = Field(default_factory=list, description="the passages a generated question stands on")
+    covers: str = Field("", description="the job requirement this question was chosen or written for")
 
     @field_validator("answer")
     @classmethod
@@ -77,7 +89,7 @@ class Question(_Strict):
 
     def content_hash(self) -> str:
         """A hash of everything that is stored; it changes exactly when the record must be re-embedded."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        payload = json.dumps(self.model_dump(mode="json", exclude_defaults=True), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

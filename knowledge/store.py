@@ -198,3 +198,40 @@ def _where(topic: str | None, level: str | None, kind: str | None) -> dict | Non
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class PassageStore:
+    """The passages of a topic prepared from the user's own material, in a Chroma collection of their own
+    (`passages-TOPIC`). A passage's id is a hash of its text, so ingesting again embeds only new passages."""
+
+    def __init__(self, client, embedder: Embedder, topic: str) -> None:
+        self._embedder = embedder
+        self._collection = client.get_or_create_collection(
+            f"passages-{topic}", embedding_function=ChromaEmbedding(embedder),
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def ingest(self, passages: Sequence) -> IngestReport:
+        """Make the collection hold exactly these passages (objects with id, source, index and text)."""
+        wanted = {p.id: p for p in passages}
+        stored = set(self._collection.get(include=[])["ids"])
+        new = [p for pid, p in wanted.items() if pid not in stored]
+        removed = sorted(stored - set(wanted))
+        if removed:
+            self._collection.delete(ids=removed)
+        for start in range(0, len(new), 64):
+            batch = new[start:start + 64]
+            texts = [p.text for p in batch]
+            self._collection.upsert(ids=[p.id for p in batch], documents=texts,
+                                    metadatas=[{"source": p.source, "index": p.index} for p in batch],
+                                    embeddings=self._embedder.embed(texts))
+        return IngestReport(len(new), 0, len(removed), len(wanted) - len(new))
+
+    def search(self, text: str, *, k: int = 3) -> list[tuple[str, float]]:
+        """The ids of the passages closest to `text`, best first, with their cosine similarity."""
+        count = self._collection.count()
+        if count == 0 or not text.strip():
+            return []
+        result = self._collection.query(query_embeddings=self._embedder.embed([text]), n_results=min(count, k),
+                                        include=["distances"])
+        return [(pid, 1.0 - float(d)) for pid, d in zip(result["ids"][0], result["distances"][0], strict=True)]

@@ -1,0 +1,336 @@
+"""Interview questions written from the user's own material, grounded in its passages.
+
+`prepare` reads the files, splits them into passages and embeds those into the topic's own Chroma
+collection. It then plans the questions: seed passages spread evenly over each file, each seed with the
+passages the store finds closest to it. For each planned question the LLM writes a question, a model
+answer, key points, follow-ups and a glossary under a JSON schema; the bank's own rules validate it, and a
+draft that breaks them is sent back once with the problems listed. Every key point is then checked
+against the passages by the grader's verification path (the same per-point verdicts that verify a
+candidate's answer, with the passages in the candidate's place); a point they do not support is removed,
+and a question left with too few points or no follow-up is dropped, with a note.
+
+Each planned question has a key: a hash of its passages, its level, the model and the prompts. Outcomes
+are appended to a journal as they are reached, so running `prepare` again on unchanged files does no LLM
+work, a changed file redoes only the questions whose passages changed, and an interrupted run continues
+where it stopped. The result is a bank YAML file the user can read and edit: a question marked
+`reviewed: true` by the user is kept as they left it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from interviewer import text as T
+from interviewer.conversation import Context, Dialogue, render
+from interviewer.documents import Document, Passage
+from interviewer.errors import BadInput, InterviewerError
+from interviewer.knowledge.schema import FOLLOW_UPS, KEY_POINTS, LEVELS, SLUG, Question, Topic
+from interviewer.types import Message
+
+log = logging.getLogger(__name__)
+
+PROMPT_VERSION = "1"  # bump when the prompts or the checks change: every question is then written again
+NEIGHBOURS = 2  # passages retrieved beside each seed passage
+SUPPORTED_AT = 0.5  # support (P(yes) + half P(partly)) from which a key point stands on the passages; a rule
+MAX_QUESTIONS = 40
+TRIES = 3  # drafts per question: the first, then up to two with the problems of the one before
+LEVEL_HINTS = {
+    "fresher": "a graduate: ask what something is and why it is used",
+    "mid": "a working engineer: ask how it works and when to choose it",
+    "senior": "an experienced engineer: ask about trade-offs, failure modes and design choices",
+}
+
+
+class _DraftFollowUp(BaseModel):
+    key_point: int
+    ask: str = Field(min_length=10, max_length=300)
+
+
+class Draft(BaseModel):
+    """The shape the LLM writes a question in. The grammar compiled from it holds the model to the bank's
+    counts and to a model answer of spoken length in characters (about 6 per word: 80-200 words); the bank's
+    own rules are still checked afterwards, with reasons."""
+
+    question: str = Field(min_length=15, max_length=300)
+    answer: str = Field(min_length=560, max_length=1150)
+    key_points: list[str] = Field(min_length=KEY_POINTS[0], max_length=KEY_POINTS[1])
+    follow_ups: list[_DraftFollowUp] = Field(min_length=FOLLOW_UPS[0], max_length=FOLLOW_UPS[1])
+    glossary: list[str] = Field(min_length=1, max_length=8)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One planned question: its seed passage, the passages it is written from and its level."""
+
+    seed: Passage
+    passages: tuple[Passage, ...]
+    level: str
+    requirement: str = ""
+
+    def key(self, model: str) -> str:
+        parts = [PROMPT_VERSION, model, self.level, self.requirement, *(p.id for p in self.passages)]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
+
+
+@dataclass
+class Outcome:
+    """What became of one planned question: kept (with the question) or dropped (with the reason)."""
+
+    key: str
+    question: dict | None
+    note: str
+    tries: int = 0
+    removed_points: int = 0
+    seconds: float = 0.0
+
+    @property
+    def kept(self) -> bool:
+        return self.question is not None
+
+
+@dataclass
+class Report:
+    """What a `prepare` run did, for the CLI, the page and `make bench`."""
+
+    topic: str
+    bank_file: Path
+    files: list[str]
+    skipped: list[str]  # "file: why" for each file that could not be read
+    passages: int
+    outcomes: list[Outcome] = field(default_factory=list)
+    reused: int = 0  # outcomes taken from the journal (no LLM work)
+
+    @property
+    def kept(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.kept]
+
+    @property
+    def dropped(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.kept]
+
+    def as_dict(self) -> dict:
+        return {"topic": self.topic, "bank_file": str(self.bank_file), "files": self.files, "skipped": self.skipped,
+                "passages": self.passages, "planned": len(self.outcomes), "kept": len(self.kept),
+                "reused": self.reused, "first_try": sum(1 for o in self.kept if o.tries == 1),
+                "key_points_removed": sum(o.removed_points for o in self.outcomes),
+                "dropped": [o.note for o in self.dropped],
+                "seconds": [round(o.seconds, 1) for o in self.outcomes if o.seconds]}
+
+
+Progress = Callable[[int, int, str], None]  # (done, total, what is happening)
+
+
+def plan(documents: Sequence[Document], count: int, levels: Sequence[str],
+         search: Callable[[str], list[str]]) -> list[Slot]:
+    """`count` questions spread over the documents in proportion to their passages, seeds evenly spaced in
+    each, levels taken in turn; `search` gives the ids of the passages closest to a text."""
+    by_doc = [doc.passages() for doc in documents]
+    by_id = {p.id: p for passages in by_doc for p in passages}
+    total = sum(len(p) for p in by_doc)
+    if total == 0:
+        return []
+    count = min(count, total)
+    shares = [count * len(p) / total for p in by_doc]
+    quota = [int(s) for s in shares]
+    for n in sorted(range(len(by_doc)), key=lambda n: shares[n] - quota[n], reverse=True)[:count - sum(quota)]:
+        quota[n] += 1
+    slots: list[Slot] = []
+    for passages, wanted in zip(by_doc, quota, strict=True):
+        for k in range(wanted):
+            seed = passages[int((k + 0.5) * len(passages) / wanted)]
+            near = [by_id[pid] for pid in search(seed.text) if pid != seed.id and pid in by_id][:NEIGHBOURS]
+            slots.append(Slot(seed, (seed, *near), levels[len(slots) % len(levels)]))
+    return slots
+
+
+class Preparer:
+    """Writes and checks the questions of one topic; the LLM and the grounding check come from outside."""
+
+    def __init__(self, get_llm: Callable, dialogue: Dialogue, *, model_name: str, journal: Path) -> None:
+        self._get_llm = get_llm  # loaded only when a question must be written
+        self._dialogue = dialogue
+        self._model = model_name
+        self._journal = journal
+
+    def outcomes(self) -> dict[str, Outcome]:
+        """Outcomes recorded by earlier runs, by key (a torn last line, from a kill, is ignored)."""
+        found: dict[str, Outcome] = {}
+        if not self._journal.is_file():
+            return found
+        for line in self._journal.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+                found[record["key"]] = Outcome(**record)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                log.warning("prepare journal %s: an unreadable line was skipped", self._journal)
+        return found
+
+    def _record(self, outcome: Outcome) -> None:
+        self._journal.parent.mkdir(parents=True, exist_ok=True)
+        with self._journal.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(outcome.__dict__) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def run(self, topic: str, slots: Sequence[Slot], *, progress: Progress | None = None,
+            ) -> tuple[list[Outcome], int]:
+        """The outcome of every slot, in order, and how many came from the journal."""
+        done = self.outcomes()
+        results, reused = [], 0
+        for n, slot in enumerate(slots):
+            key = slot.key(self._model)
+            if progress:
+                progress(n, len(slots), f"question {n + 1} of {len(slots)} ({slot.level}, from {slot.seed.source})")
+            if key in done:
+                results.append(done[key])
+                reused += 1
+                continue
+            started = time.monotonic()
+            outcome = self.write(topic, key, slot)
+            outcome.seconds = time.monotonic() - started
+            self._record(outcome)
+            results.append(outcome)
+        if progress:
+            progress(len(slots), len(slots), "done")
+        return results, reused
+
+    def write(self, topic: str, key: str, slot: Slot) -> Outcome:
+        """One question from one slot: drafted, validated (one retry with the problems), grounded."""
+        qid = f"{topic}-{key[:8]}"
+        messages = [Message("system", render("prepare_system.j2")),
+                    Message("user", render("prepare_user.j2", level=slot.level, level_hint=LEVEL_HINTS[slot.level],
+                                           requirement=slot.requirement,
+                                           passages=[_cleaned(p) for p in slot.passages]))]
+        problems = ""
+        for tries in range(1, TRIES + 1):
+            try:
+                draft = self._get_llm().chat_json(messages, Draft, max_tokens=1100)
+            except InterviewerError as error:
+                log.warning("prepare %s: the LLM gave no usable draft (%s)", qid, error)
+                problems = "the reply did not fit the shape asked for (a field too short or too long, or cut off)"
+                messages = [*messages[:2], Message("user", f"{messages[1].content}\nYour last reply was cut off: "
+                                                           "keep every field short.")]
+                continue
+            try:
+                question = _question(qid, topic, slot, draft)
+            except (ValidationError, ValueError) as error:
+                problems = ("; ".join(_problem(e) for e in error.errors()) if isinstance(error, ValidationError)
+                            else str(error))
+                log.info("prepare %s: draft %d broke the bank's rules: %s", qid, tries, problems)
+                messages = [*messages, Message("assistant", draft.model_dump_json()),
+                            Message("user", f"That draft breaks these rules: {problems}. Write it again with "
+                                            "every rule kept.")]
+                continue
+            return self._grounded(key, question, slot, tries)
+        return Outcome(key, None, f"{qid}: dropped after {TRIES} tries: {problems}", tries=TRIES)
+
+    def _grounded(self, key: str, question: Question, slot: Slot, tries: int) -> Outcome:
+        """The question with only the key points its passages support (and the follow-ups on those)."""
+        material = "\n\n".join(_cleaned(p).text for p in slot.passages)
+        judgement = self._dialogue.judge(Context(question.question, tuple(question.key_points), (), material),
+                                         kind="answer")
+        support = [v["yes"] + 0.5 * v["partly"] for v in judgement.verdicts]
+        keep = [n for n, s in enumerate(support) if s >= SUPPORTED_AT]
+        removed = len(question.key_points) - len(keep)
+        for n, s in enumerate(support):
+            if s < SUPPORTED_AT:
+                log.info("prepare %s: key point %d not supported by its passages (%.2f): %r",
+                         question.id, n + 1, s, question.key_points[n])
+        renumber = {old + 1: new + 1 for new, old in enumerate(keep)}
+        follow_ups = [{"key_point": renumber[f.key_point], "ask": f.ask}
+                      for f in question.follow_ups if f.key_point in renumber]
+        record = question.model_dump(mode="json")
+        record.update(key_points=[question.key_points[n] for n in keep], follow_ups=follow_ups)
+        try:
+            kept = Question.model_validate(record)
+        except ValidationError as error:
+            why = "; ".join(_problem(e) for e in error.errors())
+            return Outcome(key, None, f"{question.id}: dropped by the grounding check ({removed} of "
+                                      f"{len(support)} key points unsupported: {why})", tries, removed)
+        return Outcome(key, kept.model_dump(mode="json", exclude_defaults=True) | {"topic": kept.topic},
+                       "kept", tries, removed)
+
+
+def _cleaned(passage: Passage) -> Passage:
+    """A passage less any sentence that addresses the model, so the material is asked about, never obeyed."""
+    return Passage(passage.id, passage.source, passage.index, T.without_instructions(passage.text))
+
+
+def _draft_problems(draft: Draft) -> list[str]:
+    """What makes a draft useless although it has the right shape (small models write these)."""
+    problems = []
+    if any(point.rstrip().endswith("?") for point in draft.key_points):
+        problems.append("key_points: each key point must be a statement of fact, not a question")
+    if len({point.strip().lower() for point in draft.key_points}) < len(draft.key_points):
+        problems.append("key_points: the key points must all be different")
+    asks = [f.ask.strip().lower() for f in draft.follow_ups]
+    if len(set(asks)) < len(asks) or draft.question.strip().lower() in asks:
+        problems.append("follow_ups: each follow-up must be a different question from the main question")
+    if any(len(term.split()) > 5 or term.rstrip().endswith("?") for term in draft.glossary):
+        problems.append("glossary: each entry must be a technical term of one to five words")
+    return problems
+
+
+def _question(qid: str, topic: str, slot: Slot, draft: Draft) -> Question:
+    problems = _draft_problems(draft)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return Question.model_validate({
+        "id": qid, "topic": topic, "level": slot.level, "question": draft.question, "answer": draft.answer,
+        "key_points": draft.key_points, "follow_ups": [f.model_dump() for f in draft.follow_ups],
+        "glossary": draft.glossary, "references": sorted({p.source for p in slot.passages}),
+        "generated": True, "reviewed": False, "covers": slot.requirement,
+        "sources": [{"file": p.source, "passage": p.id, "text": p.text} for p in slot.passages],
+    })
+
+
+def _problem(error: dict) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "the question"
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+
+
+def check_name(topic: str) -> str:
+    import re
+
+    if not re.fullmatch(SLUG, topic or ""):
+        raise BadInput(f"topic name {topic!r}: use lower-case letters, digits and hyphens (e.g. my-notes)")
+    return topic
+
+
+def check_levels(levels: Sequence[str]) -> list[str]:
+    bad = [level for level in levels if level not in LEVELS]
+    if bad or not levels:
+        raise BadInput(f"levels {', '.join(bad) or '(none)'}: choose from {', '.join(LEVELS)}")
+    return list(dict.fromkeys(levels))
+
+
+def bank_text(topic: str, title: str, summary: str, questions: Sequence[dict], previous: Path | None) -> str:
+    """The topic file of the prepared questions. Questions the user marked reviewed in the previous file are
+    kept as they left them (and in their place), so editing a generated question is never undone."""
+    reviewed: dict[str, dict] = {}
+    if previous is not None and previous.is_file():
+        try:
+            old = yaml.safe_load(previous.read_text(encoding="utf-8")) or {}
+            reviewed = {q["id"]: q for q in old.get("questions", []) if isinstance(q, dict) and q.get("reviewed")}
+        except (yaml.YAMLError, OSError, AttributeError, KeyError, TypeError) as error:
+            log.warning("prepare: could not read the earlier %s (%s); it is written anew", previous, error)
+    items = [reviewed.get(q["id"], q) for q in questions]
+    items += [q for qid, q in reviewed.items() if qid not in {item["id"] for item in items}]
+    for item in items:
+        item.pop("topic", None)
+    Topic.model_validate({"topic": topic, "title": title, "summary": summary, "questions": items})
+    header = ("# Generated by `interviewer prepare` from your material. Edit freely; set `reviewed: true` on a\n"
+              "# question you have checked and `prepare` will keep it as you left it.\n")
+    body = yaml.safe_dump({"topic": topic, "title": title, "summary": summary, "questions": items},
+                          sort_keys=False, allow_unicode=True, width=110)
+    return header + body
