@@ -37,3 +37,32 @@ def own_copy(models: Path, model_id: str) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(file)
     return link
+
+
+def drained(events) -> tuple:
+    """Run a page handler (a generator of output tuples) to its end; its last outputs."""
+    last = ()
+    for last in events:
+        pass
+    return last
+
+
+def started_tab(services: Services, topic: str = "rlhf", *, questions: int = 3, voice: bool = False):
+    """A tab of the page with an interview started through the page's own Start handler."""
+    from interviewer.ui.app import start
+
+    return drained(start(services, 0, [topic], "mid", questions, 120, voice))[1]
+
+
+def chunks_of(audio, seconds: float = 0.5):
+    """16 kHz float audio as the browser's microphone stream sends it: (rate, int16 samples) every half second."""
+    import numpy as np
+
+    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    step = int(16_000 * seconds)
+    return [(16_000, pcm[i:i + step]) for i in range(0, len(pcm), step)]
+
+
+def chat_text(tab) -> str:
+    content = (m["content"] for m in tab.chat)
+    return "\n".join(c if isinstance(c, str) else str(c) for c in content)
