@@ -107,7 +107,7 @@ def test_the_timer_firing_while_the_stream_ends_the_turn_gives_the_answer_once(p
             hear_stream(page, chunk, tab)
         tab.deadline = time.time() - 1
 
-        def stream_rest(tab=tab):
+        def stream_rest(tab=tab, pieces=pieces):
             for chunk in pieces[-4:]:
                 value, _ = hear_stream(page, chunk, tab)
                 if isinstance(value, str):
