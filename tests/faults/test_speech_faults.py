@@ -228,3 +228,37 @@ def test_embedding_ahead_and_the_search_for_probes_failing_are_logged_and_cost_n
     assert "no probe this time" in caplog.text
     assert len(tab.interview.turns) == 1 and tab.listening
     ledger.answers(1, len(tab.interview.turns))
+
+
+# hostile audio -------------------------------------------------------------------------------------------
+
+def test_ten_minutes_of_noise_get_a_clear_message_in_bounded_memory(page, tmp_path, ledger):
+    """A 10-minute recording of loud noise (9.6 MB at 8 kHz, under the upload limit): only the answer time's
+    worth is heard, nothing is graded, the question stays open, and the memory it takes stays bounded."""
+    import tracemalloc
+    import wave
+
+    from interviewer.ui.app import answer, voice_answer
+
+    noise = tmp_path / "ten-minutes-of-noise.wav"
+    samples = np.random.default_rng(7).normal(0, 8000, 8000 * 600).clip(-32768, 32767).astype(np.int16)
+    with wave.open(str(noise), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(samples.tobytes())
+    del samples
+    tab = started_tab(page)
+    drained(answer(page, FIRST, tab))
+    asked = tab.interview.prompt
+    tracemalloc.start()
+    try:
+        drained(voice_answer(page, str(noise), tab))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 * 2**20, f"{peak / 2**20:.0f} MB"  # 10 minutes decoded whole would be 38 MB at 16 kHz
+    assert "I didn't catch that" in chat_text(tab) and tab.interview.prompt == asked
+    drained(answer(page, SECOND, tab))  # the page goes on
+    assert [t.answer for t in tab.interview.turns] == [FIRST, SECOND]
+    ledger.answers(2, len(tab.interview.turns))
