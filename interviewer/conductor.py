@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from interviewer.conversation import Context, Dialogue, Judgement
-from interviewer.errors import BadInput, InterviewerError
+from interviewer.errors import BackendUnavailable, BadInput, InterviewerError
 from interviewer.grader import EMPTY_VERDICTS
 from interviewer.intents import read_intent
 from interviewer.knowledge.schema import Question
@@ -93,6 +93,8 @@ class Conductor:
             self.dialogue.prefill(context)
         except InterviewerError as error:
             log.info("prefill skipped: %s", error)
+        except Exception:  # noqa: BLE001 (a background head start: the turn itself calls the LLM again)
+            log.exception("prefill failed")
 
     # a turn ---------------------------------------------------------------------------------------
 
@@ -134,7 +136,12 @@ class Conductor:
     def _answer(self, utterance: str, timed_out: bool, delivery: dict | None) -> Iterator[Event]:
         interview = self.interview
         context = self._context(utterance)
-        [graded] = interview.answer(utterance, timed_out=timed_out, delivery=delivery)
+        try:
+            [graded] = interview.answer(utterance, timed_out=timed_out, delivery=delivery)
+        except Exception as error:  # the grader (its embedder) broke: the answer is kept, ungraded, in the session
+            log.exception("grading the answer to %s failed; it is kept", interview.prompt.question.id)
+            raise BackendUnavailable(f"grading failed ({type(error).__name__}: {error}). Your answer is kept: "
+                                     "submit it again, or resume this session later to have it graded") from error
         self.timings["provisional"] = time.time()
         yield from self.said([graded])  # the instant acknowledgement, carrying the instant grade
         judgement = self._verify(context)
@@ -170,7 +177,11 @@ class Conductor:
         return judgement
 
     def _related(self, answer: str, question: Question) -> list[tuple[str, Question]]:
-        return related(answer, question, self.search) if self.search else []
+        try:
+            return related(answer, question, self.search) if self.search else []
+        except Exception:  # noqa: BLE001 (a probe is a nicety: without the search the plan goes on)
+            log.exception("searching the bank for terms the answer raised failed; no probe this time")
+            return []
 
     def _reply(self, context: Context, judgement: Judgement | None, plan: Plan) -> Iterator[Event]:
         interview = self.interview

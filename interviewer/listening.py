@@ -18,6 +18,7 @@ import numpy as np
 
 from interviewer.audio import SAMPLE_RATE
 from interviewer.backends import SpeechToText, TurnDetector
+from interviewer.errors import BackendUnavailable
 from interviewer.types import Transcript, Word
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class ListenOptions:
     segment_pause_s: float = 0.5  # silence that closes a stretch of speech, which is then transcribed at once
     min_words: int = 2  # fewer words than this is not an answer ("mhm", a cough)
     idle_keep_s: float = 2.0  # audio kept while nobody speaks
+    transcribe_wait_s: float = 60.0  # how long the turn's end waits for the recogniser before saying it failed
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,16 @@ _RECOGNISER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe")
 
 
 @dataclass
+class _Stretch:
+    """A stretch of speech sent to the recogniser: its audio is kept until the turn's transcript is made, so a
+    stretch the recogniser failed on can be heard again."""
+
+    audio: np.ndarray
+    shift: float  # seconds into the turn where it starts
+    heard: Future
+
+
+@dataclass
 class TurnListener:
     """Feed 16 kHz mono samples as they arrive; `feed` returns the answer once the candidate has finished.
 
@@ -87,12 +99,14 @@ class TurnListener:
     _audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     _offset: int = 0  # absolute sample index of _audio[0]
     _recent: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # the last 8.5 s, ends with _audio
-    _stretches: list[Future] = field(default_factory=list)  # transcripts of the stretches, in order
+    _stretches: list[_Stretch] = field(default_factory=list)  # the turn's stretches, in order
     _last_word: int | None = None  # absolute sample index where the last closed stretch's speech ended
     _turn_start: int | None = None  # absolute sample index of the turn's first speech
     _asked_at: int | None = None  # the last word the turn model was asked about (once per pause)
     _probability: float | None = None
     _turn_failed: bool = False
+    _held: str = ""  # the turn's end could not be heard: "failed" (tried again at the next end) or "busy"
+    # (the recogniser was still at it: the end is tried again as soon as it has finished)
     _resampler: object = None  # a streaming resampler, so chunk edges add no clicks that sound like speech
     _rate: int = SAMPLE_RATE
 
@@ -105,7 +119,12 @@ class TurnListener:
         if spans and self._turn_start is None:
             self._turn_start = self._offset + spans[0][0]
         if spans and spans[-1][1] >= end:
+            self._held = ""
             return self._keep(spans, end)  # still speaking
+        if self._held and not spans:
+            if self._held == "busy" and all(s.heard.done() for s in self._stretches):
+                return self._end("recogniser caught up", decided=self._offset + end)
+            return self._keep(spans, end)  # the last end failed: tried again once the candidate speaks again
         if spans:
             self._last_word = self._offset + max(spans[-1][1] - int(VAD_PAD_S * SAMPLE_RATE), spans[-1][0])
         if self._last_word is None:
@@ -116,16 +135,16 @@ class TurnListener:
             return self._keep(spans, end)
         for start, stop in _join(spans, int(self.options.segment_pause_s * SAMPLE_RATE)):
             self._transcribe(start, stop)
+        self._audio, self._offset = self._audio[end:], self._offset + end  # every stretch of it is sent
+        self._held = ""
         if reason == "turn model" and self._dangling():
-            self._audio, self._offset = self._audio[end:], self._offset + end
             return None  # "... optimised with": the words say it is unfinished, whatever the voice says
-        return self._end(reason, decided=self._offset + end)
+        return self._end(reason, decided=self._offset)
 
     def _dangling(self) -> bool:
         """Whether the words so far end on one that cannot end an answer ("the", "with", "and"). Waits for the
         last stretch's transcript, which the turn's transcript needs anyway."""
-        last = next((heard.words[-1].text for heard in map(Future.result, reversed(self._stretches))
-                     if heard.words), "")
+        last = next((heard.words[-1].text for heard in reversed(self._heard()) if heard.words), "")
         word = last.lower().strip(" .,;:!?\"'")
         if word in DANGLING:  # Whisper ends a stretch with a full stop even mid-sentence: the word decides
             log.debug("turn model says finished, but the last word %r says not: still listening", last)
@@ -201,7 +220,7 @@ class TurnListener:
     def _transcribe(self, start: int, end: int) -> None:
         audio, shift = self._audio[start:end].copy(), (self._offset + start) / SAMPLE_RATE
         log.debug("stretch %.2f-%.2f s sent to the recogniser", shift, (self._offset + end) / SAMPLE_RATE)
-        self._stretches.append(_RECOGNISER.submit(self._recognise, audio, shift))
+        self._stretches.append(_Stretch(audio, shift, _RECOGNISER.submit(self._recognise, audio, shift)))
         self._last_word = self._offset + max(end - int(VAD_PAD_S * SAMPLE_RATE), start)
 
     def _recognise(self, audio: np.ndarray, shift: float) -> Transcript:
@@ -212,6 +231,43 @@ class TurnListener:
         return replace(heard, words=tuple(Word(w.text, w.start + shift, w.end + shift, w.probability)
                                           for w in heard.words))
 
+    def _heard(self) -> list[Transcript]:
+        """The transcripts of the turn's stretches, in order. A stretch the recogniser failed on is sent once
+        more; if it fails again, or the recogniser takes longer than `transcribe_wait_s`, BackendUnavailable
+        says so and every stretch is kept: heard at the turn's next end, or (when the recogniser was only
+        slow) as soon as it has finished."""
+        out = []
+        for stretch in self._stretches:
+            try:
+                out.append(self._result(stretch))
+            except Exception as error:  # noqa: BLE001 (whatever the recogniser raised, the audio is kept)
+                if isinstance(error, BackendUnavailable):
+                    raise
+                log.warning("the recogniser failed on a stretch at %.2f s (%s: %s); trying it once more",
+                            stretch.shift, type(error).__name__, error)
+                stretch.heard = _RECOGNISER.submit(self._recognise, stretch.audio, stretch.shift)
+                try:
+                    out.append(self._result(stretch))
+                except BackendUnavailable:
+                    raise
+                except Exception as again:  # noqa: BLE001
+                    self._held = "failed"
+                    log.exception("speech recognition failed twice; the turn's audio is kept")
+                    raise BackendUnavailable(
+                        f"speech recognition failed ({type(again).__name__}: {again}). What you said is kept and "
+                        "heard again when you next pause; or type your answer") from again
+        return out
+
+    def _result(self, stretch: _Stretch) -> Transcript:
+        try:
+            return stretch.heard.result(timeout=self.options.transcribe_wait_s)
+        except TimeoutError as error:  # still running: the end is tried again once it has finished
+            self._held = "busy"
+            log.warning("the recogniser has not finished a stretch after %.0f s", self.options.transcribe_wait_s)
+            raise BackendUnavailable(
+                f"speech recognition has not finished after {self.options.transcribe_wait_s:.0f} s. What you said "
+                "is kept and heard as soon as it has; or type your answer") from error
+
     def flush(self) -> Transcript | None:
         """Everything heard so far, ending the turn now (the answer time ran out mid-sentence)."""
         spans = self._speech_spans() if len(self._audio) else []
@@ -220,6 +276,7 @@ class TurnListener:
         decided = self._offset + len(self._audio)
         if len(self._audio):
             self._transcribe(0, len(self._audio))
+            self._audio, self._offset = self._audio[len(self._audio):], decided
         if self._last_word is None:
             self._last_word = decided
         return self._end("time up", decided=decided)
@@ -227,9 +284,8 @@ class TurnListener:
     def _end(self, reason: str, *, decided: int) -> Transcript | None:
         """Put the turn's transcript together; None (and keep listening) when it holds too few words."""
         decided_at, last_word, probability = time.time(), self._last_word, self._probability
-        pending = self._stretches
+        stretches = self._heard()  # raises, keeping the stretches, when the recogniser failed
         self.reset()
-        stretches = [future.result() for future in pending]
         words = [word for heard in stretches for word in heard.words]
         text = " ".join(heard.text for heard in stretches if heard.text).strip()
         if len(words) < self.options.min_words:
@@ -248,7 +304,7 @@ class TurnListener:
         """Forget everything heard (a new turn, or the interviewer started speaking); stream time starts again."""
         self._audio, self._offset, self._recent = np.zeros(0, np.float32), 0, np.zeros(0, np.float32)
         self._stretches, self._last_word = [], None
-        self._turn_start, self._asked_at, self._probability = None, None, None
+        self._turn_start, self._asked_at, self._probability, self._held = None, None, None, ""
 
 
 def _join(spans: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:

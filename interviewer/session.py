@@ -210,8 +210,8 @@ class Interview:
         self.receive(answer, timed_out=timed_out, delivery=delivery)
         answer = self.pending["answer"]
         prompt = self.prompt
+        grade = self.grader.grade(prompt.question, self.graded_text(answer))  # if it fails, the answer waits
         self._go("grade")
-        grade = self.grader.grade(prompt.question, self.graded_text(answer))
         turn = Turn(prompt.question, prompt.kind, prompt.text, answer, grade, timed_out=timed_out,
                     hints=prompt.hints, delivery=delivery)
         self.pending = None

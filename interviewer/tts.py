@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import wave
 from collections import OrderedDict
@@ -14,6 +15,8 @@ import numpy as np
 
 from interviewer.backends import TextToSpeech
 from interviewer.types import AudioChunk
+
+log = logging.getLogger(__name__)
 
 
 class PiperTTS:
@@ -100,7 +103,11 @@ class SpokenLines:
 
         if self._get(text) is not None:
             return
-        chunks = [c for sentence in sentences(text) or [text] for c in self._tts.synthesize(sentence)]
+        try:
+            chunks = [c for sentence in sentences(text) or [text] for c in self._tts.synthesize(sentence)]
+        except Exception:  # noqa: BLE001 (a line made ahead is a head start; `speak` makes it, or says why not)
+            log.exception("synthesising a line ahead failed: %.60s", text)
+            return
         self._put(text, chunks)
 
     def wait(self) -> None:

@@ -17,10 +17,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(command: list[str], ready: str, *, start_timeout_s: float = 180.0) -> Iterator[subprocess.Popen]:
+def running(command: list[str], ready: str, *, start_timeout_s: float = 180.0,
+            env: dict | None = None) -> Iterator[subprocess.Popen]:
     """Run `command` until its output shows `ready`; stop it afterwards. A server that never gets ready is
-    killed after the timeout and fails the test with its output."""
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "NO_COLOR": "1"}
+    killed after the timeout and fails the test with its output. `env` adds to this process's environment."""
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "NO_COLOR": "1", **(env or {})}
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     watchdog = threading.Timer(start_timeout_s, proc.kill)
     watchdog.start()

@@ -57,12 +57,21 @@ def _speak(tab: Tab, services: Services, text: str | None = None):
     spoken = False
     for line in lines if tab.voice else []:
         tab.caption = line
-        for chunk in services.spoken.speak(line):
-            now = time.time()
-            tab.speaking_until = max(tab.speaking_until, now) + chunk.seconds  # the mic never hears it
-            tab.timings.setdefault("first_audio", now)
-            spoken = True
-            yield _outputs(tab, services, text, chunks_to_wav([chunk]))
+        try:
+            for chunk in services.spoken.speak(line):
+                if not len(chunk.samples):
+                    continue  # nothing to play
+                now = time.time()
+                tab.speaking_until = max(tab.speaking_until, now) + chunk.seconds  # the mic never hears it
+                tab.timings.setdefault("first_audio", now)
+                spoken = True
+                yield _outputs(tab, services, text, chunks_to_wav([chunk]))
+        except Exception as error:  # noqa: BLE001 (the interview goes on in writing, whatever the voice did)
+            log.exception("speech synthesis failed; this tab goes on without the interviewer's voice")
+            tab.voice, tab.caption = False, ""
+            tab.say(f"⚠️ The interviewer's voice failed ({type(error).__name__}: {error}); from here on its "
+                    "lines are shown as text only. Start a new interview to try the voice again.")
+            break
     if spoken:
         tab.speaking_until += 1.0  # the browser buffers a little before playing, and the room echoes
     else:
@@ -78,6 +87,8 @@ def _run(tab: Tab, services: Services, events, text: str | None = None):
     except InterviewerError as error:
         log.warning("turn stopped: %s", error)
         tab.say(f"⚠️ {error}")
+        if tab.listening and tab.interview.pending:  # kept but not graded: back in the box, to submit again
+            text = tab.interview.pending["answer"]
         yield from _speak(tab, services, text)
     tab.settle()
     if tab.listening:
@@ -88,10 +99,18 @@ def _run(tab: Tab, services: Services, events, text: str | None = None):
 def _prepare(tab: Tab, services: Services) -> None:
     """While the candidate answers, in the background: embed what the answer will be graded against, have the
     LLM read the question, and synthesise what the interviewer may say next."""
-    threading.Thread(target=services.grader.warm, args=([tab.interview.prompt.question],), daemon=True).start()
+    threading.Thread(target=_warm, args=(services, tab.interview.prompt.question), daemon=True).start()
     tab.conductor.listening("")
     if tab.voice:
         services.spoken.prepare(tab.interview.likely_next())
+
+
+def _warm(services: Services, question) -> None:
+    """Embed ahead what the next answer is graded against; a failure only costs that head start (logged)."""
+    try:
+        services.grader.warm([question])
+    except Exception:  # noqa: BLE001 (grading embeds what it needs itself, and says so if it cannot)
+        log.exception("embedding %s ahead of its answer failed", question.id)
 
 
 def _export(services: Services, data: dict, markdown: str) -> list[str]:
@@ -214,6 +233,12 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
                 tab.to_speak.append(str(error) if isinstance(error, NothingHeard) else "I couldn't use that recording.")
                 yield from _speak(tab, services)
                 return
+            except Exception as error:  # noqa: BLE001 (the recogniser broke: the question stays open)
+                log.exception("speech recognition failed on a recording")
+                tab.say(f"⚠️ Speech recognition failed ({type(error).__name__}: {error}). The question is still "
+                        "open: record your answer again, or type it.")
+                yield from _speak(tab, services)
+                return
             tab.timings["transcript"] = time.time()
             delivery = heard.delivery.to_dict() if heard.delivery else None
             yield from _reply_to(tab, services, heard.transcript.text, delivery=delivery)
@@ -233,39 +258,62 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
     import gradio as gr
 
     nothing = gr.skip(), gr.skip()
-    if chunk is None or tab is None or not tab.listening or tab.heard is not None:
+    if chunk is None or tab is None:
         return nothing
-    if time.time() < tab.speaking_until:
-        tab.listener = None
-        return nothing
+    with tab.hearing:
+        key = tab.prompt_key
+        if key is None or tab.heard is not None:
+            return nothing
+        if time.time() < tab.speaking_until:
+            tab.listener = None
+            return nothing
+        try:
+            heard = _feed(tab, services, chunk)
+        except InterviewerError as error:  # the recogniser failed; what was said is kept by the listener
+            log.warning("hands-free listening: %s", error)
+            tab.problem = str(error)
+            return f"{tab.interview.id}:problem:{time.monotonic()}", tab
+        if heard is None:
+            return nothing
+        t = tab.listener.timing  # counted from the end of the candidate's voice activity, not from the decision
+        tab.timings = {"last_word": t.last_word_at, "turn_end": t.decided_at, "transcript": t.transcript_at}
+        delivery = delivery_of(heard.words)
+        tab.heard = (heard.text, delivery.to_dict() if delivery else None, key)
+        return f"{tab.interview.id}:{len(tab.interview.turns)}:{len(tab.interview.exchanges)}", tab
+
+
+def _feed(tab: Tab, services: Services, chunk):
+    """One piece of microphone audio to the tab's listener (made for the open prompt when it has none)."""
     if tab.listener is None:
         question = tab.interview.prompt.question
         tab.listener = services.listener(hint="Glossary: " + ", ".join(question.glossary) + ".")
     rate, samples = chunk
     mono = samples.mean(axis=1).astype(samples.dtype) if samples.ndim == 2 else samples
-    heard = tab.listener.feed(mono, rate)
-    if heard is None:
-        return nothing
-    t = tab.listener.timing  # counted from the end of the candidate's voice activity, not from the decision
-    tab.timings = {"last_word": t.last_word_at, "turn_end": t.decided_at, "transcript": t.transcript_at}
-    delivery = delivery_of(heard.words)
-    tab.heard = (heard.text, delivery.to_dict() if delivery else None)
-    return f"{tab.interview.id}:{len(tab.interview.turns)}:{len(tab.interview.exchanges)}", tab
+    return tab.listener.feed(mono, rate)
 
 
 def heard_reply(services: Services, tab: Tab | None):
     """The reply to an answer heard hands-free: its grade, then what comes next."""
-    if tab is None or tab.heard is None:
+    if tab is None or (tab.heard is None and not tab.problem):
         import gradio as gr
 
         yield (gr.skip(),) * 9
         return
     try:
         with tab.owned():
-            said, delivery = tab.heard
-            tab.heard = None
-            if tab.listening:
+            with tab.hearing:
+                waiting, tab.heard = tab.heard, None
+                problem, tab.problem = tab.problem, ""
+            if problem:
+                tab.say(f"⚠️ {problem}")
+                yield from _speak(tab, services)
+            if waiting is None:
+                return
+            said, delivery, key = waiting
+            if key == tab.prompt_key:
                 yield from _reply_to(tab, services, said, delivery=delivery)
+            else:  # the prompt it answered was closed meanwhile (Skip, End, the timer took it)
+                log.info("a hands-free answer heard for a prompt that is no longer open was dropped")
     except Busy:
         yield from _busy(tab, services)
 
@@ -299,12 +347,28 @@ def tick(services: Services, text: str, tab: Tab | None):
             if not tab.listening or tab.deadline is None or time.time() < tab.deadline:
                 yield idle
                 return
-            heard = tab.listener.flush() if tab.listener else None  # hands-free: what was said so far counts
-            said = f"{text} {heard.text}".strip() if heard is not None else text
+            try:
+                spoken = _heard_so_far(tab)  # hands-free: what was said so far counts
+            except InterviewerError as error:  # kept by the listener: heard at the next pause, not lost now
+                log.warning("time up, but %s", error)
+                tab.deadline = None
+                tab.say(f"⚠️ Time is up, but {error}")
+                yield from _speak(tab, services)
+                return
+            said = " ".join(part for part in (text.strip(), spoken) if part)
             tab.timings = {"turn_end": time.time()}
             yield from _reply_to(tab, services, said, timed_out=True, text="")  # submitted: cleared
     except Busy:
         yield idle
+
+
+def _heard_so_far(tab: Tab) -> str:
+    """Time is up: the words of a hands-free answer waiting for its reply and of the one still being said."""
+    with tab.hearing:
+        waiting, tab.heard = tab.heard, None
+        heard = tab.listener.flush() if tab.listener else None
+    parts = [waiting[0] if waiting and waiting[2] == tab.prompt_key else "", heard.text if heard else ""]
+    return " ".join(part for part in parts if part)
 
 
 def history_view(services: Services):

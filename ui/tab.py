@@ -1,7 +1,10 @@
 """One browser tab's state, and how the turn pipeline's events become the chat it shows. No gradio here.
 
-A tab has one owner at a time: every handler that changes it runs under `Tab.owned()`, so the stream
-handler, the timer and the buttons never act on the same turn at once.
+A tab has one owner at a time: every handler that changes it runs under `Tab.owned()`, so the timer and the
+buttons never act on the same turn at once, and an event that waited while another one moved the interview
+on (a double click, Skip pressed while an answer was graded) is dropped rather than applied to the next
+prompt. The microphone stream, which must never wait long, holds only `Tab.hearing`: the listener and the
+answer it heard are touched under that lock alone.
 """
 
 from __future__ import annotations
@@ -40,24 +43,41 @@ class Tab:
     timings: dict[str, float] = field(default_factory=dict)  # the last turn's stages, time.time() each
     listener: TurnListener | None = None  # hands-free listening for the open prompt
     caption: str = ""  # the line the interviewer is saying, shown beside the player
-    heard: tuple[str, dict | None] | None = None  # a hands-free answer waiting for its reply
+    heard: tuple[str, dict | None, tuple] | None = None  # a hands-free answer waiting for its reply, with the
+    # prompt it answers (words, delivery, prompt key)
+    problem: str = ""  # what went wrong while listening hands-free, to be shown by the next reply
     _grade_at: int | None = None  # the chat message that shows the last answer's grade
     _ack: str = ""
     _group: tuple[int, int] | None = None  # (group, chat index) of the message being spoken
     _prompt: tuple | None = None  # the open prompt the deadline was set for
+    _open: tuple | None = None  # the prompt key last seen, and when it changed (time.monotonic())
+    _opened_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    hearing: threading.Lock = field(default_factory=threading.Lock)  # the listener and `heard`
 
     @property
     def listening(self) -> bool:
         """Whether an answer to the current prompt is awaited."""
         return self.interview is not None and self.interview.phase == "listen"
 
+    @property
+    def prompt_key(self) -> tuple | None:
+        """Which prompt is open: (question number, kind, text), None when none is."""
+        if not self.listening:
+            return None
+        prompt = self.interview.prompt
+        return self.interview.number, prompt.kind, prompt.text
+
     @contextmanager
     def owned(self, *, wait_s: float = 60.0):
-        """Hold the tab for one event; raise Busy when another holds it for longer than `wait_s`."""
+        """Hold the tab for one event; raise Busy when another holds it for longer than `wait_s`, or when
+        the one it waited for put a new prompt (this event was meant for the one before)."""
+        arrived = time.monotonic()
         if not self._lock.acquire(timeout=wait_s):
             raise Busy
         try:
+            if self._opened_at > arrived:
+                raise Busy
             yield self
         finally:
             self._lock.release()
@@ -66,8 +86,16 @@ class Tab:
         """A message of the page itself (not the interview's), shown as text."""
         self.chat.append({"role": role, "content": markdown_safe(text)})
 
+    def _note_prompt(self) -> None:
+        """Mark when the open prompt changed (closed by an answer, or a new one put): events that arrived before
+        that were meant for the one before."""
+        key = self.prompt_key
+        if key != self._open:
+            self._open, self._opened_at = key, time.monotonic()
+
     def apply(self, event: Event) -> None:
         """Show one event of the turn pipeline, and queue what is to be spoken."""
+        self._note_prompt()
         if isinstance(event, Graded):
             if self._grade_at is not None:
                 note = f"\n\n*The instant grade stands: {event.note}.*" if event.note else ""
@@ -89,11 +117,11 @@ class Tab:
     def settle(self) -> None:
         """After a turn: a new open prompt gets its own answer time and a fresh listener; a hint, a repeat or a
         clarification keeps the clock running."""
+        self._note_prompt()
         if not self.listening:
             self.deadline = None
             return
-        prompt = self.interview.prompt
-        key = (self.interview.number, prompt.kind, prompt.text)
+        key = self.prompt_key
         if key != self._prompt:
             self._prompt = key
             self.deadline = time.time() + self.interview.options.answer_seconds

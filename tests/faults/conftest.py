@@ -26,6 +26,7 @@ class Ledger:
     given: int = 0
     kept: int = 0
     lost_by_case: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, list[float]] = field(default_factory=dict)  # measured, never asserted: name -> values
 
     def answers(self, given: int, kept: int, case: str = "") -> None:
         self.given += given
@@ -39,11 +40,15 @@ LEDGER = Ledger()
 
 @pytest.fixture
 def ledger(request) -> Ledger:
-    """Record answers given before a fault and kept after it: `ledger.answers(given, kept)`."""
+    """Record answers given before a fault and kept after it (`ledger.answers(given, kept)`), and times to
+    report, never to assert (`ledger.took(name, seconds)`)."""
 
     class _Case:
         def answers(self, given: int, kept: int) -> None:
             LEDGER.answers(given, kept, request.node.nodeid)
+
+        def took(self, name: str, seconds: float) -> None:
+            LEDGER.seconds.setdefault(name, []).append(seconds)
 
     return _Case()
 
@@ -70,6 +75,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
     write(f"| answers lost | {lost} |")
     for case, n in LEDGER.lost_by_case.items():
         write(f"  lost {n} answer(s) in {case}")
+    for name, values in LEDGER.seconds.items():
+        ordered = sorted(values)
+        p50, p95 = (ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in (0.5, 0.95))
+        write(f"| {name}, p50 / p95 (n={len(values)}) | {p50:.2f} / {p95:.2f} s |")
 
 
 @pytest.fixture

@@ -65,6 +65,8 @@ def test_every_route_with_files_or_session_data_needs_the_password(page, signed_
     note.write_text("a file a candidate uploaded")
     [stored] = signed_in.post("/gradio_api/upload", files={"files": note.open("rb")}).json()
     assert signed_in.get(f"/gradio_api/file={stored}").text == "a file a candidate uploaded"
+    report = _a_report(url)
+    assert "Interview report" in signed_in.get(f"/gradio_api/file={report}").text
     stream = "/gradio_api/stream/someone/run/1/playlist.m3u8"
     assert signed_in.get(stream).status_code == 404  # let through the guard; no such stream
     with httpx.Client(base_url=url, timeout=60) as stranger:
@@ -75,6 +77,10 @@ def test_every_route_with_files_or_session_data_needs_the_password(page, signed_
             "config": ("GET", "/config", {}),
             "info": ("GET", "/gradio_api/info", {}),
             "call": ("POST", "/gradio_api/call/history", {"json": {"data": []}}),
+            "resume a session": ("POST", "/gradio_api/call/resume", {"json": {"data": ["0123abcd"]}}),
+            "a call's result": ("GET", "/gradio_api/call/history/some-event-id", {}),
+            "a report": ("GET", f"/gradio_api/file={report}", {}),
+            "queue data": ("GET", "/gradio_api/queue/data?session_hash=x", {}),
             "queue": ("POST", "/gradio_api/queue/join", {"json": {"data": [], "fn_index": 0, "session_hash": "x"}}),
             "stream playlist": ("GET", stream, {}),
             "stream segment": ("GET", "/gradio_api/stream/someone/run/1/seg.aac", {}),
@@ -84,6 +90,16 @@ def test_every_route_with_files_or_session_data_needs_the_password(page, signed_
         answered = {name: _status(stranger, *ask) for name, ask in asks.items()}
     assert {name: code for name, (code, _) in answered.items()} == {name: 401 for name in asks}
     assert all(b"a file a candidate uploaded" not in body for _, body in answered.values())
+
+
+def _a_report(url: str) -> Path:
+    """The report of an interview ended at once, as the page serves it for download (from Gradio's cache)."""
+    from gradio_client import Client
+
+    client = Client(url + "/", auth=(USER, PASSWORD), verbose=False)
+    client.predict(["rlhf"], "mid", 2, 120, False, api_name="/start")
+    client.predict("", api_name="/end")
+    return max(_cache().rglob("interview-*.md"), key=lambda f: f.stat().st_mtime)
 
 
 def _status(client: httpx.Client, method: str, path: str, extra: dict) -> tuple[int, bytes]:

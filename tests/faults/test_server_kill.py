@@ -1,0 +1,111 @@
+"""kill -9 of the page's server (`interviewer serve`, a real process on loopback) at each stage of a turn, then
+the session resumed in a new tab of a fresh server: every answer given before the kill is in the session.
+
+A fault point at each stage (tests/faults/stall_serve.py, installed by the test, not the product) holds the
+turn there, so the kill lands in that stage every time; the server that resumes one session is the next
+stage's victim, so the five kills cost six starts."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from servers import free_port, running
+
+from interviewer.storage import SessionStore
+
+pytestmark = pytest.mark.real
+HERE = Path(__file__).parent
+FIRST = "A reward model is trained on human preference comparisons between answers."
+SECOND = "PPO then optimises the policy against the reward model, with a KL penalty."
+STAGES = ("grading", "verifying", "phrasing", "synthesising", "transcribing")
+
+
+def _text(message: dict) -> str:
+    content = message["content"]
+    return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
+
+
+class Fleet:
+    """One server at a time on one data directory; `respawn` starts the next after a kill."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.arm, self.reached = folder / "arm", folder / "reached"
+        os.mkfifo(self.reached)
+        self.data = folder / "data"
+        self.env = {"INTERVIEWER_DATA_DIR": str(self.data), "INTERVIEWER_PROFILE": "test",
+                    "INTERVIEWER_SPEECH_VARIATION": "0", "BROWSER": "true", "GRADIO_TEMP_DIR": str(folder / "gr")}
+        self.server, self._context, self.url = None, None, ""
+
+    def respawn(self) -> None:
+        self.arm.write_text("")
+        port = free_port()
+        command = [sys.executable, str(HERE / "stall_serve.py"), str(self.arm), str(self.reached), "serve",
+                   "--port", str(port), "--topic", "rlhf", "--questions", "3"]
+        self._context = running(command, "Running on local URL", env=self.env)
+        self.server, self.url = self._context.__enter__(), f"http://127.0.0.1:{port}/"
+
+    def stall_at(self, stage: str, start) -> None:
+        """Arm the stage, run `start` (which sends the request that reaches it), wait until the server is in
+        that stage, and kill it there."""
+        self.arm.write_text(stage)
+        seen = []
+        waiter = threading.Thread(target=lambda: seen.append(self.reached.read_text()), daemon=True)
+        waiter.start()
+        start()
+        waiter.join(timeout=240)
+        assert seen == [stage], f"the server never reached {stage}"
+        self.server.kill()  # kill -9
+        self.server.wait(timeout=30)
+        self._context.__exit__(None, None, None)
+
+    def close(self) -> None:
+        if self._context is not None:
+            self._context.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    fleet = Fleet(tmp_path_factory.mktemp("kill9"))
+    fleet.respawn()
+    yield fleet
+    fleet.close()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_kill_9_at_each_stage_of_a_turn_then_resume_in_a_new_tab(fleet, stage, services, tmp_path, ledger):
+    from gradio_client import Client, handle_file
+
+    from interviewer.tts import chunks_to_wav
+
+    tab = Client(fleet.url, verbose=False)
+    tab.predict(["rlhf"], "fresher", 3, 120, stage == "synthesising", api_name="/start")
+    tab.predict(FIRST, api_name="/answer")
+    store = SessionStore(fleet.data / "sessions.sqlite")
+    session = store.sessions()[0]["id"]
+    if stage == "transcribing":
+        recording = tmp_path / "spoken.wav"
+        recording.write_bytes(chunks_to_wav(services.tts.synthesize(SECOND)))
+        fleet.stall_at(stage, lambda: tab.submit(handle_file(str(recording)), api_name="/voice_answer"))
+    else:
+        fleet.stall_at(stage, lambda: tab.submit(SECOND, api_name="/answer"))
+    killed = store.load(session, services.questions(), services.grader)
+    given = [FIRST] if stage == "transcribing" else [FIRST, SECOND]  # a recording is an answer once it is heard
+    assert [t.answer for t in killed.turns] + ([killed.pending["answer"]] if killed.pending else []) == given
+
+    fleet.respawn()
+    chat, *_ = Client(fleet.url, verbose=False).predict(session, api_name="/resume")  # a new tab
+    resumed = store.load(session, services.questions(), services.grader)
+    kept = [t.answer for t in resumed.turns]
+    shown = "\n".join(_text(m) for m in chat)
+    assert kept == given and all(answer in shown for answer in given)
+    assert all(t.grade is not None for t in resumed.turns) and not resumed.pending
+    assert resumed.prompt is not None and resumed.prompt.text in _text(chat[-1])  # asked what comes next
+    if stage == "transcribing":  # the question being answered is asked again
+        assert resumed.prompt.text == killed.prompt.text
+    ledger.answers(len(given), len(kept))
+    store.close()

@@ -1,0 +1,264 @@
+"""The recogniser, the voice and the embedder failing at each place the page calls them: raising a raw library
+error, hanging past the wait, or returning garbage (no words, no audio, NaN vectors). Each time the candidate
+is told what happened, the tab stays usable, nothing said or typed before is lost, and the fallback is logged.
+
+The page's handlers run in-process on the real backends, one method of one backend broken at a time."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from faultkit import Broken, chat_text, chunks_of, drained, sharing, started_tab
+
+from interviewer.audio import chunks_to_16k
+from interviewer.listening import ListenOptions, TurnListener
+from interviewer.types import AudioChunk, Transcript
+
+pytestmark = pytest.mark.real
+FIRST = "A reward model is trained on human preference comparisons."
+SECOND = "Then the policy is optimised against it with PPO."
+
+
+@pytest.fixture(scope="module")
+def page(services):
+    """The page's services without the LLM (not under test here), with a fresh voice cache."""
+    from interviewer.tts import SpokenLines
+
+    services.stt, services.tts, services.turn  # noqa: B018 (loaded, so the twin shares them)
+    twin = sharing(services, use_llm=False)
+    twin.__dict__["spoken"] = SpokenLines(services.tts)
+    return twin
+
+
+def _speech(services, text: str, tail_s: float = 4.0) -> np.ndarray:
+    audio = chunks_to_16k(services.tts.synthesize(text))
+    return np.concatenate([np.zeros(8000, np.float32), audio, np.zeros(int(16_000 * tail_s), np.float32)])
+
+
+def _stream(page, tab, audio) -> list:
+    """Stream audio into the tab as the microphone does, running the reply whenever the heard box changes."""
+    from interviewer.ui.app import hear_stream, heard_reply
+
+    for chunk in chunks_of(audio):
+        value, _ = hear_stream(page, chunk, tab)
+        if isinstance(value, str):
+            drained(heard_reply(page, tab))
+    return [t.answer for t in tab.interview.turns]
+
+
+def _wav(services, path, text: str):
+    from interviewer.tts import chunks_to_wav
+
+    path.write_bytes(chunks_to_wav(services.tts.synthesize(text)))
+    return str(path)
+
+
+# the recogniser --------------------------------------------------------------------------------------------
+
+def _no_words(audio, *, hint=""):
+    return Transcript(text="", words=())
+
+
+@pytest.mark.parametrize("mode", ["raises", "garbage"])
+def test_a_recording_the_recogniser_fails_on_leaves_the_question_open(page, services, tmp_path, monkeypatch, mode,
+                                                                     caplog, ledger):
+    from interviewer.ui.app import answer, voice_answer
+
+    tab = started_tab(page)
+    drained(answer(page, FIRST, tab))  # an answer before the fault
+    asked = tab.interview.prompt
+    monkeypatch.setattr(page.stt, "transcribe", Broken(page.stt.transcribe, mode, garbage=_no_words))
+    with caplog.at_level(logging.INFO, logger="interviewer"):
+        drained(voice_answer(page, _wav(services, tmp_path / "answer.wav", SECOND), tab))
+    said = chat_text(tab)
+    if mode == "raises":
+        assert "Speech recognition failed (RuntimeError" in said and "record your answer again, or type it" in said
+        assert "speech recognition failed on a recording" in caplog.text
+    else:
+        assert "I didn't catch that" in said
+    assert tab.listening and tab.interview.prompt == asked  # the same question is still open
+    monkeypatch.undo()
+    drained(answer(page, SECOND, tab))
+    assert [t.answer for t in tab.interview.turns] == [FIRST, SECOND]
+    ledger.answers(2, len(tab.interview.turns))
+
+
+@pytest.mark.parametrize("mode", ["raises", "hangs"])
+def test_a_hands_free_answer_survives_the_recogniser_failing_at_the_turn_end(page, services, monkeypatch, mode,
+                                                                            caplog, ledger):
+    """The recogniser fails (twice: the first try and the retry) or is still busy when the turn ends: the page
+    says so, the listener keeps what was said, and once the recogniser works again the candidate's next pause
+    hears all of it: the first sentence too."""
+    tab = started_tab(page)
+    tab.listener = TurnListener(page.stt, ListenOptions(transcribe_wait_s=3.0), turn=services.turn)
+    broken = Broken(page.stt.transcribe, mode, times=2 if mode == "raises" else 1, hang_s=10.0)
+    monkeypatch.setattr(page.stt, "transcribe", broken)
+    with caplog.at_level(logging.INFO, logger="interviewer"):
+        assert _stream(page, tab, _speech(services, FIRST)) == []  # not heard yet, and not given as empty
+    said = chat_text(tab)
+    assert ("speech recognition failed (RuntimeError" if mode == "raises" else "has not finished after 3 s") in said
+    assert "What you said is kept" in said and tab.listening
+    assert "the turn's audio is kept" in caplog.text or "has not finished" in caplog.text
+    monkeypatch.undo()
+    if mode == "raises":  # heard at the next pause, with what is said next
+        [heard] = _stream(page, tab, _speech(services, SECOND))
+        assert "policy" in heard.lower()
+    else:  # heard as soon as the recogniser has caught up, with no need to say anything again
+        from interviewer.listening import _RECOGNISER
+
+        _RECOGNISER.submit(lambda: None).result()  # the slow call has finished
+        [heard] = _stream(page, tab, np.zeros(16_000, np.float32))
+    assert "reward model" in heard.lower(), heard  # the first sentence was not lost
+    ledger.answers(1, int("reward model" in heard.lower()))
+
+
+def test_time_up_while_the_recogniser_fails_keeps_the_words_for_the_next_pause(page, services, monkeypatch, ledger):
+    from interviewer.ui.app import hear_stream, tick
+
+    tab = started_tab(page)
+    tab.listener = TurnListener(page.stt, ListenOptions(transcribe_wait_s=3.0), turn=services.turn)
+    speech = _speech(services, FIRST, tail_s=0)
+    for chunk in chunks_of(speech):
+        hear_stream(page, chunk, tab)
+    monkeypatch.setattr(page.stt, "transcribe", Broken(page.stt.transcribe, "raises", times=2))
+    tab.deadline = 0.0
+    drained(tick(page, "", tab))
+    assert "Time is up, but speech recognition failed" in chat_text(tab)
+    assert tab.interview.turns == [] and tab.listening and tab.deadline is None  # nothing given in its place
+    monkeypatch.undo()
+    [heard] = _stream(page, tab, _speech(services, SECOND))
+    assert "reward model" in heard.lower() and "policy" in heard.lower()
+    ledger.answers(1, 1)
+
+
+# the voice -------------------------------------------------------------------------------------------------
+
+def _silent_chunks(text):
+    yield AudioChunk(np.zeros(0, np.int16), 22050)
+
+
+@pytest.mark.parametrize("mode", ["raises", "garbage"])
+def test_a_failing_voice_leaves_the_interview_in_writing(page, services, monkeypatch, mode, caplog, ledger):
+    from interviewer.ui.app import answer
+
+    tab = started_tab(page, voice=True)
+    drained(answer(page, FIRST, tab))
+    monkeypatch.setattr(page.tts, "synthesize", Broken(page.tts.synthesize, mode, garbage=_silent_chunks))
+    page.spoken._done.clear()
+    with caplog.at_level(logging.INFO, logger="interviewer"):
+        out = drained(answer(page, SECOND, tab))
+    turns = [t.answer for t in tab.interview.turns]
+    assert turns == [FIRST, SECOND] and tab.listening  # graded, and the next prompt is open
+    assert out[6] is None  # nothing to play
+    if mode == "raises":
+        assert "The interviewer's voice failed (RuntimeError" in chat_text(tab) and not tab.voice
+        assert "speech synthesis failed" in caplog.text
+    monkeypatch.undo()
+    ledger.answers(2, len(turns))
+
+
+def test_a_line_made_ahead_that_fails_is_logged_and_made_when_wanted(page, services, monkeypatch, caplog):
+    monkeypatch.setattr(page.tts, "synthesize", Broken(page.tts.synthesize, "raises", times=1))
+    line = "A line nobody has asked for yet, made ahead."
+    with caplog.at_level(logging.INFO, logger="interviewer"):
+        page.spoken.prepare([line])
+        page.spoken.wait()
+    assert "synthesising a line ahead failed" in caplog.text
+    assert sum(c.seconds for c in page.spoken.speak(line)) > 1  # made when it is wanted
+
+
+# the embedder ----------------------------------------------------------------------------------------------
+
+def _nan_vectors(texts):
+    return np.full((len(texts), 384), np.nan, np.float32)
+
+
+def test_grading_that_fails_keeps_the_answer_and_puts_it_back_in_the_box(page, services, monkeypatch, caplog, ledger):
+    from interviewer.ui.app import answer
+
+    tab = started_tab(page)
+    drained(answer(page, FIRST, tab))
+    monkeypatch.setattr(page.embedder, "embed", Broken(page.embedder.embed, "raises"))
+    with caplog.at_level(logging.INFO, logger="interviewer"):
+        out = drained(answer(page, SECOND + " Something new to embed.", tab))
+    assert "grading failed (RuntimeError" in chat_text(tab) and "Your answer is kept" in chat_text(tab)
+    assert out[4] == SECOND + " Something new to embed."  # back in the box, to submit again
+    assert tab.listening and tab.interview.pending["answer"] == out[4]
+    saved = page.sessions.load(tab.interview.id, page.questions(), page.grader)
+    assert saved.pending["answer"] == out[4]  # and in the session, for a resume
+    assert "grading the answer to" in caplog.text
+    monkeypatch.undo()
+    drained(answer(page, out[4], tab))
+    assert [t.answer for t in tab.interview.turns] == [FIRST, out[4]]
+    ledger.answers(2, len(tab.interview.turns))
+
+
+def test_nan_vectors_from_the_embedder_do_not_stop_the_interview(page, services, monkeypatch, ledger):
+    from interviewer.ui.app import answer
+
+    tab = started_tab(page)
+    monkeypatch.setattr(page.embedder, "embed", Broken(page.embedder.embed, "garbage", garbage=_nan_vectors))
+    drained(answer(page, FIRST + " Garbage vectors come back for this one.", tab))
+    monkeypatch.undo()
+    said = chat_text(tab)
+    turns = tab.interview.turns
+    if turns:  # graded on what could be read: a score in range, not NaN
+        assert 0 <= turns[0].grade.score <= 10 and "nan" not in said.lower()
+    else:
+        assert "grading failed" in said and tab.interview.pending
+    assert tab.listening
+    ledger.answers(1, len(turns) or int(bool(tab.interview.pending)))
+
+
+def test_embedding_ahead_and_the_search_for_probes_failing_are_logged_and_cost_nothing(page, services, monkeypatch,
+                                                                                      caplog, ledger):
+    from interviewer.ui.app import _warm, answer
+
+    tab = started_tab(page)
+    question = tab.interview.prompt.question
+    page.grader._cache.clear()  # nothing embedded ahead yet
+    monkeypatch.setattr(page.embedder, "embed", Broken(page.embedder.embed, "raises", times=1))
+    with caplog.at_level(logging.INFO, logger="interviewer"):
+        _warm(page, question)
+        monkeypatch.setattr(page.store, "search", Broken(page.store.search, "raises"))
+        drained(answer(page, FIRST + " It relates to DPO too.", tab))
+    assert f"embedding {question.id} ahead of its answer failed" in caplog.text
+    assert "no probe this time" in caplog.text
+    assert len(tab.interview.turns) == 1 and tab.listening
+    ledger.answers(1, len(tab.interview.turns))
+
+
+# hostile audio -------------------------------------------------------------------------------------------
+
+def test_ten_minutes_of_noise_get_a_clear_message_in_bounded_memory(page, tmp_path, ledger):
+    """A 10-minute recording of loud noise (9.6 MB at 8 kHz, under the upload limit): only the answer time's
+    worth is heard, nothing is graded, the question stays open, and the memory it takes stays bounded."""
+    import tracemalloc
+    import wave
+
+    from interviewer.ui.app import answer, voice_answer
+
+    noise = tmp_path / "ten-minutes-of-noise.wav"
+    samples = np.random.default_rng(7).normal(0, 8000, 8000 * 600).clip(-32768, 32767).astype(np.int16)
+    with wave.open(str(noise), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(samples.tobytes())
+    del samples
+    tab = started_tab(page)
+    drained(answer(page, FIRST, tab))
+    asked = tab.interview.prompt
+    tracemalloc.start()
+    try:
+        drained(voice_answer(page, str(noise), tab))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 * 2**20, f"{peak / 2**20:.0f} MB"  # 10 minutes decoded whole would be 38 MB at 16 kHz
+    assert "I didn't catch that" in chat_text(tab) and tab.interview.prompt == asked
+    drained(answer(page, SECOND, tab))  # the page goes on
+    assert [t.answer for t in tab.interview.turns] == [FIRST, SECOND]
+    ledger.answers(2, len(tab.interview.turns))
