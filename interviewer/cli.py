@@ -104,9 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_sessions)
 
-    p = add("report", help="print a session's report")
+    p = add("report", help="print a session's report: Markdown, JSON, or a printable HTML page")
     p.add_argument("id")
-    p.add_argument("--format", choices=("md", "json"), default="md")
+    p.add_argument("--format", choices=("md", "json", "html"), default="md",
+                   help="html: a standalone page to open in a browser and print (redirect it to a .html file)")
     p.set_defaults(run=_report)
 
     p = add("history", help="scores over time, weakest key points and a suggested next session")
@@ -294,12 +295,13 @@ def _sessions(args, settings: Settings) -> int:
 
 
 def _report(args, settings: Settings) -> int:
-    from interviewer.render import report_markdown
+    from interviewer.render import report_html, report_markdown
     from interviewer.report import build_report
 
     services = _services(settings)
     report = build_report(services.sessions.load(args.id, services.questions(), None))  # nothing is graded
-    print(json.dumps(report, indent=2) if args.format == "json" else report_markdown(report))
+    shown = {"json": lambda r: json.dumps(r, indent=2), "html": report_html, "md": report_markdown}[args.format]
+    print(shown(report))
     return 0
 
 

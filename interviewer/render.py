@@ -1,4 +1,5 @@
-"""Pure rendering of grades, reports and questions as text (terminal) and Markdown (page, export)."""
+"""Pure rendering of grades, reports and questions as text (terminal), Markdown (page, export) and a printable
+HTML report."""
 
 from __future__ import annotations
 
@@ -32,20 +33,40 @@ def markdown_safe(text: str) -> str:
     return text.replace("<", "&lt;").replace("](", "]\\(")
 
 
-def grade_markdown(grade: Grade) -> str:
-    """A grade as Markdown for the page (its texts shown as text: see markdown_safe)."""
-    state = "verified by the LLM" if grade.verified else "instant grade, being checked"
-    lines = [f"**Score {grade.score}/10 ({grade.letter})** · {state} · confidence {grade.confidence}", "",
-             grade.verdict, ""]
+def grade_state(grade: Grade, unverified: str = "") -> str:
+    """The badge that says which grade is shown: instant and being checked, verified by the LLM, or instant and
+    standing (`unverified` says why), each with its own word and colour (classes styled by the page)."""
+    if grade.verified:
+        return '<span class="grade-state verified">Verified grade</span> the LLM read your answer'
+    if unverified:
+        why = markdown_safe(unverified.removeprefix("not verified: "))
+        return f'<span class="grade-state stands">Instant grade</span> not verified: {why}'
+    return '<span class="grade-state instant">Instant grade</span> the LLM is checking it…'
+
+
+def model_answer_markdown(answer: str) -> str:
+    """A model answer folded away, one click to open (an HTML <details> inside Markdown), shown as text."""
+    return f"<details><summary>Model answer</summary>\n\n{markdown_safe(answer)}\n\n</details>"
+
+
+def grade_markdown(grade: Grade, *, unverified: str = "", model_answer: str = "") -> str:
+    """A grade as Markdown for the page, opened by its grade_state badge (every text from the answer, the bank
+    or a model shown as text: see markdown_safe). Each point carries its label as a word and a colour, never
+    an emoji alone. `model_answer`, when given, follows one click away."""
+    lines = [grade_state(grade, unverified), "",
+             f"**Score {grade.score}/10 · grade {grade.letter}** · confidence {grade.confidence}", "",
+             markdown_safe(grade.verdict), ""]
     for p in grade.points:
         said = "the answer says the opposite: " if p.status == "contradicted" else ""
-        evidence = f' — {said}*"{_clip(p.evidence)}"*' if p.evidence else ""
-        lines.append(f"- {_ICON[p.status]} **{LABEL[p.status]}**: {p.point}{evidence}")
+        evidence = f' — {said}*"{markdown_safe(_clip(p.evidence))}"*' if p.evidence else ""
+        lines.append(f'- <span class="point {p.status}">{LABEL[p.status]}</span> {markdown_safe(p.point)}{evidence}')
     if grade.changes:
-        lines += ["", "**What the check changed:**"] + [f"- {change}" for change in grade.changes]
-    lines += ["", f"**Tip:** {grade.tip}"]
-    lines.extend(f"> {note}" for note in grade.notes)
-    return markdown_safe("\n".join(lines))
+        lines += ["", "**What the check changed:**"] + [f"- {markdown_safe(change)}" for change in grade.changes]
+    lines += ["", f"**Tip:** {markdown_safe(grade.tip)}"]
+    lines.extend(f"> {markdown_safe(note)}" for note in grade.notes)
+    if model_answer:
+        lines += ["", model_answer_markdown(model_answer)]
+    return "\n".join(lines)
 
 
 def _overall(report: dict) -> str:
@@ -67,31 +88,93 @@ def report_text(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _flags(q: dict) -> str:
+    flags = [label for label, on in (("skipped", q.get("skipped")), ("time ran out", q.get("timed_out")),
+                                     (f"{q.get('hints')} hint(s)", q.get("hints"))) if on]
+    return f" · {', '.join(flags)}" if flags else ""
+
+
+def _delivery(d: dict) -> str:
+    return (f"{d['wpm']:.0f} words/min · {d['fillers']} filler(s) · {d['long_pauses']} long pause(s) · "
+            f"{d['speaking_s']:.0f} s · {d.get('advice', '')}")
+
+
+_SUMMARY = (("Strengths", "strengths"), ("To work on", "weaknesses"), ("Next steps", "next_steps"))
+
+
 def report_markdown(report: dict) -> str:
     """The whole session as a Markdown document: each question, answer, grade and model answer (every text in
     it shown as text: see markdown_safe)."""
     lines = [f"# Interview report: {', '.join(report['topics'])}", "",
              f"**{_overall(report)}**, starting level {report['level']}.", "", f"*{report.get('scoring', '')}*", ""]
-    for title, key in (("Strengths", "strengths"), ("To work on", "weaknesses"), ("Next steps", "next_steps")):
+    for title, key in _SUMMARY:
         if report.get(key):
             lines += [f"## {title}", ""] + [f"- {item}" for item in report[key]] + [""]
     for i, q in enumerate(report["questions"], 1):
-        flags = [label for label, on in (("skipped", q.get("skipped")), ("time ran out", q.get("timed_out")),
-                                         (f"{q.get('hints')} hint(s)", q.get("hints"))) if on]
         lines += [f"## {i}. {q['question']}", "",
-                  f"*{q['topic']} · {q['level']}* · **{q['score']}/10 ({q['letter']})** · {q['verdict']}"
-                  + (f" · {', '.join(flags)}" if flags else ""), "",
-                  f"**Your answer:** {q['answer'] or '(nothing)'}", ""]
+                  f"*{q['topic']} · {q['level']}* · **{q['score']}/10 ({q['letter']})** · {q['verdict']}{_flags(q)}",
+                  "", f"**Your answer:** {q['answer'] or '(nothing)'}", ""]
         if q.get("delivery"):
-            d = q["delivery"]
-            lines += [f"**Delivery:** {d['wpm']:.0f} words/min · {d['fillers']} filler(s) · "
-                      f"{d['long_pauses']} long pause(s) · {d['speaking_s']:.0f} s · {d.get('advice', '')}", ""]
+            lines += [f"**Delivery:** {_delivery(q['delivery'])}", ""]
         if q.get("follow_up"):
             f = q["follow_up"]
             lines += [f"**Follow-up:** {f['prompt']}", "", f"**Your answer:** {f['answer'] or '(skipped)'}", ""]
-        lines += [f"- {_ICON[p['status']]} **{LABEL[p['status']]}**: {p['point']}" for p in q["points"]]
+        lines += [f"- {_ICON[p['status']]} **{LABEL[p['status']]}**: {p['point']}"
+                  + (f' — *"{_clip(p["evidence"])}"*' if p.get("evidence") else "") for p in q["points"]]
         lines += ["", f"**Tip:** {q['tip']}", "", f"**Model answer:** {q['model_answer']}", ""]
     return markdown_safe("\n".join(lines))
+
+
+_PRINT_CSS = """
+body { font: 15px/1.5 system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem; color: #111; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-top: 1px solid #ccc; padding-top: 1rem; }
+.meta { color: #444; } .score { font-weight: 700; }
+.point { display: inline-block; min-width: 6.5em; padding: 0 .4em; margin-right: .4em; border-radius: 3px;
+  font-weight: 700; border: 1px solid; }
+.covered { color: #0b5d1e; border-color: #0b5d1e; background: #e3f4e6; }
+.partial { color: #7a4b00; border-color: #7a4b00; background: #fdf1d8; }
+.missed { color: #9b1111; border-color: #9b1111; background: #fbe4e4; }
+.contradicted { color: #fff; border-color: #5c0a5c; background: #5c0a5c; }
+blockquote { margin: .3rem 0 .3rem 1rem; color: #333; font-style: italic; }
+@media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; } section { break-inside: avoid; } }
+"""
+
+
+def report_html(report: dict) -> str:
+    """The whole session as a standalone, printable HTML page with the same content as report_markdown. Every
+    text in it is escaped with the stdlib `html` module, so an answer or a bank field shows as text and never
+    runs; the page loads nothing from anywhere (its style is inline)."""
+    from html import escape as e
+
+    topics = e(", ".join(report["topics"]))
+    out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>Interview report: {topics}</title><style>{_PRINT_CSS}</style></head><body>",
+           f"<h1>Interview report: {topics}</h1>",
+           f'<p><strong>{e(_overall(report))}</strong>, starting level {e(report["level"])}.</p>',
+           f'<p class="meta"><em>{e(report.get("scoring", ""))}</em></p>']
+    for title, key in _SUMMARY:
+        if report.get(key):
+            out += [f"<h2>{title}</h2><ul>"] + [f"<li>{e(item)}</li>" for item in report[key]] + ["</ul>"]
+    for i, q in enumerate(report["questions"], 1):
+        out += [f"<section><h2>{i}. {e(q['question'])}</h2>",
+                f'<p class="meta"><em>{e(q["topic"])} · {e(q["level"])}</em> · <span class="score">{q["score"]}/10 '
+                f'({e(q["letter"])})</span> · {e(q["verdict"])}{e(_flags(q))}</p>',
+                f"<p><strong>Your answer:</strong> {e(q['answer'] or '(nothing)')}</p>"]
+        if q.get("delivery"):
+            out.append(f"<p><strong>Delivery:</strong> {e(_delivery(q['delivery']))}</p>")
+        if q.get("follow_up"):
+            f = q["follow_up"]
+            out += [f"<p><strong>Follow-up:</strong> {e(f['prompt'])}</p>",
+                    f"<p><strong>Your answer:</strong> {e(f['answer'] or '(skipped)')}</p>"]
+        out.append("<ul>")
+        for p in q["points"]:
+            evidence = f"<blockquote>“{e(_clip(p['evidence']))}”</blockquote>" if p.get("evidence") else ""
+            out.append(f'<li><span class="point {e(p["status"])}">{LABEL[p["status"]]}</span>{e(p["point"])}'
+                       f"{evidence}</li>")
+        out += ["</ul>", f"<p><strong>Tip:</strong> {e(q['tip'])}</p>",
+                f"<p><strong>Model answer:</strong> {e(q['model_answer'])}</p></section>"]
+    return "\n".join([*out, "</body></html>", ""])
 
 
 def history_text(history: dict) -> str:

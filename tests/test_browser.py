@@ -16,6 +16,7 @@ from servers import free_port
 
 from interviewer.audio import chunks_to_16k
 from interviewer.session import SessionOptions
+from interviewer.settings import REPO_ROOT
 
 pytestmark = pytest.mark.real
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -51,8 +52,8 @@ def microphone(services, tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def browser(microphone, tmp_path):
+def chromium(profile, *flags: str):
+    """Debian's Chromium, headless, offline, with a fake microphone (a beep unless a flag gives it a file)."""
     if not (CHROMIUM and DRIVER):
         pytest.fail("Chromium and chromedriver are needed: `make test` installs them (apt-get install chromium "
                     "chromium-driver)")
@@ -63,11 +64,15 @@ def browser(microphone, tmp_path):
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 "--autoplay-policy=no-user-gesture-required", f"--use-file-for-fake-audio-capture={microphone}",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--hide-scrollbars",
+                 "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={profile}", *flags):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    return webdriver.Chrome(service=Service(DRIVER), options=options)
+
+
+@pytest.fixture
+def browser(microphone, tmp_path):
+    driver = chromium(tmp_path / "profile", f"--use-file-for-fake-audio-capture={microphone}")
     yield driver
     driver.quit()
 
@@ -131,3 +136,223 @@ def test_a_typed_answer_is_submitted_with_enter(page, browser):
     wait.until(lambda d: "Score" in _chat(d))
     assert "reward model learns from their choices" in _chat(browser)
     assert box.get_attribute("value") == ""  # the box is cleared for the next answer
+
+
+# --- the page by keyboard alone, at desktop and phone width, with screenshots for the README -----------------
+
+SHOTS = REPO_ROOT / "docs" / "screenshots"
+WIDTHS = {"desktop": (1280, 900), "phone": (400, 800)}
+LABELS = {"covered", "partly", "missed", "contradicted"}
+WEAK = "Humans rank some replies, and then it is about rewards."
+
+
+@pytest.fixture(scope="module")
+def typed_page(services):
+    from interviewer.ui.app import build_app
+
+    demo = build_app(services, SessionOptions(topics=("rlhf",), questions=2, answer_seconds=300, level="mid"))
+    demo.queue(default_concurrency_limit=4)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(params=list(WIDTHS))
+def sized(request, tmp_path):
+    width, height = WIDTHS[request.param]
+    driver = chromium(tmp_path / "profile")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+    yield request.param, driver
+    driver.quit()
+
+
+def _shot(driver, name: str) -> None:
+    """A screenshot for the README, kept small: 64 colours are plenty for a page of text."""
+    from PIL import Image
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    Image.open(path).convert("RGB").quantize(colors=64).save(path, optimize=True)
+
+
+def _focus(driver) -> str:
+    """The id of the control that has the keyboard focus (the nearest element with an id around it)."""
+    return driver.execute_script("const e = document.activeElement; const c = e && e.closest('[id]');"
+                                 "return c ? c.id : '';")
+
+
+def _tab_to(driver, target: str, *, back: bool = False, most: int = 60) -> list[str]:
+    """Press Tab (Shift+Tab when `back`) until the focus is inside the element with id `target`; the ids
+    passed on the way, in order."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    seen: list[str] = []
+    for _ in range(most):
+        chain = ActionChains(driver)
+        if back:
+            chain.key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+        else:
+            chain.send_keys(Keys.TAB).perform()
+        here = _focus(driver)
+        if not seen or seen[-1] != here:
+            seen.append(here)
+        if here == target:
+            return seen
+    raise AssertionError(f"Tab never reached #{target}; it went through {seen}")
+
+
+def _type(driver, text: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    ActionChains(driver).send_keys(text).send_keys(Keys.ENTER).perform()
+
+
+def _text_of(driver, element_id: str) -> str:
+    return driver.find_element("id", element_id).text
+
+
+def _cut_labels(driver) -> list[str]:
+    """Visible labels and button texts whose words do not fit their box (cut off or hidden by an ellipsis)."""
+    return driver.execute_script("""
+        const cut = [];
+        for (const e of document.querySelectorAll('[data-testid="block-info"], label span, button')) {
+          const r = e.getBoundingClientRect();
+          if (!r.width || !e.textContent.trim() || e.closest('[aria-hidden="true"]')) continue;
+          if (e.scrollWidth > e.clientWidth + 1) cut.push(e.textContent.trim());
+        }
+        return cut;""")
+
+
+def _unnamed_controls(driver) -> list[str]:
+    """Visible controls a screen reader would announce without a name (hidden copies Gradio keeps to measure its
+    tabs are aria-hidden, so no reader meets them)."""
+    found = driver.find_elements("css selector", "input:not([type=hidden]), textarea, button, select")
+    return [c.get_attribute("outerHTML")[:120] for c in found if c.is_displayed() and not c.accessible_name.strip()
+            and not driver.execute_script("return !!arguments[0].closest('[aria-hidden=true]')", c)]
+
+
+def _rect(driver, selector: str) -> dict:
+    return driver.execute_script("const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+                                 "return {top: r.top, bottom: r.bottom, right: r.right};", selector)
+
+
+def _question_on_screen(driver) -> str:
+    return driver.find_element("css selector", "#progress .asked").text
+
+
+def test_a_whole_typed_interview_by_keyboard_alone(typed_page, sized, services):
+    """Start, answer, read the grade and the model answer, finish, open the printable report, and start the
+    microphone by its shortcut, with the keyboard only; at phone width the question, the answer box and the
+    last score fit on one screen and no label is cut. Screenshots of each stage go to docs/screenshots."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    name, driver = sized
+    driver.get(typed_page)
+    wait = WebDriverWait(driver, 180)
+    wait.until(lambda d: d.find_elements("id", "start"))
+    assert not _cut_labels(driver) and not _unnamed_controls(driver)
+    _shot(driver, f"{name}-1-start")
+    order = _tab_to(driver, "voice")
+    assert [i for i in order if i in ("topic", "level", "questions", "seconds", "voice")] == \
+        ["topic", "level", "questions", "seconds", "voice"]  # the settings in reading order
+    ActionChains(driver).send_keys(Keys.SPACE).perform()  # typed: the questions are not spoken
+    _tab_to(driver, "start")
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+
+    wait.until(lambda d: "Question 1 of 2" in _text_of(d, "progress"))
+    panel = _text_of(driver, "progress")
+    assert "Level: mid" in panel and "left for this answer" in panel
+    bar = driver.find_element("css selector", "#progress [role=progressbar]")
+    assert bar.accessible_name == "Time left for this answer" and 0 < int(bar.get_attribute("aria-valuenow")) <= 300
+    assert _question_on_screen(driver) in _text_of(driver, "chat")
+    assert _tab_to(driver, "answer")[-1] == "answer"  # from Start, Tab reaches the answer box
+    _shot(driver, f"{name}-2-question")
+
+    _type(driver, WEAK)
+    wait.until(lambda d: d.find_elements("css selector", "#chat .grade-state"))
+    wait.until(lambda d: not d.find_elements("css selector", "#chat .grade-state.instant"))  # checked, either way
+    state = driver.find_element("css selector", "#chat .grade-state").text
+    assert state in ("Verified grade", "Instant grade")  # the instant one then says why it stands
+    points = driver.find_elements("css selector", "#chat .point")
+    assert points and {p.text for p in points} <= LABELS
+    colours = {p.text: p.value_of_css_property("background-color") for p in points}
+    assert len(set(colours.values())) == len(colours)  # each label its own colour, beside its word
+    assert "Tip:" in _text_of(driver, "chat") and "Last answer:" in _text_of(driver, "progress")
+    if name == "phone":
+        _one_screen(driver)
+    _shot(driver, f"{name}-3-feedback")
+
+    for _ in range(4):  # a follow-up may come; the model answer of whatever is asked makes a strong answer
+        if "Interview finished" in _text_of(driver, "progress"):
+            break
+        asked = _question_on_screen(driver)
+        question = next((q for q in services.bank.questions if q.question in asked), None)
+        before = len(driver.find_elements("css selector", "#chat .grade-state"))
+        _type(driver, question.answer if question else "A KL penalty keeps the policy near the reference model.")
+        wait.until(lambda d, n=before: len(d.find_elements("css selector", "#chat .grade-state")) > n)
+        wait.until(lambda d, asked=asked: asked not in _question_on_screen_or_done(d))
+    wait.until(lambda d: "Interview finished" in _text_of(d, "progress"))
+    wait.until(lambda d: "Interview report" in _text_of(d, "report"))
+
+    summary = _back_to_summary(driver)  # the model answers, folded in the chat, open from the keyboard
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    assert summary.find_element("xpath", "..").get_attribute("open") is not None
+
+    _tab_to(driver, "open-report")
+    _shot(driver, f"{name}-4-report")
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait.until(lambda d: len(d.window_handles) == 2)
+    main = driver.current_window_handle
+    driver.switch_to.window(next(h for h in driver.window_handles if h != main))
+    wait.until(lambda d: d.title.startswith("Interview report"))
+    printable = driver.find_element("tag name", "body").text
+    assert "Overall score" in printable and "Model answer:" in printable and WEAK in printable
+    _shot(driver, f"{name}-5-printable")
+    driver.close()
+    driver.switch_to.window(main)
+
+    for recording in (True, False):  # the microphone's shortcut starts it, then stops it
+        ActionChains(driver).key_down(Keys.ALT).send_keys("m").key_up(Keys.ALT).perform()
+        wait.until(lambda d, on=recording: bool(d.find_elements("css selector", STOP)) == on)
+
+
+STOP = "#live-mic .stop-button"
+
+
+def _back_to_summary(driver):
+    """Shift+Tab from the answer box back into the chat until the focus is on a folded model answer."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    for _ in range(60):
+        ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+        here = driver.switch_to.active_element
+        if here.tag_name == "summary" and _focus(driver) == "chat":
+            return here
+    raise AssertionError("Shift+Tab never reached a model answer in the chat")
+
+
+def _question_on_screen_or_done(driver) -> str:
+    panel = driver.find_element("id", "progress").text
+    return panel if "Interview finished" in panel else _question_on_screen(driver)
+
+
+def _one_screen(driver) -> None:
+    """At phone width, with the panel at the top of the screen: the question, the last score, the chat with the
+    latest message and the answer box with its Submit button all within the screen's height, and nothing wider
+    than the screen."""
+    driver.execute_script("document.getElementById('progress').scrollIntoView({block: 'start'})")
+    height = driver.execute_script("return window.innerHeight")
+    width = driver.execute_script("return window.innerWidth")
+    for selector in ("#progress .asked", "#progress .last", "#chat", "#answer textarea", "#submit"):
+        rect = _rect(driver, selector)
+        assert 0 <= rect["top"] and rect["bottom"] <= height, (selector, rect, height)
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= width
+    assert not _cut_labels(driver)

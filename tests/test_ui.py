@@ -63,7 +63,9 @@ def test_typed_interview_through_the_page(app):
     assert 3 <= answered <= 6  # three questions, each with at most one follow-up
     assert "overall score" in _text(chat[-1]).lower()
     assert report.startswith("# Interview report") and "## Next steps" in report
-    assert sorted(f.rsplit(".", 1)[-1] for f in files) == ["json", "md"]
+    assert sorted(f.rsplit(".", 1)[-1] for f in files) == ["html", "json", "md"]
+    page = Path(next(f for f in files if f.endswith(".html"))).read_text()
+    assert page.startswith("<!DOCTYPE html>") and "Model answer:" in page and "Overall score" in page
 
 
 def test_the_grade_is_shown_before_the_next_line(app):

@@ -19,12 +19,12 @@ from interviewer.delivery import delivery_of
 from interviewer.errors import InterviewerError
 from interviewer.knowledge.schema import LEVELS
 from interviewer.limits import cap_answer
-from interviewer.render import history_markdown, markdown_safe, report_markdown
+from interviewer.render import history_markdown, markdown_safe, report_html, report_markdown
 from interviewer.report import build_report
 from interviewer.session import SessionOptions
 from interviewer.tts import chunks_to_wav
 from interviewer.ui.guard import PasswordGuard, check_exposure, discard_upload, exposure_warning
-from interviewer.ui.tab import Busy, Tab, timings_markdown
+from interviewer.ui.tab import Busy, Tab, progress_html, timings_markdown
 from interviewer.voice import NothingHeard, hear
 from interviewer.wiring import Services
 
@@ -47,7 +47,7 @@ def _outputs(tab: Tab, services: Services, text: str | None = None, speech: byte
     caption = f"🔊 *{markdown_safe(tab.caption)}*" if tab.caption else ""
     stages = {**(tab.conductor.timings if tab.conductor else {}), **tab.timings}
     box = gr.skip() if text is None else text
-    return tab.chat, tab, report, files, box, _countdown(tab), speech, caption, timings_markdown(stages)
+    return tab.chat, tab, report, files, box, progress_html(tab), speech, caption, timings_markdown(stages)
 
 
 def _speak(tab: Tab, services: Services, text: str | None = None):
@@ -114,19 +114,15 @@ def _warm(services: Services, question) -> None:
 
 
 def _export(services: Services, data: dict, markdown: str) -> list[str]:
+    """The report as Markdown, JSON and printable HTML files in the data folder, for the page to offer."""
     folder = services.settings.data_dir / "reports"
     folder.mkdir(parents=True, exist_ok=True)
-    md, js = folder / f"interview-{data['id']}.md", folder / f"interview-{data['id']}.json"
-    md.write_text(markdown, encoding="utf-8")
-    js.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    return [str(md), str(js)]
-
-
-def _countdown(tab: Tab) -> str:
-    if tab.deadline is None:
-        return ""
-    left = max(0, int(tab.deadline - time.time()))
-    return f"⏱ {left // 60}:{left % 60:02d} left for this answer"
+    written = []
+    for suffix, content in (("md", markdown), ("json", json.dumps(data, indent=2)), ("html", report_html(data))):
+        path = folder / f"interview-{data['id']}.{suffix}"
+        path.write_text(content, encoding="utf-8")
+        written.append(str(path))
+    return written
 
 
 def _not_started(tab: Tab, services: Services, text: str | None = None):
@@ -337,8 +333,8 @@ def tick(services: Services, text: str, tab: Tab | None):
     """Each second: the countdown, and when time is up, submit what was typed (or said) so far."""
     import gradio as gr
 
-    idle = (gr.skip(), tab, gr.skip(), gr.skip(), gr.skip(), _countdown(tab) if tab else "", gr.skip(), gr.skip(),
-            gr.skip())
+    idle = (gr.skip(), tab, gr.skip(), gr.skip(), gr.skip(), progress_html(tab) if tab else "", gr.skip(),
+            gr.skip(), gr.skip())
     if tab is None or tab.deadline is None or time.time() < tab.deadline:
         yield idle
         return
@@ -405,75 +401,107 @@ def _ffmpeg_on_path(folder: Path) -> None:
     os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+_HERE = Path(__file__).parent
+KEYS = ("Keys: Tab moves between controls, Enter submits the answer (Shift+Enter starts a new line), Alt+M starts "
+        "or stops the hands-free microphone.")
+# Opens the printable report the page offers (the .html among the report's files) in a new browser tab.
+_OPEN_REPORT = """() => {
+  const link = [...document.querySelectorAll('#report-files a')].find((a) => /[.]html$/.test(a.download || a.href));
+  if (!link) return;
+  const view = window.open('', '_blank');
+  fetch(link.href).then((r) => r.text()).then((page) => {
+    view.location = URL.createObjectURL(new Blob([page], {type: 'text/html'}));
+  });
+}"""
+
+
 def build_app(services: Services, defaults: SessionOptions):
     """The Gradio Blocks app for these services, with the session defaults pre-selected."""
     os.environ.setdefault("GRADIO_TEMP_DIR", str(services.settings.data_dir / "gradio-tmp"))
     _ffmpeg_on_path(services.settings.data_dir / "bin")
     import gradio as gr
 
-    topics = sorted(services.topic_titles().items())
     with gr.Blocks(title="interviewer", delete_cache=CACHE_SWEEP) as demo:
-        gr.Markdown("# Mock interview\nEverything runs on this machine; nothing leaves it.")
+        # the page's style and keyboard shortcut travel with the app, however it is launched
+        gr.HTML("", js_on_load=(_HERE / "page.js").read_text(), page_css=(_HERE / "page.css").read_text(),
+                elem_id="page-setup", padding=False)
+        gr.Markdown(f"# Mock interview\nEverything runs on this machine; nothing leaves it. {KEYS}")
         state = gr.State(None)
         with gr.Tab("Interview"):
-            with gr.Row():
-                topic = gr.Dropdown([(title, slug) for slug, title in topics], value=list(defaults.topics),
-                                    multiselect=True, label="Topic (one, or several for a mix)")
-                level = gr.Radio(list(LEVELS), value=defaults.level, label="Level")
-                count = gr.Dropdown(sorted({3, 5, 7, defaults.questions}), value=defaults.questions,
-                                    label="Questions", allow_custom_value=True)  # QUESTIONS=4 shows 4
-                seconds = gr.Number(defaults.answer_seconds, label="Seconds per answer", precision=0)
-                voice = gr.Checkbox(True, label="Speak the questions")
-                go = gr.Button("Start", variant="primary", elem_id="start")
-            countdown = gr.Markdown()
-            chat = gr.Chatbot(label="Interview", height=480, elem_id="chat")
-            with gr.Row():
-                speaker = gr.Audio(label="Interviewer", autoplay=True, interactive=False, streaming=True,
-                                   elem_id="speaker", scale=2)
-                caption = gr.Markdown(elem_id="caption")
-            with gr.Row():
-                live = gr.Audio(sources=["microphone"], streaming=True, elem_id="live-mic",
-                                label="Hands-free: start the microphone once, then just talk; a pause of about two "
-                                      "seconds ends each answer")
-                mic = gr.Audio(sources=["microphone", "upload"], type="filepath",
-                               label="Push to talk: record, then stop (or upload a recording)")
-            text = gr.Textbox(label="Your answer", lines=1, max_lines=12, elem_id="answer",
-                              placeholder="Type your answer: Enter submits it, Shift+Enter starts a new line")
-            with gr.Row():
-                send = gr.Button("Submit answer", variant="primary")
-                buttons = {name: gr.Button(label) for name, label in
-                           (("skip", "Skip"), ("repeat", "Repeat"), ("hint", "Hint"), ("end", "End interview"))}
-            with gr.Accordion("Timings of the last voice turn", open=False):
-                timings = gr.Markdown()
-            report = gr.Markdown()
-            files = gr.File(label="Download the report", file_count="multiple")
-            with gr.Row():
-                session_id = gr.Textbox(label="Resume a session (id from `interviewer sessions`)", scale=3)
-                again = gr.Button("Resume", scale=1)
+            _interview_tab(services, defaults, state)
         with gr.Tab("History") as history_tab:
-            plot = gr.LinePlot(x="when", y="score", color="topic", title="Score by session", y_lim=[0, 10])
+            plot = gr.LinePlot(x="when", y="score", color="topic", title="Score by session", y_lim=[0, 10],
+                               label="Score by session", elem_id="history-plot")
             scores = gr.Dataframe(headers=["date", "topic", "score", "session"], label="Sessions, newest first",
-                                  interactive=False)
-            summary = gr.Markdown()
-
-        outputs = [chat, state, report, files, text, countdown, speaker, caption, timings]
-        go.click(partial(start, services, defaults.seed), [topic, level, count, seconds, voice], outputs,
-                 api_name="start")
-        mic.stop_recording(partial(voice_answer, services), [mic, state], outputs, api_name=False)
-        mic.upload(partial(voice_answer, services), [mic, state], outputs, api_name="voice_answer")
-        heard = gr.Textbox(visible="hidden")  # which answer was just heard hands-free
-        live.stream(partial(hear_stream, services), [live, state], [heard, state], stream_every=0.5,
-                    time_limit=3600, api_name=False)
-        heard.change(partial(heard_reply, services), [state], outputs, api_name=False)
-        send.click(partial(answer, services), [text, state], outputs, api_name="answer")
-        text.submit(partial(answer, services), [text, state], outputs, api_name=False)
-        for name, button in buttons.items():
-            button.click(partial(command, services, name), [text, state], outputs, api_name=name)
-        again.click(partial(resume, services), [session_id], outputs, api_name="resume")
-        gr.Timer(1.0).tick(partial(tick, services), [text, state], outputs, api_name=False)
+                                  interactive=False, elem_id="history-table")
+            summary = gr.Markdown(elem_id="history-summary")
         history_tab.select(partial(history_view, services), None, [plot, scores, summary], api_name="history")
     return demo
 
+
+def _interview_tab(services: Services, defaults: SessionOptions, state) -> None:
+    """The interview's controls, in the order a keyboard reaches them: the settings and Start, where the
+    interview stands, the chat, the answer box and its buttons, then voice, the report and resuming."""
+    import gradio as gr
+
+    topics = sorted(services.topic_titles().items())
+    with gr.Accordion("Interview settings", open=True, elem_id="settings") as settings:
+        with gr.Row():
+            topic = gr.Dropdown([(title, slug) for slug, title in topics], value=list(defaults.topics),
+                                multiselect=True, label="Topic (one, or several for a mix)", elem_id="topic")
+            level = gr.Radio(list(LEVELS), value=defaults.level, label="Level", elem_id="level")
+            count = gr.Dropdown(sorted({3, 5, 7, defaults.questions}), value=defaults.questions, label="Questions",
+                                allow_custom_value=True, elem_id="questions")  # QUESTIONS=4 shows 4
+            seconds = gr.Number(defaults.answer_seconds, label="Seconds per answer", precision=0, elem_id="seconds")
+            voice = gr.Checkbox(True, label="Speak the questions", elem_id="voice")
+    go = gr.Button("Start", variant="primary", elem_id="start")
+    progress = gr.HTML(elem_id="progress", label="Where the interview stands")
+    chat = gr.Chatbot(label="Interview", height=480, elem_id="chat")
+    text = gr.Textbox(label="Your answer", lines=1, max_lines=12, elem_id="answer",
+                      placeholder="Type your answer: Enter submits it, Shift+Enter starts a new line")
+    with gr.Row(elem_id="commands"):
+        send = gr.Button("Submit answer", variant="primary", elem_id="submit")
+        buttons = {name: gr.Button(label, elem_id=name) for name, label in
+                   (("skip", "Skip"), ("repeat", "Repeat"), ("hint", "Hint"), ("end", "End interview"))}
+    with gr.Row():
+        speaker = gr.Audio(label="Interviewer", autoplay=True, interactive=False, streaming=True,
+                           elem_id="speaker", scale=2)
+        caption = gr.Markdown(elem_id="caption")
+    with gr.Row():
+        live = gr.Audio(sources=["microphone"], streaming=True, elem_id="live-mic",
+                        label="Hands-free (Alt+M): start the microphone once, then just talk; a short pause "
+                              "after a finished answer ends it")
+        mic = gr.Audio(sources=["microphone", "upload"], type="filepath", elem_id="push-mic",
+                       label="Push to talk: record, then stop (or upload a WAV, MP3, OGG or FLAC recording)")
+    with gr.Accordion("Voice turn timings", open=False):
+        timings = gr.Markdown()
+    report = gr.Markdown(elem_id="report")
+    files = gr.File(label="Download the report (Markdown, JSON, printable HTML)", file_count="multiple",
+                    elem_id="report-files")
+    gr.Button("Open the printable report", elem_id="open-report").click(None, None, None, js=_OPEN_REPORT)
+    with gr.Row():
+        session_id = gr.Textbox(label="Resume a session (id from `interviewer sessions`)", scale=3,
+                                elem_id="resume-id")
+        again = gr.Button("Resume", scale=1, elem_id="resume")
+
+    outputs = [chat, state, report, files, text, progress, speaker, caption, timings]
+    on_chat = {"show_progress_on": chat}  # a turn's spinner covers the chat only: the panel and answer box stay
+    go.click(partial(start, services, defaults.seed), [topic, level, count, seconds, voice], outputs,
+             api_name="start", **on_chat)
+    for starts in (go, again):  # the settings fold away once an interview is under way, to leave it the screen
+        starts.click(lambda: gr.Accordion(open=False), None, settings, queue=False, api_name=False)
+    mic.stop_recording(partial(voice_answer, services), [mic, state], outputs, api_name=False, **on_chat)
+    mic.upload(partial(voice_answer, services), [mic, state], outputs, api_name="voice_answer", **on_chat)
+    heard = gr.Textbox(visible="hidden", label="Answer heard hands-free")  # which answer was just heard
+    live.stream(partial(hear_stream, services), [live, state], [heard, state], stream_every=0.5,
+                time_limit=3600, api_name=False)
+    heard.change(partial(heard_reply, services), [state], outputs, api_name=False, **on_chat)
+    send.click(partial(answer, services), [text, state], outputs, api_name="answer", **on_chat)
+    text.submit(partial(answer, services), [text, state], outputs, api_name=False, **on_chat)
+    for name, button in buttons.items():
+        button.click(partial(command, services, name), [text, state], outputs, api_name=name, **on_chat)
+    again.click(partial(resume, services), [session_id], outputs, api_name="resume", **on_chat)
+    gr.Timer(1.0).tick(partial(tick, services), [text, state], outputs, api_name=False, show_progress="hidden")
 
 def launch(services: Services, defaults: SessionOptions, *, block: bool = True):
     """Serve the page on the configured address (127.0.0.1 unless told otherwise), once every model it uses

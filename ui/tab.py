@@ -13,11 +13,13 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from html import escape
 
 from interviewer.conductor import Conductor, Event, Graded
 from interviewer.listening import TurnListener
-from interviewer.render import grade_markdown, markdown_safe
+from interviewer.render import grade_markdown, grade_state, markdown_safe, model_answer_markdown
 from interviewer.session import Interview
+from interviewer.types import Grade
 
 _STAGES = (("last_word", "your last word"), ("turn_end", "end of the answer decided"),
            ("transcript", "transcript final"), ("provisional", "instant grade shown"),
@@ -48,6 +50,8 @@ class Tab:
     problem: str = ""  # what went wrong while listening hands-free, to be shown by the next reply
     _grade_at: int | None = None  # the chat message that shows the last answer's grade
     _ack: str = ""
+    _shown: Graded | None = None  # the grade that message shows
+    _turn_at: int = -1  # the interview turn it grades
     _group: tuple[int, int] | None = None  # (group, chat index) of the message being spoken
     _prompt: tuple | None = None  # the open prompt the deadline was set for
     _open: tuple | None = None  # the prompt key last seen, and when it changed (time.monotonic())
@@ -98,9 +102,8 @@ class Tab:
         self._note_prompt()
         if isinstance(event, Graded):
             if self._grade_at is not None:
-                note = f"\n\n*The instant grade stands: {event.note}.*" if event.note else ""
-                shown = f"{markdown_safe(self._ack)}\n\n{grade_markdown(event.grade)}{note}"
-                self.chat[self._grade_at]["content"] = shown
+                self._shown, self._turn_at = event, len(self.interview.turns) - 1
+                self.chat[self._grade_at]["content"] = self._grade_message(event)
             return
         if event.grade is not None:
             self._ack = event.text
@@ -114,10 +117,30 @@ class Tab:
             self._group = (event.group, len(self.chat) - 1)
         self.to_speak.append(event.text)
 
+    def _grade_message(self, shown: Graded, *, finished: bool = False) -> str:
+        """The acknowledgement and the grade; once the question is over, its model answer one click away. A
+        follow-up that changed nothing says so in one line instead of repeating the first answer's feedback."""
+        turns = self.interview.turns
+        turn = turns[self._turn_at]
+        model = turn.question.answer if finished else ""
+        first = next((t for t in turns[: self._turn_at] if t.question.id == turn.question.id and t.kind == "main"),
+                     None) if turn.kind == "follow_up" else None
+        if first is not None and _same(first.grade, shown.grade):
+            body = (f"{grade_state(shown.grade, shown.note)}\n\n**Score {shown.grade.score}/10 · grade "
+                    f"{shown.grade.letter}**, as before: the follow-up added nothing new to grade.")
+            body += f"\n\n{model_answer_markdown(model)}" if model else ""
+        else:
+            body = grade_markdown(shown.grade, unverified=shown.note, model_answer=model)
+        return f"{markdown_safe(self._ack)}\n\n{body}"
+
     def settle(self) -> None:
         """After a turn: a new open prompt gets its own answer time and a fresh listener; a hint, a repeat or a
         clarification keeps the clock running."""
         self._note_prompt()
+        if self._shown is not None and (not self.listening or self.interview.prompt.question.id
+                                        != self.interview.turns[self._turn_at].question.id):
+            self.chat[self._grade_at]["content"] = self._grade_message(self._shown, finished=True)
+            self._shown = None  # the question is over: its model answer is shown once
         if not self.listening:
             self.deadline = None
             return
@@ -126,6 +149,58 @@ class Tab:
             self._prompt = key
             self.deadline = time.time() + self.interview.options.answer_seconds
             self.listener = None
+
+
+def _same(one: Grade, other: Grade) -> bool:
+    return (one.score, [(p.point, p.status) for p in one.points]) == \
+        (other.score, [(p.point, p.status) for p in other.points])
+
+
+def progress_html(tab: Tab, now: float | None = None) -> str:
+    """Where the interview stands, for the panel above the chat: "Question 2 of 5", a follow-up or not, the
+    question's level and topic, what is being asked, the last answer's score, and the answer time left as a bar
+    and as a number (all escaped: bank text shows as text). Empty before a start."""
+    interview = tab.interview
+    if interview is None:
+        return ""
+    if interview.done:
+        return '<div class="progress-panel" role="status"><b>Interview finished</b>: your report is below.</div>'
+    prompt = interview.prompt
+    if prompt is None and not interview.turns:
+        return ""
+    # between an answer and what follows, the panel stays on the prompt just answered
+    question, kind, asked = ((prompt.question, prompt.kind, prompt.text) if prompt else
+                             (interview.turns[-1].question, interview.turns[-1].kind, interview.turns[-1].prompt))
+    step = f"Question {interview.number} of {interview.options.questions}"
+    step += " · follow-up" if kind == "follow_up" else ""
+    topic = interview.titles.get(question.topic, question.topic)
+    parts = [f'<div class="progress-panel" role="status"><span class="step"><b>{step}</b></span>',
+             f'<span class="level">Level: {escape(question.level)}</span>',
+             f'<span class="topic">Topic: {escape(topic)}</span>',
+             f'<p class="asked">{escape(asked)}</p>', _last_answer(interview)]
+    if prompt is None:
+        parts.append('<span class="time">Answer received: grading it</span>')
+    elif tab.deadline is not None:
+        total = max(1, interview.options.answer_seconds)
+        left = max(0, min(total, int(tab.deadline - (time.time() if now is None else now))))
+        clock = f"{left // 60}:{left % 60:02d}"
+        urgency = "low" if left <= 10 else "mid" if left <= 30 else "ok"
+        parts += [f'<div class="timebar {urgency}" role="progressbar" aria-label="Time left for this answer" '
+                  f'aria-valuemin="0" aria-valuemax="{total}" aria-valuenow="{left}" aria-valuetext="{clock} left">'
+                  f'<div class="timebar-fill" style="width: {100 * left / total:.0f}%"></div></div>',
+                  f'<span class="time">{clock} left for this answer</span>']
+    return "".join(parts) + "</div>"
+
+
+def _last_answer(interview: Interview) -> str:
+    """The last graded answer's score and which grade it is, so it stays in sight whatever the chat shows."""
+    turn = next((t for t in reversed(interview.turns) if not t.skipped), None)
+    if turn is None:
+        return ""
+    state = ("verified" if turn.verified else "instant, being checked" if turn.verification == "pending"
+             else "instant, not verified")
+    return (f'<span class="last">Last answer: <b>{turn.grade.score}/10 · grade {turn.grade.letter}</b> '
+            f'({state})</span>')
 
 
 def timings_markdown(timings: dict[str, float]) -> str:

@@ -191,6 +191,7 @@ def test_hostile_text_is_shown_as_text_in_the_chat_report_and_exports(services):
     assert any("&lt;script>" in text for text in shown)
     for text in shown:
         assert "<script" not in text and "<img" not in text and "](javascript" not in text and "](http" not in text
-    md, js = sorted(files, key=lambda f: f.endswith(".md"))[::-1]
+    md, js, page = (next(f for f in files if f.endswith(suffix)) for suffix in (".md", ".json", ".html"))
     assert "<script" not in Path(md).read_text() and "&lt;script>" in Path(md).read_text()
+    assert "<script" not in Path(page).read_text() and "&lt;script&gt;" in Path(page).read_text()
     assert json.loads(Path(js).read_text())["questions"][0]["answer"] == HOSTILE  # the data, exactly

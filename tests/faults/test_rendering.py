@@ -67,3 +67,37 @@ def test_markdown_safe_is_idempotent_and_keeps_ordinary_text():
         once = markdown_safe(text)
         assert markdown_safe(once) == once and _inert(once)
     assert markdown_safe("**bold** and `code`") == "**bold** and `code`"
+
+
+def test_the_printable_report_has_the_markdown_reports_content_and_shows_hostile_text_as_text(tmp_path):
+    from html.parser import HTMLParser
+
+    from interviewer.render import report_html
+
+    answer = " ".join(TRAPS) + " It scores answers."
+    report = build_report(_interview(tmp_path, answer))
+    page = report_html(report)
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.attrs, self.text = set(), [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.add(tag)
+            self.attrs += [name for name, _ in attrs]
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    parsed = Tags()
+    parsed.feed(page)
+    assert not parsed.tags & {"script", "img", "iframe", "a", "link"}  # nothing runs, nothing is loaded
+    assert not [name for name in parsed.attrs if name.startswith("on") or name in ("src", "href")]
+    text = "".join(parsed.text)
+    q = report["questions"][0]
+    assert SCRIPT in text and answer in text and q["model_answer"] in text  # shown, every character, as text
+    assert f"{q['score']}/10 ({q['letter']})" in text and q["tip"] in text
+    for p in q["points"]:
+        assert p["point"] in text and ">" + {"partial": "partly"}.get(p["status"], p["status"]) + "<" in page
+    assert all(step in text for step in report["next_steps"]) and "Overall score" in text

@@ -1,0 +1,120 @@
+"""What one browser tab shows, turn by turn, without a browser: the progress panel, the grade's state, the
+points' labels, the model answer once a question is over, and a follow-up that ran out of time. Pure logic on
+the fake embedder, through the real turn pipeline (the conductor with the LLM switched off)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from interviewer.conductor import Conductor, Graded
+from interviewer.fakes import FakeEmbedder
+from interviewer.grader import Grader
+from interviewer.knowledge.store import KnowledgeStore, open_client
+from interviewer.session import Interview, SessionOptions
+from interviewer.ui.tab import Tab, progress_html
+
+WEAK = "It has something to do with rewards."
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory, bank):
+    store = KnowledgeStore(open_client(tmp_path_factory.mktemp("store")), FakeEmbedder())
+    store.ingest(bank.questions)
+    return store.questions(topic="rlhf")
+
+
+@pytest.fixture
+def tab(pool):
+    """A tab with a started three-question interview, as `start` leaves it."""
+    interview = Interview(pool, Grader(FakeEmbedder()), SessionOptions(topics=("rlhf",), questions=3, level="mid",
+                                                                       answer_seconds=120),
+                          titles={"rlhf": "RLHF (reinforcement learning from human feedback)"})
+    tab = Tab(interview=interview, conductor=Conductor(interview), voice=False)
+    _run(tab, tab.conductor.said(interview.start()))
+    return tab
+
+
+def _run(tab: Tab, events) -> None:
+    for event in events:
+        tab.apply(event)
+    tab.settle()
+
+
+def _said(tab: Tab, text: str, **kw) -> None:
+    tab.chat.append({"role": "user", "content": text})
+    _run(tab, tab.conductor.heard(text, **kw))
+
+
+def _visible(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def test_the_panel_shows_the_question_number_level_topic_and_time_as_a_bar_and_a_number(tab):
+    question = tab.interview.prompt.question
+    panel = progress_html(tab, now=tab.deadline - 89.4)
+    assert "Question 1 of 3" in _visible(panel) and f"Level: {question.level}" in panel
+    assert "Topic: RLHF (reinforcement learning from human feedback)" in panel
+    assert question.question in panel and "1:29 left for this answer" in panel
+    bar = re.search(r'role="progressbar"[^>]*aria-valuenow="(\d+)"[^>]*>.*?width: (\d+)%', panel)
+    assert bar and bar.groups() == ("89", "74")  # 89 s of 120 left: three quarters of the bar
+    assert 'class="timebar ok"' in panel and 'class="timebar low"' in progress_html(tab, now=tab.deadline - 5)
+    assert progress_html(Tab()) == ""
+
+
+def test_a_weak_answer_shows_an_instant_grade_with_worded_labels_and_no_model_answer_yet(tab):
+    question = tab.interview.prompt.question
+    _said(tab, WEAK)
+    assert tab.interview.prompt.kind == "follow_up"  # the question is not over
+    graded = next(m["content"] for m in tab.chat if "/10" in m["content"])
+    assert 'class="grade-state stands">Instant grade</span> not verified: the LLM is switched off' in graded
+    labels = re.findall(r'<span class="point (\w+)">(\w+)</span>', graded)
+    assert len(labels) == len(question.key_points) and ("missed", "missed") in labels
+    assert all(word in {"covered", "partly", "missed", "contradicted"} for _, word in labels)
+    assert "Model answer" not in graded  # it would give the follow-up's answer away
+    panel = _visible(progress_html(tab))
+    assert "Question 1 of 3 · follow-up" in panel and "Last answer:" in panel and "(instant, not verified)" in panel
+
+
+def test_a_follow_up_that_runs_out_of_time_empty_says_so_in_one_line_then_the_model_answer_opens(tab):
+    """Time's up on an empty follow-up used to repeat the first answer's whole feedback word for word."""
+    question = tab.interview.prompt.question
+    _said(tab, WEAK)
+    first = next(m["content"] for m in tab.chat if "/10" in m["content"])
+    _said(tab, "", timed_out=True)
+    assert tab.interview.prompt.question.id != question.id  # moved on
+    second = [m["content"] for m in tab.chat if "/10" in m["content"]][-1]
+    assert second.startswith("Time's up.") and "as before: the follow-up added nothing new to grade" in second
+    feedback = second.split("<details>")[0]
+    assert "<span class=\"point" not in feedback and len(feedback) < len(first) / 2
+    assert "<details><summary>Model answer</summary>" in second and question.answer[:60] in second
+    assert "<details>" not in first  # the model answer is shown once, under the question's last grade
+
+
+def test_a_strong_answer_moving_on_gets_its_model_answer_under_the_grade(tab):
+    question = tab.interview.prompt.question
+    _said(tab, question.answer)
+    assert tab.interview.prompt.question.id != question.id
+    graded = next(m["content"] for m in tab.chat if "/10" in m["content"])
+    assert graded.count("<details>") == 1 and "Question 2 of 3" in tab.chat[-1]["content"]
+
+
+def test_the_verified_grade_replaces_the_instant_one_and_says_so(tab):
+    _said(tab, WEAK)
+    at = next(i for i, m in enumerate(tab.chat) if "/10" in m["content"])
+    tab.apply(Graded(replace(tab.interview.turns[-1].grade, verified=True)))
+    assert 'class="grade-state verified">Verified grade</span>' in tab.chat[at]["content"]
+    assert "Instant grade" not in tab.chat[at]["content"]
+
+
+def test_while_an_answer_is_graded_the_panel_stays_on_it_without_a_running_clock(tab):
+    asked = tab.interview.prompt.text
+    events = tab.conductor.heard(WEAK)
+    tab.apply(next(events))  # the instant grade, before anything that follows
+    panel = _visible(progress_html(tab))
+    assert "Question 1 of 3" in panel and asked in panel and "Answer received: grading it" in panel
+    assert "left for this answer" not in panel and "(instant, being checked)" in panel
+    _run(tab, events)
+    assert "left for this answer" in _visible(progress_html(tab))
