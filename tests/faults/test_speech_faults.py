@@ -92,7 +92,8 @@ def test_a_hands_free_answer_survives_the_recogniser_failing_at_the_turn_end(pag
     says so, the listener keeps what was said, and once the recogniser works again the candidate's next pause
     hears all of it: the first sentence too."""
     tab = started_tab(page)
-    tab.listener = TurnListener(page.stt, ListenOptions(transcribe_wait_s=3.0), turn=services.turn)
+    wait = 3.0 if mode == "hangs" else 30.0  # long enough for the real recogniser on a loaded machine
+    tab.listener = TurnListener(page.stt, ListenOptions(transcribe_wait_s=wait), turn=services.turn)
     broken = Broken(page.stt.transcribe, mode, times=2 if mode == "raises" else 1, hang_s=10.0)
     monkeypatch.setattr(page.stt, "transcribe", broken)
     with caplog.at_level(logging.INFO, logger="interviewer"):
@@ -118,7 +119,7 @@ def test_time_up_while_the_recogniser_fails_keeps_the_words_for_the_next_pause(p
     from interviewer.ui.app import hear_stream, tick
 
     tab = started_tab(page)
-    tab.listener = TurnListener(page.stt, ListenOptions(transcribe_wait_s=3.0), turn=services.turn)
+    tab.listener = TurnListener(page.stt, ListenOptions(transcribe_wait_s=30.0), turn=services.turn)
     speech = _speech(services, FIRST, tail_s=0)
     for chunk in chunks_of(speech):
         hear_stream(page, chunk, tab)
