@@ -51,16 +51,18 @@ def build_report(interview: Interview) -> dict:
         "overall": interview.overall,
         "scoring": SCORING_RULE,
         "complete": interview.done and len(questions) == interview.options.questions,
-        **_summary(questions),
+        **_summary(questions, interview.options.topics),
     }
 
 
-def _summary(questions: list[dict]) -> dict:
+def _summary(questions: list[dict], chosen: tuple[str, ...]) -> dict:
+    """Strengths, weaknesses and next steps; practice is suggested only on a topic the candidate chose (a probe
+    may have asked about another)."""
     strengths = [p for q in questions if q["score"] >= 7 for p in q["covered"]][:5]
     weaknesses = [p for q in sorted(questions, key=lambda q: q["score"]) for p in q["contradicted"] + q["missed"]][:5]
     weak = sorted((q for q in questions if q["score"] < 7), key=lambda q: q["score"])
     steps = [f"Review the model answer to: {q['question']}" for q in weak[:3]]
-    topics = sorted({q["topic"] for q in weak})
+    topics = sorted({q["topic"] for q in weak} & set(chosen)) or list(chosen[:1] if weak else ())
     if topics:
         steps.append(f"Practise again: make interview TOPIC={topics[0]}")
     elif questions:

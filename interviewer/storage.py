@@ -205,9 +205,11 @@ class SessionStore:
         missed: Counter[str] = Counter()
         for (grade,) in self._run("SELECT grade FROM turns WHERE kind = 'main'"):
             missed.update(p["point"] for p in json.loads(grade)["points"] if p["status"] == "missed")
+        chosen = {t for (options,) in self._run("SELECT options FROM sessions") for t in json.loads(options)["topics"]}
         by_topic: dict[str, list[float]] = {}
-        for p in points:
-            by_topic.setdefault(p["topic"], []).append(p["score"])
+        for p in points:  # a probe may have asked about another topic: only the ones the candidate chose are suggested
+            if p["topic"] in chosen:
+                by_topic.setdefault(p["topic"], []).append(p["score"])
         suggestion = None
         if by_topic:
             weakest = min(by_topic, key=lambda t: by_topic[t][-1])

@@ -163,6 +163,10 @@ def test_resume_after_the_process_was_killed(settings, tmp_path):
     assert report["complete"]
     markdown = subprocess.run([*cli, "report", session["id"]], env=env, capture_output=True, text=True).stdout
     assert markdown.startswith("# Interview report: rlhf") and "**Model answer:**" in markdown
+    page = subprocess.run([*cli, "report", session["id"], "--format", "html"], env=env, capture_output=True,
+                          text=True).stdout
+    assert page.startswith("<!DOCTYPE html>") and "PPO optimises the policy." in page and "Model answer:" in page
     history = json.loads(subprocess.run([*cli, "history", "--json"], env=env, capture_output=True,
                                         text=True).stdout)
     assert history["scores"][0]["topic"] == "rlhf" and history["suggestion"]["topic"] == "rlhf"
+    assert history["scores"][0]["score"] == report["overall"]  # history and the report count the same score

@@ -318,3 +318,19 @@ def test_scripted_five_question_interview(services):
     for q in report["questions"]:
         assert {"question", "answer", "score", "covered", "missed", "model_answer"} <= set(q)
     assert report["overall"] == round(sum(q["score"] for q in report["questions"]) / 5, 1)
+
+
+def test_history_and_report_suggest_only_topics_the_candidate_chose(make, store, tmp_path):
+    """A probe into another topic is scored in history under that topic, but practising it is never suggested,
+    by history or by the report: the candidate did not choose it."""
+    interview = SessionStore(tmp_path / "sessions.sqlite").attach(make(questions=2))
+    interview.start()
+    interview.answer(strong(interview))
+    other = next(q for q in store.questions(topic="dpo"))
+    interview.advance(interview.plan(related=[("DPO", other)]))
+    interview.submit("")  # the probe into DPO scores 0, the weakest topic by far
+    history = SessionStore(tmp_path / "sessions.sqlite").history()
+    assert {row["topic"] for row in history["scores"]} == {"rlhf", "dpo"}
+    assert history["suggestion"]["topic"] == "rlhf"
+    report = build_report(interview)
+    assert "Practise again: make interview TOPIC=rlhf" in report["next_steps"]

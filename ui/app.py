@@ -480,7 +480,7 @@ def _interview_tab(services: Services, defaults: SessionOptions, state) -> None:
                     elem_id="report-files")
     gr.Button("Open the printable report", elem_id="open-report").click(None, None, None, js=_OPEN_REPORT)
     with gr.Row():
-        session_id = gr.Textbox(label="Resume a session (id from `interviewer sessions`)", scale=3,
+        session_id = gr.Textbox(label="Resume a session (its id, from: interviewer sessions)", scale=3,
                                 elem_id="resume-id")
         again = gr.Button("Resume", scale=1, elem_id="resume")
 
