@@ -300,6 +300,12 @@ def test_a_whole_typed_interview_by_keyboard_alone(typed_page, sized, services):
     if name == "phone":
         _one_screen(driver)
     _shot(driver, f"{name}-3-feedback", "#progress")
+    draft = "A draft typed while the reply is written"
+    ActionChains(driver).send_keys(draft).perform()  # the reply's later outputs must not wipe it
+    wait.until(lambda d: "left for this answer" in _text_of(d, "progress"))  # the next prompt is open
+    assert driver.find_element("css selector", "#answer textarea").get_attribute("value") == draft
+    for _ in draft:
+        ActionChains(driver).send_keys(Keys.BACKSPACE).perform()
 
     for _ in range(4):  # a follow-up may come; the model answer of whatever is asked makes a strong answer
         if "Interview finished" in _text_of(driver, "progress"):

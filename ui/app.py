@@ -79,11 +79,14 @@ def _speak(tab: Tab, services: Services, text: str | None = None):
 
 
 def _run(tab: Tab, services: Services, events, text: str | None = None):
-    """Show and speak each event of the turn pipeline as it comes, then get ready for the next answer."""
+    """Show and speak each event of the turn pipeline as it comes, then get ready for the next answer. The box
+    is set to `text` by the first output only: what the candidate types while the reply is being written stays."""
     try:
         for event in events:
             tab.apply(event)
-            yield from _speak(tab, services, text)
+            for output in _speak(tab, services, text):
+                yield output
+                text = None
     except InterviewerError as error:
         log.warning("turn stopped: %s", error)
         tab.say(f"⚠️ {error}")
