@@ -152,7 +152,7 @@ class Interview:
     turns: list[Turn] = field(default_factory=list)
     exchanges: list[Exchange] = field(default_factory=list)
     prompt: Prompt | None = None
-    pending: dict | None = None  # an answer received but not yet graded (kept across a crash)
+    pending: dict | None = None  # an answer received but not graded, or a recording not heard (kept across a crash)
     level: str = ""
     trace: list[Phase] = field(default_factory=lambda: ["configure"])
 
@@ -203,6 +203,24 @@ class Interview:
         self.pending = {"answer": answer[: self.options.max_answer_chars], "timed_out": timed_out,
                         "delivery": delivery}
         self._changed([])
+
+    def keep_recording(self, path: str) -> None:
+        """Keep where a spoken answer's recording is before it is transcribed, so a crash while it is heard
+        loses nothing: resuming transcribes it."""
+        self._require("listen")
+        self.pending = {"recording": path}
+        self._changed([])
+
+    @property
+    def recording(self) -> str | None:
+        """The kept recording of an answer that was not transcribed yet."""
+        return self.pending.get("recording") if self.pending and "answer" not in self.pending else None
+
+    def forget_recording(self) -> None:
+        """The kept recording gave no answer (silence, or unreadable): the prompt is open as before."""
+        if self.recording:
+            self.pending = None
+            self._changed([])
 
     def answer(self, answer: str, *, timed_out: bool = False, delivery: dict | None = None) -> list[Say]:
         """Grade the answer to the current prompt at once (the provisional grade) and say so; `advance` then

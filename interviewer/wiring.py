@@ -215,9 +215,41 @@ class Services:
         return self.sessions.attach(interview)
 
     def resume(self, session_id: str):
-        """An unfinished interview, rebuilt from the session store (`Conductor.resumed` finishes its turn)."""
-        return self.sessions.load(session_id, self.questions(), self.grader, past=self.sessions.past(),
-                                  titles=self.topic_titles())
+        """An unfinished interview, rebuilt from the session store (`Conductor.resumed` finishes its turn); a
+        recording kept but not transcribed before a crash is transcribed now and becomes the pending answer."""
+        interview = self.sessions.load(session_id, self.questions(), self.grader, past=self.sessions.past(),
+                                       titles=self.topic_titles())
+        if interview.recording:
+            self._hear_kept(interview)
+        return interview
+
+    def keep_recording(self, interview, recording: Path) -> Path | None:
+        """Copy a spoken answer into the data directory and note it in the session before it is transcribed,
+        so a crash while it is heard loses nothing. A copy that fails costs only that safety net (logged)."""
+        kept = self.settings.data_dir / "recordings" / f"{interview.id}-{len(interview.turns) + 1}.wav"
+        try:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(recording, kept)
+        except OSError as error:
+            log.warning("could not keep the recording %s before transcribing it: %s", recording, error)
+            return None
+        interview.keep_recording(str(kept))
+        return kept
+
+    def _hear_kept(self, interview) -> None:
+        from interviewer.voice import hear
+
+        kept = Path(interview.recording)
+        try:
+            heard = hear(self.stt, kept, glossary=tuple(interview.prompt.question.glossary),
+                         max_seconds=interview.options.answer_seconds)
+        except Exception as error:  # noqa: BLE001 (silence, a lost file or a broken recogniser: ask again)
+            log.warning("resume: the recording %s kept before a crash gave no answer (%s); the question is open "
+                        "again", kept, error)
+            interview.forget_recording()
+            return
+        interview.receive(heard.transcript.text, delivery=heard.delivery.to_dict() if heard.delivery else None)
+        kept.unlink(missing_ok=True)
 
     def conductor(self, interview):
         """The pipeline that runs this interview's turns with the LLM, within the settings' time budgets."""

@@ -216,7 +216,7 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
 
     Silence, noise or an unreadable file leave the turn open with a message; nothing is recorded.
     """
-    tab = tab or Tab()
+    tab, kept = tab or Tab(), None
     try:
         with tab.owned():
             if not tab.listening or not recording:
@@ -224,15 +224,18 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
                 return
             question = tab.interview.prompt.question
             tab.timings = {"turn_end": time.time()}  # push-to-talk: the recording has just stopped
+            kept = services.keep_recording(tab.interview, Path(recording))
             try:
                 heard = hear(services.stt, Path(recording), glossary=tuple(question.glossary),
                              max_seconds=tab.interview.options.answer_seconds)
             except InterviewerError as error:
+                tab.interview.forget_recording()
                 tab.say(f"⚠️ {error}")
                 tab.to_speak.append(str(error) if isinstance(error, NothingHeard) else "I couldn't use that recording.")
                 yield from _speak(tab, services)
                 return
             except Exception as error:  # noqa: BLE001 (the recogniser broke: the question stays open)
+                tab.interview.forget_recording()
                 log.exception("speech recognition failed on a recording")
                 tab.say(f"⚠️ Speech recognition failed ({type(error).__name__}: {error}). The question is still "
                         "open: record your answer again, or type it.")
@@ -241,10 +244,13 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
             tab.timings["transcript"] = time.time()
             delivery = heard.delivery.to_dict() if heard.delivery else None
             yield from _reply_to(tab, services, heard.transcript.text, delivery=delivery)
+            tab.interview.forget_recording()  # heard as a request ("repeat that"), not an answer: nothing to keep
     except Busy:
         yield from _busy(tab, services)
     finally:
         discard_upload(recording)
+        if kept and not (tab.interview and tab.interview.recording == str(kept)):
+            kept.unlink(missing_ok=True)  # heard (the answer is in the session now) or given up
 
 
 def hear_stream(services: Services, chunk, tab: Tab | None):

@@ -7,6 +7,7 @@ The page's handlers run in-process on the real backends, one method of one backe
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,10 +80,35 @@ def test_a_recording_the_recogniser_fails_on_leaves_the_question_open(page, serv
     else:
         assert "I didn't catch that" in said
     assert tab.listening and tab.interview.prompt == asked  # the same question is still open
+    assert not tab.interview.pending and not any((page.settings.data_dir / "recordings").glob("*"))  # given up
     monkeypatch.undo()
     drained(answer(page, SECOND, tab))
     assert [t.answer for t in tab.interview.turns] == [FIRST, SECOND]
     ledger.answers(2, len(tab.interview.turns))
+
+
+def test_a_recording_is_in_the_session_while_it_is_heard_and_gone_once_it_is_an_answer(page, services, tmp_path,
+                                                                                      monkeypatch, ledger):
+    """A crash while the recogniser works loses nothing: the session holds a copy of the recording until its
+    words are the answer (the kill -9 case in test_server_kill resumes from it)."""
+    from interviewer.ui.app import voice_answer
+
+    tab = started_tab(page)
+    seen, real = [], page.stt.transcribe
+
+    def watching(audio, **kwargs):
+        saved = page.sessions.load(tab.interview.id, page.questions(), page.grader)
+        seen.append(saved.recording and Path(saved.recording).read_bytes())
+        return real(audio, **kwargs)
+
+    monkeypatch.setattr(page.stt, "transcribe", watching)
+    recording = _wav(services, tmp_path / "answer.wav", FIRST)
+    spoken = Path(recording).read_bytes()
+    drained(voice_answer(page, recording, tab))
+    assert seen == [spoken]  # kept, byte for byte, while it was heard
+    assert len(tab.interview.turns) == 1 and not tab.interview.pending
+    assert not any((page.settings.data_dir / "recordings").glob("*"))  # an answer now: the copy is gone
+    ledger.answers(1, len(tab.interview.turns))
 
 
 @pytest.mark.parametrize("mode", ["raises", "hangs"])
