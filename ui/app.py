@@ -12,6 +12,8 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as Late
 from functools import partial
 from pathlib import Path
 
@@ -30,6 +32,8 @@ from interviewer.wiring import Services
 
 __all__ = ["build_app", "exposure_warning", "launch"]
 log = logging.getLogger(__name__)
+# Push-to-talk recordings are heard here, so a recogniser that hangs costs the tab a message, not its handler.
+_HEARING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hear-recording")
 CACHE_SWEEP = (600, 3600)  # every 10 minutes, Gradio deletes the files it cached more than an hour ago
 
 
@@ -225,9 +229,16 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
             question = tab.interview.prompt.question
             tab.timings = {"turn_end": time.time()}  # push-to-talk: the recording has just stopped
             kept = services.keep_recording(tab.interview, Path(recording))
+            wait_s = services.listen_options().transcribe_wait_s
             try:
-                heard = hear(services.stt, Path(recording), glossary=tuple(question.glossary),
-                             max_seconds=tab.interview.options.answer_seconds)
+                heard = _HEARING.submit(hear, services.stt, kept or Path(recording), glossary=tuple(question.glossary),
+                                        max_seconds=tab.interview.options.answer_seconds).result(timeout=wait_s)
+            except Late:
+                log.warning("speech recognition has not finished a recording after %.0f s; it is kept", wait_s)
+                tab.say(f"⚠️ Speech recognition has not finished after {wait_s:.0f} s. Your recording is kept in "
+                        "this session: type your answer now, or resume the session later to have it heard.")
+                yield from _speak(tab, services)
+                return
             except InterviewerError as error:
                 tab.interview.forget_recording()
                 tab.say(f"⚠️ {error}")

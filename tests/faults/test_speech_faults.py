@@ -62,6 +62,11 @@ def _no_words(audio, *, hint=""):
     return Transcript(text="", words=())
 
 
+def _kept(page, tab) -> list[Path]:
+    """The copies of this tab's recordings kept in the data directory until they are heard."""
+    return list((page.settings.data_dir / "recordings").glob(f"{tab.interview.id}-*"))
+
+
 @pytest.mark.parametrize("mode", ["raises", "garbage"])
 def test_a_recording_the_recogniser_fails_on_leaves_the_question_open(page, services, tmp_path, monkeypatch, mode,
                                                                      caplog, ledger):
@@ -80,11 +85,30 @@ def test_a_recording_the_recogniser_fails_on_leaves_the_question_open(page, serv
     else:
         assert "I didn't catch that" in said
     assert tab.listening and tab.interview.prompt == asked  # the same question is still open
-    assert not tab.interview.pending and not any((page.settings.data_dir / "recordings").glob("*"))  # given up
+    assert not tab.interview.pending and not _kept(page, tab)  # given up
     monkeypatch.undo()
     drained(answer(page, SECOND, tab))
     assert [t.answer for t in tab.interview.turns] == [FIRST, SECOND]
     ledger.answers(2, len(tab.interview.turns))
+
+
+def test_a_recording_the_recogniser_hangs_on_is_kept_and_the_tab_answers_at_once(page, services, tmp_path, monkeypatch,
+                                                                                 caplog, ledger):
+    from interviewer.ui.app import answer, voice_answer
+
+    tab = started_tab(page)
+    monkeypatch.setattr(page, "listen_options", lambda: ListenOptions(transcribe_wait_s=2.0))
+    monkeypatch.setattr(page.stt, "transcribe", Broken(page.stt.transcribe, "hangs", hang_s=8.0))
+    with caplog.at_level(logging.INFO, logger="interviewer"):
+        drained(voice_answer(page, _wav(services, tmp_path / "answer.wav", SECOND), tab))
+    said = chat_text(tab)
+    assert "has not finished after 2 s" in said and "Your recording is kept in this session" in said
+    assert "has not finished a recording after 2 s; it is kept" in caplog.text
+    saved = page.sessions.load(tab.interview.id, page.questions(), page.grader)
+    assert tab.listening and saved.recording == tab.interview.recording and Path(saved.recording).is_file()
+    drained(answer(page, FIRST, tab))  # the tab is not held by the hung recogniser: typing answers
+    assert [t.answer for t in tab.interview.turns] == [FIRST]
+    ledger.answers(1, len(tab.interview.turns))
 
 
 def test_a_recording_is_in_the_session_while_it_is_heard_and_gone_once_it_is_an_answer(page, services, tmp_path,
@@ -107,7 +131,7 @@ def test_a_recording_is_in_the_session_while_it_is_heard_and_gone_once_it_is_an_
     drained(voice_answer(page, recording, tab))
     assert seen == [spoken]  # kept, byte for byte, while it was heard
     assert len(tab.interview.turns) == 1 and not tab.interview.pending
-    assert not any((page.settings.data_dir / "recordings").glob("*"))  # an answer now: the copy is gone
+    assert not _kept(page, tab)  # an answer now: the copy is gone
     ledger.answers(1, len(tab.interview.turns))
 
 
