@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,3 +38,16 @@ def bank(services):
 def question(services):
     """The RLHF pipeline question from the shipped bank."""
     return next(q for q in services.bank.questions if q.topic == "rlhf" and q.level == "fresher")
+
+
+@pytest.fixture(scope="session")
+def seeded_store(tmp_path_factory) -> Path:
+    """A Chroma store holding the shipped bank, built once by a real `interviewer` run that then exits. A test
+    that runs the command in a data directory of its own copies it there (`seed`): otherwise every such process
+    embeds the whole bank again first (about 10 s each on 2 cores)."""
+    data = tmp_path_factory.mktemp("seed")
+    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(data), "INTERVIEWER_PROFILE": "test"}
+    subprocess.run([sys.executable, "-m", "interviewer.cli", "interview", "--topic", "rlhf", "--text"], input="",
+                   env=env, capture_output=True, text=True, timeout=600, check=True)  # no answer: it stops at once
+    return data / "store"
+

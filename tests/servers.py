@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -43,3 +45,11 @@ def running(command: list[str], ready: str, *, start_timeout_s: float = 180.0,
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def seed(data_dir: Path, store: Path) -> Path:
+    """Give a fresh data directory a copy of an already-built store (the bank's embeddings: the
+    `seeded_store` fixture), so the command run on it does not embed the whole bank again."""
+    if not (data_dir / "store").exists():
+        shutil.copytree(store, data_dir / "store")
+    return data_dir

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from servers import seed
 
 from interviewer.settings import REPO_ROOT
 
@@ -22,8 +23,8 @@ def test_readme_shows_the_example_bank_verbatim():
 
 
 @pytest.mark.real
-def test_bank_add_then_interview_on_the_new_topic(tmp_path):
-    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(tmp_path), "INTERVIEWER_PROFILE": "test"}
+def test_bank_add_then_interview_on_the_new_topic(tmp_path, seeded_store):
+    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(seed(tmp_path, seeded_store)), "INTERVIEWER_PROFILE": "test"}
 
     def cli(*args, stdin=""):
         return subprocess.run([sys.executable, "-m", "interviewer.cli", *args], input=stdin, env=env,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from servers import seed
 
 
 @dataclass
@@ -82,11 +83,13 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 
 @pytest.fixture
-def cli(tmp_path):
-    """Run `interviewer ...` as a user does, in a subprocess, with its own data directory (tmp_path/data)."""
+def cli(tmp_path, seeded_store):
+    """Run `interviewer ...` as a user does, in a subprocess, with its own data directory (tmp_path/data), whose
+    store already holds the bank."""
 
     def cli(*args: str, stdin: str = "", env: dict | None = None, timeout: float = 300,
             **popen) -> subprocess.CompletedProcess:
+        seed(tmp_path / "data", seeded_store)
         base = {**os.environ, "INTERVIEWER_DATA_DIR": str(tmp_path / "data"), "INTERVIEWER_PROFILE": "test"}
         return subprocess.run([sys.executable, "-m", "interviewer.cli", *args], input=stdin, capture_output=True,
                               text=True, env={**base, **(env or {})}, timeout=timeout, **popen)

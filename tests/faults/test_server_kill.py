@@ -94,7 +94,9 @@ def test_kill_9_at_each_stage_of_a_turn_then_resume_in_a_new_tab(fleet, stage, s
 
     tab = Client(fleet.url, verbose=False)
     tab.predict(["rlhf"], "fresher", 3, 120, stage == "synthesising", api_name="/start")
-    tab.predict(FIRST, api_name="/answer")
+    given = [FIRST] if stage in NEEDS_LLM else [FIRST, SECOND]  # the LLM's stages die on the first answer:
+    if len(given) == 2:  # a whole LLM turn before it would cost a minute and test nothing more
+        tab.predict(FIRST, api_name="/answer")
     store = SessionStore(fleet.data / "sessions.sqlite")
     session = store.sessions()[0]["id"]
     if stage == "transcribing":
@@ -102,9 +104,8 @@ def test_kill_9_at_each_stage_of_a_turn_then_resume_in_a_new_tab(fleet, stage, s
         recording.write_bytes(chunks_to_wav(services.tts.synthesize(SECOND)))
         fleet.stall_at(stage, lambda: tab.submit(handle_file(str(recording)), api_name="/voice_answer"))
     else:
-        fleet.stall_at(stage, lambda: tab.submit(SECOND, api_name="/answer"))
+        fleet.stall_at(stage, lambda: tab.submit(given[-1], api_name="/answer"))
     killed = store.load(session, services.questions(), services.grader)
-    given = [FIRST, SECOND]
     if stage == "transcribing":  # not heard yet: the recording itself is kept, to be heard on resume
         assert [t.answer for t in killed.turns] == [FIRST] and Path(killed.recording).read_bytes() == \
             recording.read_bytes()
