@@ -120,20 +120,25 @@ def test_a_job_description_becomes_a_topic_of_bank_and_written_questions(tmp_pat
         assert page.count("Covers the requirement:") == len(pool) and "Build and maintain Kubernetes" in page
 
 
-def test_a_rerun_reuses_everything_and_a_bad_include_is_found_by_bank_check(tmp_path, embedder, monkeypatch,
-                                                                          capsys):
+def test_a_rerun_from_the_command_line_reuses_everything_and_bank_check_finds_a_bad_include(
+        tmp_path, embedder, monkeypatch, capsys):
     services = services_with(tmp_path, ScriptedLLM([k8s_draft()]))
     services.__dict__["embedder"] = embedder
     first = services.prepare([], "acme-ml", questions=1, levels=["mid"], job=D.job_description(str(JOB)))
-    again = services_with(tmp_path, Forbidden())
+    again = services_with(tmp_path, Forbidden())  # the second run goes through the command line
     again.__dict__["embedder"] = embedder
-    second = again.prepare([], "acme-ml", questions=1, levels=["mid"], job=D.job_description(str(JOB)))
-    assert second.reused == 1 and second.requirements == first.requirements
+    monkeypatch.setattr("interviewer.cli._services", lambda settings: again)
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path / "data"))
+    assert main(["prepare", "--job-description", str(JOB), "--topic", "acme-ml", "--questions", "1",
+                 "--levels", "mid", "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["reused"] == 1 and second["requirements"] == first.requirements and second["uncovered"] == []
+    assert main(["prepare", "--job-description", "Benefits:\n- Free lunch", "--topic", "acme-ml"]) == 2
+    assert "no line states a skill or a duty" in capsys.readouterr().err
 
     data = yaml.safe_load(first.bank_file.read_text())
     data["include"][0]["id"] = "rlhf-no-such-question"
     first.bank_file.write_text(yaml.safe_dump(data, sort_keys=False))
-    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path / "data"))
     assert main(["bank", "check", str(first.bank_file)]) == 1
     assert "acme-ml:rlhf-no-such-question:include: names a question that is in no bank" in capsys.readouterr().out
 
