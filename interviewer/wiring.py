@@ -225,8 +225,15 @@ class Services:
 
         s = self.settings
         options = ConductorOptions(verify_s=s.verify_seconds, reply_s=s.reply_seconds)
-        return Conductor(interview, self.dialogue, options=options,
-                         search=lambda text: [hit.question for hit in self.store.search(text, k=3)])
+        # A question a job's topic includes is stored twice (see Topic.included): probes find the original
+        # only, and never the original of a copy this interview may ask.
+        copies = {q.id.removeprefix(f"{q.topic}-") for q in interview.pool if q.covers and not q.generated}
+
+        def search(text: str) -> list:
+            hits = [hit.question for hit in self.store.search(text, k=3 + len(copies))]
+            return [q for q in hits if not (q.covers and not q.generated) and q.id not in copies][:3]
+
+        return Conductor(interview, self.dialogue, options=options, search=search)
 
     def add_bank(self, path: Path) -> Bank:
         """Validate a user's bank and copy its topic files into the data directory, where they are merged.

@@ -20,6 +20,7 @@ from interviewer import prepare as P
 from interviewer.cli import main
 from interviewer.errors import BadInput
 from interviewer.render import report_html, report_markdown
+from interviewer.session import SessionOptions
 
 DATA = Path(__file__).parent / "data" / "prepare"
 JOB = DATA / "job-description.md"
@@ -104,6 +105,9 @@ def test_a_job_description_becomes_a_topic_of_bank_and_written_questions(tmp_pat
     assert main(["bank", "check", str(report.bank_file)]) == 0, capsys.readouterr().out
     pool = [q for q in services.bank.questions if q.topic == "acme-ml"]
     assert len(pool) == len(rlhf["bank"]) + len(tokens["bank"]) + 2
+    probes = services.conductor(services.new_interview(SessionOptions(topics=("acme-ml",), questions=1))).search(
+        "A reward model learns from human preference comparisons and PPO tunes the policy against it.")
+    assert probes and not {q.id for q in probes} & {*rlhf["bank"], *(q.id for q in pool)}  # never the same twice
 
     env = {**os.environ, "INTERVIEWER_DATA_DIR": str(tmp_path / "data"), "INTERVIEWER_PROFILE": "test",
            "INTERVIEWER_USE_LLM": "false"}
