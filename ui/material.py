@@ -73,7 +73,7 @@ def prepare_material(services: Services, files, pasted: str, job_text: str, topi
     import gradio as gr
 
     documents, job, problems, job_problem = _inputs(files, pasted, job_text)
-    unchanged = gr.Dropdown()
+    unchanged = gr.skip()  # the topic list stays as it is until a topic is ready
     if job_problem or (not documents and job is None):
         problems = problems or ([] if job_problem else ["nothing to prepare from: upload a file, paste your notes "
                                                          "or paste a job description"])
@@ -149,4 +149,5 @@ def material_tab(services: Services, topic_list) -> None:
     go = gr.Button("Prepare", variant="primary", elem_id="material-prepare")
     status = gr.HTML(elem_id="material-status")
     go.click(partial(prepare_material, services), [files, pasted, job, name, count],
-             [status, files_note, job_note, topic_list], api_name="prepare")
+             [status, files_note, job_note, topic_list], api_name="prepare",
+             concurrency_limit=1)  # one LLM per process: a second Prepare waits its turn in the queue
