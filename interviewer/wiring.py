@@ -276,7 +276,10 @@ class Services:
         docs, skipped = self._documents(sources, job)
         passages = PassageStore(self.chroma, self.embedder, topic)
         passages.ingest([p for doc in docs for p in doc.passages()])
-        nearest = lambda text: [pid for pid, _ in passages.search(text, k=4)]  # noqa: E731
+
+        def nearest(text: str) -> list[str]:
+            return [pid for pid, _ in passages.search(text, k=4)]
+
         include, needs = [], D.requirements(job.text) if job is not None else []
         if job is None:
             slots = P.plan(docs, questions, levels, nearest)
