@@ -160,7 +160,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="Markdown, text, HTML or PDF files")
     p.add_argument("--topic", required=True, help="a name for the new topic (lower case, hyphens), e.g. my-notes")
     p.add_argument("--text", action="append", default=[], help="material given as text instead of a file")
-    p.add_argument("--questions", type=int, default=8, help="questions to write (default 8)")
+    p.add_argument("--job-description", metavar="FILE|TEXT",
+                   help="a job description (its file, or its text): the bank questions that match its requirements "
+                        "are included, and questions are written for the requirements none covers")
+    p.add_argument("--questions", type=int, default=8,
+                   help="questions to write (default 8); with --job-description, at most this many for the "
+                        "requirements the bank does not cover")
     p.add_argument("--levels", default="fresher,mid,senior", help="levels, comma-separated, taken in turn")
     p.add_argument("--title", default="", help="the topic's title as the interview names it")
     p.add_argument("--json", action="store_true", help="print what was done as one JSON object")
@@ -402,6 +407,7 @@ def _prepare(args, settings: Settings) -> int:
     from interviewer import documents
 
     texts = [documents.from_text(t, f"text {n}") for n, t in enumerate(args.text, 1)]
+    job = documents.job_description(args.job_description) if args.job_description is not None else None
     started = time.monotonic()
 
     def progress(done: int, total: int, what: str) -> None:
@@ -414,7 +420,7 @@ def _prepare(args, settings: Settings) -> int:
 
     report = _services(settings).prepare([*args.paths, *texts], args.topic, questions=args.questions,
                                          levels=[x.strip() for x in args.levels.split(",") if x.strip()],
-                                         title=args.title, progress=progress)
+                                         title=args.title, progress=progress, job=job)
     if not args.json:
         print(file=sys.stderr)
     summary = report.as_dict()
@@ -425,6 +431,9 @@ def _prepare(args, settings: Settings) -> int:
         print(f"skipped {skipped}")
     for note in summary["dropped"]:
         print(f"dropped {note}")
+    for need in report.requirements:
+        found = [*need["bank"], *need["written"]]
+        print(f"requirement: {need['requirement']}\n  covered by: {', '.join(found) or 'nothing (no question kept)'}")
     print(f"{summary['kept']} of {summary['planned']} questions kept ({summary['reused']} unchanged from the last "
           f"run), {summary['key_points_removed']} key points removed as unsupported by your material")
     print(f"wrote {report.bank_file}: review and edit it, then `make interview TOPIC={report.topic}`")
@@ -435,7 +444,13 @@ def _bank_check(args, settings: Settings) -> int:
     from interviewer.knowledge.schema import load_bank
     from interviewer.wiring import shipped_bank_dir
 
-    bank = load_bank(args.path or shipped_bank_dir())
+    if args.path is None:
+        bank = load_bank(shipped_bank_dir())
+    else:  # a topic may include questions of the other banks: those are what its includes are checked against
+        target = args.path.resolve()
+        others = [p for p in _services(settings).bank_paths() if p.resolve() != target]
+        known = [q for topic in load_bank(*others).topics for q in topic.questions]
+        bank = load_bank(args.path, known=known)
     for problem in bank.problems:
         print(problem)
     print(f"{len(bank.topics)} topics, {len(bank.questions)} questions, {len(bank.problems)} problems")

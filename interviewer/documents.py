@@ -60,6 +60,10 @@ def from_text(text: str, source: str = "pasted text") -> Document:
 
 def read(path: Path) -> Document:
     """A file's text, or BadInput naming the file and what to do."""
+    return _checked(path.name, _file_text(path))
+
+
+def _file_text(path: Path) -> str:
     kind = SUFFIXES.get(path.suffix.lower())
     name = path.name
     if kind is None:
@@ -86,7 +90,7 @@ def read(path: Path) -> Document:
         except UnicodeDecodeError:
             decoded = raw.decode("latin-1")
         text = _html_text(decoded) if kind == "html" else decoded
-    return _checked(name, text)
+    return text
 
 
 def _pdf_text(name: str, raw: bytes) -> str:
@@ -187,3 +191,80 @@ def split(text: str) -> list[str]:
     elif heading:
         passages.append(heading)
     return passages
+
+
+MAX_REQUIREMENTS = 20  # a job description yields at most this many requirements (the first ones, in order)
+_BULLET = re.compile(r"^\s*(?:[-*•·▪‣–]|\d{1,2}[.)]|\(?[a-z][.)])\s+")
+_HEADING = re.compile(r"^\s*(?:#{1,6}\s+.*|[^.!?]{2,60}:|[A-Z][A-Z &/'-]{2,60})\s*$")
+_SECTION = re.compile(r"^(what you('ll| will) (do|bring|need)|(key )?(requirements|responsibilities|qualifications|"
+                      r"skills)|(must|nice) to have|about (you|the role)|the role|your role|who you are)\b", re.I)
+# Sections of a job description that describe the employer, the offer or the process, not the role's work.
+_ELSEWHERE = re.compile(r"\b(about (us|the (company|team))|who we are|benefits|perks|what we offer|we offer|"
+                        r"compensation|salary|pay|location|how to apply|apply|equal opportunit\w*|diversity)\b",
+                        re.IGNORECASE)
+# Words by which a line states a skill the role needs or a duty it carries.
+_ROLE = re.compile(r"\b(experience[ds]?|knowledge|familiar\w*|understand\w*|proficien\w*|expert\w*|skill\w*|"
+                   r"abilit\w*|able to|background|hands-on|fluen\w*|degree|responsib\w*|you will|you'll|"
+                   r"build\w*|design\w*|develop\w*|deploy\w*|implement\w*|maintain\w*|optimi[sz]\w*|train\w*|"
+                   r"fine-tun\w*|evaluat\w*|own\w*|lead\w*|ship\w*|scal\w*|writ\w+|work(ing)? with|"
+                   r"must|required|requirements?|nice to have|bonus|plus|strong|solid|deep)\b", re.IGNORECASE)
+
+
+def requirements(text: str) -> list[str]:
+    """The lines of a job description that state a skill the role needs or a duty it carries, in order.
+
+    A bullet is one requirement and a prose paragraph gives one per sentence; a line counts when it names a
+    skill or a duty ("experience with", "you will build", ...) or stands in a list under a heading about the
+    role. Headings, and whatever stands under a heading about the employer, the offer or how to apply, do not.
+    Pure: no model, no I/O."""
+    found: list[str] = []
+    aside = False  # under a heading about the employer, the offer or the process
+    for raw in _normalise(text).split("\n"):
+        line = raw.strip()
+        if not line:
+            continue
+        bullet = bool(_BULLET.match(line))
+        if not bullet and _is_heading(line):
+            aside = bool(_ELSEWHERE.search(line))
+            continue
+        if aside:
+            continue
+        pieces = [_BULLET.sub("", line)] if bullet else T.sentences(line)
+        for piece in pieces:
+            piece = " ".join(piece.split()).strip(" ;,.")
+            if 3 <= len(T.words(piece)) <= 40 and _ROLE.search(piece) and not _ELSEWHERE.search(piece):
+                found.append(piece)
+    return list(dict.fromkeys(found))[:MAX_REQUIREMENTS]
+
+
+def _is_heading(line: str) -> bool:
+    """A Markdown heading, a line ending in a colon or in capitals, or a short line without an end stop that
+    names a section ("What you'll do") or states no skill ("Benefits")."""
+    if _HEADING.match(line):
+        return True
+    short = len(line.split()) <= 6 and not line.rstrip().endswith((".", "!", "?"))
+    return short and bool(_SECTION.match(line) or not _ROLE.search(line))
+
+
+def job_description(value: str) -> Document:
+    """A job description given as a file's path or as its text, checked: not empty, English, and with lines
+    that state what the role needs. BadInput says which of these failed and what to do."""
+    value = (value or "").strip()
+    if "\n" not in value and len(value) < 500 and Path(value).is_file():
+        name, text = Path(value).name, _normalise(_file_text(Path(value)))
+    elif value and not any(c.isspace() for c in value) and Path(value).suffix.lower() in SUFFIXES:
+        raise BadInput(f"{Path(value).name}: no such file; give the job description's file, or paste its text")
+    else:
+        name, text = "the job description", _normalise(value)
+    if not T.words(text):
+        raise BadInput(f"{name}: the job description is empty; paste its text or give its file")
+    if len(T.words(text)) > MAX_DOCUMENT_WORDS:
+        raise BadInput(f"{name}: more than the {MAX_DOCUMENT_WORDS:,} words a document may have; give only the "
+                       "job description itself")
+    if not T.looks_english(text):
+        raise BadInput(f"{name}: the job description does not look like English; questions and grading work on "
+                       "English material only")
+    if not requirements(text):
+        raise BadInput(f"{name}: no line states a skill or a duty of the role; give the job description's list "
+                       "of requirements or responsibilities (e.g. '- Experience with RLHF')")
+    return Document(name, text)

@@ -43,6 +43,13 @@ PROMPT_VERSION = "1"  # bump when the prompts or the checks change: every questi
 NEIGHBOURS = 2  # passages retrieved beside each seed passage
 SUPPORTED_AT = 0.5  # support (P(yes) + half P(partly)) from which a key point stands on the passages; a rule
 MAX_QUESTIONS = 40
+# The cosine similarity (MiniLM, question or model answer against the requirement's words) from which a bank
+# question covers a job requirement. Fitted on tests/data/prepare/requirements.yaml, requirement lines we wrote
+# for it: the 17 a shipped topic covers find their topic at 0.52-0.74, the 9 that no topic covers find nothing
+# above 0.33; this is the middle of that gap.
+MATCH_AT = 0.42
+MATCHES = 3  # bank questions at most per requirement
+PER_REQUIREMENT = 3  # questions written at most for a requirement the bank does not cover (one per level)
 TRIES = 3  # drafts per question: the first, then up to two with the problems of the one before
 LEVEL_HINTS = {
     "fresher": "a graduate: ask what something is and why it is used",
@@ -109,6 +116,7 @@ class Report:
     passages: int
     outcomes: list[Outcome] = field(default_factory=list)
     reused: int = 0  # outcomes taken from the journal (no LLM work)
+    requirements: list[dict] = field(default_factory=list)  # job mode: each requirement, its bank and new ids
 
     @property
     def kept(self) -> list[Outcome]:
@@ -124,7 +132,9 @@ class Report:
                 "reused": self.reused, "first_try": sum(1 for o in self.kept if o.tries == 1),
                 "key_points_removed": sum(o.removed_points for o in self.outcomes),
                 "dropped": [o.note for o in self.dropped],
-                "seconds": [round(o.seconds, 1) for o in self.outcomes if o.seconds]}
+                "seconds": [round(o.seconds, 1) for o in self.outcomes if o.seconds],
+                "requirements": self.requirements,
+                "uncovered": [r["requirement"] for r in self.requirements if not r["bank"] and not r["written"]]}
 
 
 Progress = Callable[[int, int, str], None]  # (done, total, what is happening)
@@ -151,6 +161,43 @@ def plan(documents: Sequence[Document], count: int, levels: Sequence[str],
             near = [by_id[pid] for pid in search(seed.text) if pid != seed.id and pid in by_id][:NEIGHBOURS]
             slots.append(Slot(seed, (seed, *near), levels[len(slots) % len(levels)]))
     return slots
+
+
+def match(requirements: Sequence[str], search: Callable[[str], list[tuple[str, float]]],
+          ) -> dict[str, list[tuple[str, float]]]:
+    """For each requirement the bank questions that cover it: those `search` finds (ids with their cosine
+    similarity, best first) at MATCH_AT or closer, at most MATCHES; a question close to several requirements
+    covers only the one it is closest to."""
+    best: dict[str, tuple[float, str]] = {}
+    for requirement in requirements:
+        for qid, similarity in search(requirement):
+            if similarity >= MATCH_AT and similarity > best.get(qid, (-1.0, ""))[0]:
+                best[qid] = (similarity, requirement)
+    found: dict[str, list[tuple[str, float]]] = {r: [] for r in requirements}
+    for qid, (similarity, requirement) in sorted(best.items(), key=lambda item: -item[1][0]):
+        if len(found[requirement]) < MATCHES:
+            found[requirement].append((qid, similarity))
+    return found
+
+
+def plan_requirements(requirements: Sequence[str], count: int, levels: Sequence[str],
+                      search: Callable[[str], list[Passage]]) -> list[Slot]:
+    """Up to `count` questions for requirements, taken in turn so that each gets one before any gets two, one
+    per level each (at most PER_REQUIREMENT); `search` gives the passages closest to a requirement, best first."""
+    found = {r: search(r)[:NEIGHBOURS + 1] for r in requirements}
+    slots: list[Slot] = []
+    for round_ in range(min(PER_REQUIREMENT, len(levels))):
+        for requirement in requirements:
+            if len(slots) < count and found[requirement]:
+                passages = tuple(found[requirement])
+                slots.append(Slot(passages[0], passages, levels[round_], requirement))
+    return slots
+
+
+def coverage(requirements: Sequence[str], include: Sequence[dict], kept: Sequence[dict]) -> list[dict]:
+    """Each requirement with the bank questions included for it and the ids of the questions written for it."""
+    return [{"requirement": r, "bank": [i["id"] for i in include if i["covers"] == r],
+             "written": [q["id"] for q in kept if q.get("covers") == r]} for r in requirements]
 
 
 class Preparer:
@@ -314,9 +361,11 @@ def check_levels(levels: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(levels))
 
 
-def bank_text(topic: str, title: str, summary: str, questions: Sequence[dict], previous: Path | None) -> str:
-    """The topic file of the prepared questions. Questions the user marked reviewed in the previous file are
-    kept as they left them (and in their place), so editing a generated question is never undone."""
+def bank_text(topic: str, title: str, summary: str, questions: Sequence[dict], previous: Path | None,
+              include: Sequence[dict] = ()) -> str:
+    """The topic file of the prepared questions (and, for a job description, the bank questions it includes
+    by reference). Questions the user marked reviewed in the previous file are kept as they left them (and in
+    their place), so editing a generated question is never undone."""
     reviewed: dict[str, dict] = {}
     if previous is not None and previous.is_file():
         try:
@@ -328,9 +377,13 @@ def bank_text(topic: str, title: str, summary: str, questions: Sequence[dict], p
     items += [q for qid, q in reviewed.items() if qid not in {item["id"] for item in items}]
     for item in items:
         item.pop("topic", None)
-    Topic.model_validate({"topic": topic, "title": title, "summary": summary, "questions": items})
-    header = ("# Generated by `interviewer prepare` from your material. Edit freely; set `reviewed: true` on a\n"
-              "# question you have checked and `prepare` will keep it as you left it.\n")
-    body = yaml.safe_dump({"topic": topic, "title": title, "summary": summary, "questions": items},
-                          sort_keys=False, allow_unicode=True, width=110)
-    return header + body
+    data = {"topic": topic, "title": title, "summary": summary, "questions": items}
+    if include:
+        data["include"] = [dict(i) for i in include]
+    Topic.model_validate(data)
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+    return HEADER + body
+
+
+HEADER = ("# Generated by `interviewer prepare` from your material. Edit freely; set `reviewed: true` on a\n"
+          "# question you have checked and `prepare` will keep it as you left it.\n")

@@ -80,6 +80,8 @@ def report_text(report: dict) -> str:
     lines = ["", _overall(report)]
     for i, q in enumerate(report["questions"], 1):
         lines.append(f"  {i}. {q['score']:>2}/10  {q['question']}")
+        if q.get("covers"):
+            lines.append(f"             covers: {q['covers']}")
     for title, key in (("Strengths", "strengths"), ("To work on", "weaknesses"), ("Next steps", "next_steps")):
         if report.get(key):
             lines += [f"{title}:"] + [f"  - {item}" for item in report[key]]
@@ -113,7 +115,10 @@ def report_markdown(report: dict) -> str:
     for i, q in enumerate(report["questions"], 1):
         lines += [f"## {i}. {q['question']}", "",
                   f"*{q['topic']} · {q['level']}* · **{q['score']}/10 ({q['letter']})** · {q['verdict']}{_flags(q)}",
-                  "", f"**Your answer:** {q['answer'] or '(nothing)'}", ""]
+                  ""]
+        if q.get("covers"):
+            lines += [f"**Covers the requirement:** {q['covers']}", ""]
+        lines += [f"**Your answer:** {q['answer'] or '(nothing)'}", ""]
         if q.get("delivery"):
             lines += [f"**Delivery:** {_delivery(q['delivery'])}", ""]
         if q.get("follow_up"):
@@ -160,6 +165,7 @@ def report_html(report: dict) -> str:
         out += [f"<section><h2>{i}. {e(q['question'])}</h2>",
                 f'<p class="meta"><em>{e(q["topic"])} · {e(q["level"])}</em> · <span class="score">{q["score"]}/10 '
                 f'({e(q["letter"])})</span> · {e(q["verdict"])}{e(_flags(q))}</p>',
+                *([f"<p><strong>Covers the requirement:</strong> {e(q['covers'])}</p>"] if q.get("covers") else []),
                 f"<p><strong>Your answer:</strong> {e(q['answer'] or '(nothing)')}</p>"]
         if q.get("delivery"):
             out.append(f"<p><strong>Delivery:</strong> {e(_delivery(q['delivery']))}</p>")

@@ -24,7 +24,7 @@ def build_report(interview: Interview) -> dict:
         main, last = turns[0], final_turn(turns)
         follow = next((t for t in turns if t.kind == "follow_up"), None)
         questions.append({
-            "id": question.id, "topic": question.topic, "level": question.level,
+            "id": question.id, "topic": question.topic, "level": question.level, "covers": question.covers,
             "question": question.question, "answer": main.answer, "score": score,
             "first_score": main.grade.score, "letter": last.grade.letter, "verdict": last.grade.verdict,
             "tip": last.grade.tip, "confidence": last.grade.confidence,

@@ -257,8 +257,15 @@ class Services:
 
         s = self.settings
         options = ConductorOptions(verify_s=s.verify_seconds, reply_s=s.reply_seconds)
-        return Conductor(interview, self.dialogue, options=options,
-                         search=lambda text: [hit.question for hit in self.store.search(text, k=3)])
+        # A question a job's topic includes is stored twice (see Topic.included): probes find the original
+        # only, and never the original of a copy this interview may ask.
+        copies = {q.id.removeprefix(f"{q.topic}-") for q in interview.pool if q.covers and not q.generated}
+
+        def search(text: str) -> list:
+            hits = [hit.question for hit in self.store.search(text, k=3 + len(copies))]
+            return [q for q in hits if not (q.covers and not q.generated) and q.id not in copies][:3]
+
+        return Conductor(interview, self.dialogue, options=options, search=search)
 
     def add_bank(self, path: Path) -> Bank:
         """Validate a user's bank and copy its topic files into the data directory, where they are merged.
@@ -285,23 +292,71 @@ class Services:
         return bank
 
     def prepare(self, sources: list, topic: str, *, questions: int = 8, levels=("fresher", "mid", "senior"),
-                title: str = "", progress=None):
+                title: str = "", progress=None, job=None):
         """Questions written by the LLM from the user's files (paths) or pasted texts (documents), grounded in
-        their passages, saved as an editable bank in the data directory and loaded into the store. Returns
-        the run's report; see interviewer/prepare.py."""
+        their passages, saved as an editable bank in the data directory and loaded into the store. With `job`
+        (a job description, from documents.job_description) the bank questions that match its requirements
+        are included by reference and questions are written only for the requirements none covers, from the
+        job description and any files given. Returns the run's report; see interviewer/prepare.py."""
         from interviewer import documents as D
         from interviewer import prepare as P
         from interviewer.conversation import Dialogue
         from interviewer.knowledge.store import PassageStore
 
-        topic, levels = P.check_name(topic), P.check_levels(list(levels))
+        target = self._prepare_target(P.check_name(topic), questions)
+        levels = P.check_levels(list(levels))
+        docs, skipped = self._documents(sources, job)
+        passages = PassageStore(self.chroma, self.embedder, topic)
+        passages.ingest([p for doc in docs for p in doc.passages()])
+
+        def nearest(text: str) -> list[str]:
+            return [pid for pid, _ in passages.search(text, k=4)]
+
+        include, needs = [], D.requirements(job.text) if job is not None else []
+        if job is None:
+            slots = P.plan(docs, questions, levels, nearest)
+        else:
+            include, slots = self._match_job(topic, needs, docs, nearest, questions, levels)
+        model = self.settings.llm_model if self.settings.llm_url else self.model_path("llm").parent.name
+        preparer = P.Preparer(lambda: self.llm, Dialogue(lambda: self.llm), model_name=model,
+                              journal=self.settings.data_dir / "prepared" / f"{topic}.jsonl")
+        outcomes, reused = preparer.run(topic, slots, progress=progress)
+        kept = [o.question for o in outcomes if o.kept]
+        report = P.Report(topic, target, [d.source for d in docs], skipped, sum(len(d.passages()) for d in docs),
+                          outcomes, reused, P.coverage(needs, include, kept))
+        if not kept and not include:
+            raise BadInput(f"no question passed the checks ({len(outcomes)} written); the notes:\n  "
+                           + "\n  ".join(o.note for o in report.dropped))
+        summary = ("Prepared for " if job is not None else "Prepared from ") + ", ".join(report.files)
+        text = P.bank_text(topic, title or topic.replace("-", " ").capitalize(), summary, kept, target, include)
+        self.user_bank_dir.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".yaml.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)  # a reader never sees half a file
+        for cached in ("bank", "store"):
+            self.__dict__.pop(cached, None)
+        return report
+
+    def _prepare_target(self, topic: str, questions: int) -> Path:
+        """The bank file a prepared topic is written to, once the name and the count are known to be usable."""
+        from interviewer import prepare as P
+
         if not 1 <= questions <= P.MAX_QUESTIONS:
             raise BadInput(f"--questions {questions}: ask for 1 to {P.MAX_QUESTIONS} questions")
         target = self.user_bank_dir / f"{topic}.yaml"
         taken = {t.topic for t in load_bank(*[p for p in self.bank_paths() if p != self.user_bank_dir]).topics}
-        if topic in taken or (target.is_file() and "generated: true" not in target.read_text(encoding="utf-8")):
+        text = target.read_text(encoding="utf-8") if target.is_file() else ""
+        ours = text.startswith(P.HEADER[:40]) or "generated: true" in text  # written by an earlier `prepare`
+        if topic in taken or (target.is_file() and not ours):
             raise BadInput(f"topic {topic!r} already exists in a bank; choose another name for your material")
-        docs, skipped = [], []
+        return target
+
+    @staticmethod
+    def _documents(sources: list, job) -> tuple[list, list[str]]:
+        """The readable documents (the job description first) and a message for each source that is not."""
+        from interviewer import documents as D
+
+        docs, skipped = [] if job is None else [job], []
         for source in sources:
             try:
                 docs.append(source if isinstance(source, D.Document) else D.read(Path(source)))
@@ -310,28 +365,28 @@ class Services:
                 log.warning("prepare: %s", error)
         if not docs:
             raise BadInput("nothing to prepare from:\n  " + "\n  ".join(skipped or ["no files were given"]))
-        passages = PassageStore(self.chroma, self.embedder, topic)
-        passages.ingest([p for doc in docs for p in doc.passages()])
-        slots = P.plan(docs, questions, levels, lambda text: [pid for pid, _ in passages.search(text, k=4)])
-        model = self.settings.llm_model if self.settings.llm_url else self.model_path("llm").parent.name
-        preparer = P.Preparer(lambda: self.llm, Dialogue(lambda: self.llm), model_name=model,
-                              journal=self.settings.data_dir / "prepared" / f"{topic}.jsonl")
-        outcomes, reused = preparer.run(topic, slots, progress=progress)
-        report = P.Report(topic, target, [d.source for d in docs], skipped, sum(len(d.passages()) for d in docs),
-                          outcomes, reused)
-        kept = [o.question for o in outcomes if o.kept]
-        if not kept:
-            raise BadInput(f"no question passed the checks ({len(outcomes)} written); the notes:\n  "
-                           + "\n  ".join(o.note for o in report.dropped))
-        summary = "Prepared from " + ", ".join(report.files)
-        text = P.bank_text(topic, title or topic.replace("-", " ").capitalize(), summary, kept, target)
-        self.user_bank_dir.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".yaml.partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(target)  # a reader never sees half a file
-        for cached in ("bank", "store"):
-            self.__dict__.pop(cached, None)
-        return report
+        return docs, skipped
+
+    def _match_job(self, topic: str, needs: list[str], docs: list, nearest, questions: int, levels: list[str]):
+        """The bank questions included for a job's requirements, and the slots of those no bank question
+        covers (written from the passages of the job description and the files closest to each)."""
+        from interviewer import prepare as P
+
+        def bank_hits(text: str) -> list[tuple[str, float]]:
+            hits = self.store.search(text, k=2 * P.MATCHES)  # neither prepared nor included questions count
+            return [(h.question.id, h.similarity) for h in hits
+                    if not (h.question.generated or h.question.covers) and h.question.topic != topic]
+
+        matched = P.match(needs, bank_hits)
+        include = [{"id": qid, "covers": need} for need in needs for qid, _ in matched[need]]
+        for need in needs:
+            log.info("prepare %s: requirement %r: %s", topic, need,
+                     ", ".join(f"{qid} ({sim:.2f})" for qid, sim in matched[need]) or "no bank question; written")
+        by_id = {p.id: p for doc in docs for p in doc.passages()}
+        uncovered = [need for need in needs if not matched[need]]
+        slots = P.plan_requirements(uncovered, questions, levels,
+                                    lambda text: [by_id[pid] for pid in nearest(text) if pid in by_id])
+        return include, slots
 
     def topic_titles(self) -> dict[str, str]:
         return {t.topic: t.title for t in self.bank.topics}

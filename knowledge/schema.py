@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -93,13 +94,35 @@ class Question(_Strict):
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+class Include(_Strict):
+    """A question of another topic asked in this one too, by reference (a job description's topic names the
+    bank questions that match its requirements): the question's id and the requirement it covers here."""
+
+    id: str = Field(pattern=SLUG, description="the id of a question in another topic of the banks")
+    covers: str = Field("", description="the job requirement it was chosen for")
+
+
 class Topic(_Strict):
-    """A topic file: its slug, a title, a one-line summary and its questions."""
+    """A topic file: its slug, a title, a one-line summary, its questions and the questions it includes."""
 
     topic: str = Field(pattern=SLUG)
     title: str = Field(min_length=3)
     summary: str = Field(default="")
-    questions: list[Question] = Field(min_length=1)
+    questions: list[Question] = Field(default_factory=list)
+    include: list[Include] = Field(default_factory=list, description="questions of other topics asked here too")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Topic:
+        if not self.questions and not self.include:
+            raise ValueError("a topic needs at least one question (or an include of one)")
+        return self
+
+    def included(self, by_id: dict[str, Question]) -> list[Question]:
+        """The included questions as members of this topic: each a copy with its own id (this topic's name
+        before the original's, so the two never clash in the store) and the requirement it covers."""
+        return [by_id[inc.id].model_copy(update={"id": f"{self.topic}-{inc.id}", "topic": self.topic,
+                                                 "covers": inc.covers})
+                for inc in self.include if inc.id in by_id]
 
     @model_validator(mode="before")
     @classmethod
@@ -132,10 +155,11 @@ class Bank:
 
     topics: tuple[Topic, ...]
     problems: tuple[Problem, ...]
+    included: tuple[Question, ...] = ()  # the copies that topics include by reference (see Topic.included)
 
     @property
     def questions(self) -> list[Question]:
-        return [question for topic in self.topics for question in topic.questions]
+        return [question for topic in self.topics for question in topic.questions] + list(self.included)
 
 
 def topic_counts(questions) -> dict[str, dict[str, int]]:
@@ -220,8 +244,10 @@ def _locate(file: str, data: dict, detail: dict) -> Problem:
     return Problem(file, question_id, field, message)
 
 
-def load_bank(*paths: Path) -> Bank:
-    """Load every topic file under the given paths and check the bank as a whole (unique ids, topics)."""
+def load_bank(*paths: Path, known: Sequence[Question] = ()) -> Bank:
+    """Load every topic file under the given paths and check the bank as a whole (unique ids, topics, includes
+    that name a question). `known`: questions of banks not loaded here that an include may name (the other
+    banks, when a user's file is checked alone)."""
     topics: list[Topic] = []
     problems: list[Problem] = []
     for path in paths:
@@ -236,19 +262,39 @@ def load_bank(*paths: Path) -> Bank:
             problems.extend(found)
             if topic is not None:
                 topics.append(topic)
-    problems.extend(_cross_problems(topics))
-    return Bank(tuple(topics), tuple(problems))
+    included, missing = _resolve_includes(topics, known)
+    problems.extend(missing)
+    problems.extend(_cross_problems(topics, included))
+    return Bank(tuple(topics), tuple(problems), tuple(included))
 
 
-def _cross_problems(topics: list[Topic]) -> list[Problem]:
+def _resolve_includes(topics: list[Topic], known: Sequence[Question]) -> tuple[list[Question], list[Problem]]:
+    """The included questions, resolved against the topics' own questions (an include of an include is not
+    followed), and a problem for each include that names no question."""
+    by_id = {q.id: q for q in known} | {q.id: q for topic in topics for q in topic.questions}
+    included: list[Question] = []
+    problems = []
+    for topic in topics:
+        for inc in topic.include:
+            if inc.id not in by_id:
+                problems.append(Problem(topic.topic, inc.id, "include",
+                                        "names a question that is in no bank; remove it or add its bank back"))
+        included.extend(topic.included(by_id))
+    return included, problems
+
+
+def _cross_problems(topics: list[Topic], included: list[Question]) -> list[Problem]:
     problems = []
     seen_ids: dict[str, str] = {}
     seen_topics: set[str] = set()
+    members: dict[str, list[Question]] = {}
+    for question in included:
+        members.setdefault(question.topic, []).append(question)
     for topic in topics:
         if topic.topic in seen_topics:
             problems.append(Problem(topic.topic, "", "topic", "this topic is defined in two files"))
         seen_topics.add(topic.topic)
-        for question in topic.questions:
+        for question in [*topic.questions, *members.get(topic.topic, [])]:
             if question.id in seen_ids:
                 problems.append(Problem(
                     topic.topic, question.id, "id", f"duplicate id (also in topic {seen_ids[question.id]})"

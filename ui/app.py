@@ -448,7 +448,11 @@ def build_app(services: Services, defaults: SessionOptions):
         gr.Markdown(f"# Mock interview\nEverything runs on this machine; nothing leaves it. {KEYS}")
         state = gr.State(None)
         with gr.Tab("Interview"):
-            _interview_tab(services, defaults, state)
+            topic_list = _interview_tab(services, defaults, state)
+        with gr.Tab("Your own material"):  # its controls and handlers live in ui/material.py
+            from interviewer.ui.material import material_tab
+
+            material_tab(services, topic_list)
         with gr.Tab("History") as history_tab:
             plot = gr.LinePlot(x="when", y="score", color="topic", title="Score by session", y_lim=[0, 10],
                                label="Score by session", elem_id="history-plot")
@@ -459,9 +463,10 @@ def build_app(services: Services, defaults: SessionOptions):
     return demo
 
 
-def _interview_tab(services: Services, defaults: SessionOptions, state) -> None:
+def _interview_tab(services: Services, defaults: SessionOptions, state):
     """The interview's controls, in the order a keyboard reaches them: the settings and Start, where the
-    interview stands, the chat, the answer box and its buttons, then voice, the report and resuming."""
+    interview stands, the chat, the answer box and its buttons, then voice, the report and resuming. Returns
+    the topic dropdown (a topic prepared on the page is added to it)."""
     import gradio as gr
 
     topics = sorted(services.topic_titles().items())
@@ -522,6 +527,7 @@ def _interview_tab(services: Services, defaults: SessionOptions, state) -> None:
         button.click(partial(command, services, name), [text, state], outputs, api_name=name, **on_chat)
     again.click(partial(resume, services), [session_id], outputs, api_name="resume", **on_chat)
     gr.Timer(1.0).tick(partial(tick, services), [text, state], outputs, api_name=False, show_progress="hidden")
+    return topic
 
 def launch(services: Services, defaults: SessionOptions, *, block: bool = True):
     """Serve the page on the configured address (127.0.0.1 unless told otherwise), once every model it uses

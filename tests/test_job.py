@@ -1,0 +1,171 @@
+"""`interviewer prepare --job-description`: requirements read from a job description, matched to the bank's
+questions in the real Chroma store with the real embedder, questions written (by a scripted writer, as in
+test_prepare) for the requirement no bank question covers, and an interview on the result whose report names
+the requirement each question covered."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from test_prepare import Forbidden, ScriptedLLM, services_with
+
+from interviewer import documents as D
+from interviewer import prepare as P
+from interviewer.cli import main
+from interviewer.errors import BadInput
+from interviewer.render import report_html, report_markdown
+from interviewer.session import SessionOptions
+
+DATA = Path(__file__).parent / "data" / "prepare"
+JOB = DATA / "job-description.md"
+K8S_ANSWER = ("Kubernetes runs the training jobs as pods that the scheduler places on nodes with free GPUs, "
+              "which it learns from the device plugin that each node runs and advertises. A job asks for GPUs "
+              "in its resource limits, and the scheduler will not place it on a node that lacks them, so two "
+              "jobs never share a card by accident. Helm charts keep the manifests of the cluster's services as "
+              "versioned templates with values per environment, so an upgrade is a reviewed change that can be "
+              "rolled back with one command. Maintaining the cluster means draining nodes before upgrades, "
+              "watching for pods stuck in pending because no node has room, and keeping drivers and the plugin "
+              "at versions that match the images the jobs run.")
+K8S_POINTS = ["The scheduler places a pod only on a node with the GPUs its resource limits ask for.",
+              "Each node's device plugin advertises its GPUs to the cluster.",
+              "Helm charts keep manifests as versioned templates that can be rolled back.",
+              "Nodes are drained before they are upgraded."]
+
+
+@pytest.fixture
+def embedder(services):
+    return services.embedder
+
+
+def k8s_draft() -> dict:
+    return {"question": "How does Kubernetes decide where a GPU training job runs ({n})?", "answer": K8S_ANSWER,
+            "key_points": K8S_POINTS,
+            "follow_ups": [{"key_point": 3, "ask": "How would you roll back a broken release of a service?"}],
+            "glossary": ["Kubernetes", "Helm chart", "device plugin"]}
+
+
+def test_requirements_are_the_lines_that_state_a_skill_or_a_duty():
+    bullets = JOB.read_text()
+    assert D.requirements(bullets) == [
+        "Align our chat models with RLHF: train reward models on human preference comparisons and tune policies "
+        "with PPO",
+        "Design the tokenization of our multilingual training corpus and explain its effect on cost",
+        "Build and maintain Kubernetes clusters and Helm charts for our GPU training jobs"]
+    numbered = "Requirements:\n1. 3+ years of experience with PyTorch\n2) Solid understanding of attention\n\nPerks\n" \
+               "* Strong coffee and a bike shed"
+    assert D.requirements(numbered) == ["3+ years of experience with PyTorch", "Solid understanding of attention"]
+    prose = ("We are a company in Lisbon that makes search engines for lawyers. You will train reward models and "
+             "run RLHF on our chat models. You should have a deep understanding of how tokenizers split text. "
+             "Experience with Kafka is a plus. We offer flexible hours. Apply by sending your CV to our team.")
+    assert D.requirements(prose) == ["You will train reward models and run RLHF on our chat models",
+                                     "You should have a deep understanding of how tokenizers split text",
+                                     "Experience with Kafka is a plus"]
+
+
+def test_the_match_threshold_separates_the_requirements_it_was_fitted_on(services):
+    pairs = yaml.safe_load((DATA / "requirements.yaml").read_text())["pairs"]
+    topic_of = {q.id: q.topic for q in services.bank.questions}
+    found = P.match([p["requirement"] for p in pairs],
+                    lambda text: [(h.question.id, h.similarity) for h in services.store.search(text, k=6)])
+    for pair in pairs:
+        topics = {topic_of[qid] for qid, _ in found[pair["requirement"]]}
+        if pair["topic"] == "none":
+            assert not topics, pair
+        else:
+            assert pair["topic"] in topics, (pair, topics)
+
+
+def test_a_job_description_becomes_a_topic_of_bank_and_written_questions(tmp_path, embedder, monkeypatch, capsys):
+    llm = ScriptedLLM([k8s_draft()])
+    services = services_with(tmp_path, llm)
+    services.__dict__["embedder"] = embedder
+    report = services.prepare([], "acme-ml", questions=2, levels=["mid", "senior"],
+                              job=D.job_description(str(JOB)))
+    rlhf, tokens, k8s = report.requirements
+    bank = {q.id: q for q in services.bank.questions}
+    assert bank[rlhf["bank"][0]].topic == "rlhf" and not rlhf["written"]  # the closest first
+    assert {bank[qid].topic for qid in rlhf["bank"]} <= {"rlhf", "dpo"}  # preference tuning, either way
+    assert bank[tokens["bank"][0]].topic == "tokens" and not tokens["written"]
+    assert not k8s["bank"] and len(k8s["written"]) == 2 and len(llm.prompts) == 2  # one per level
+    assert "The question is for a role that asks for: Build and maintain Kubernetes" in llm.prompts[0][1].content
+    assert report.as_dict()["uncovered"] == []
+
+    data = yaml.safe_load(report.bank_file.read_text())
+    assert data["include"] == [{"id": qid, "covers": need["requirement"]} for need in (rlhf, tokens)
+                               for qid in need["bank"]]  # by reference: the bank's text is not copied
+    assert all(q["covers"] == k8s["requirement"] for q in data["questions"])
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("INTERVIEWER_PROFILE", "test")
+    assert main(["bank", "check", str(report.bank_file)]) == 0, capsys.readouterr().out
+    pool = [q for q in services.bank.questions if q.topic == "acme-ml"]
+    assert len(pool) == len(rlhf["bank"]) + len(tokens["bank"]) + 2
+    probes = services.conductor(services.new_interview(SessionOptions(topics=("acme-ml",), questions=1))).search(
+        "A reward model learns from human preference comparisons and PPO tunes the policy against it.")
+    assert probes and not {q.id for q in probes} & {*rlhf["bank"], *(q.id for q in pool)}  # never the same twice
+
+    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(tmp_path / "data"), "INTERVIEWER_PROFILE": "test",
+           "INTERVIEWER_USE_LLM": "false"}
+    done = subprocess.run([sys.executable, "-m", "interviewer.cli", "interview", "--topic", "acme-ml", "--text",
+                           "--questions", str(len(pool)), "--level", "mid", "--json"],
+                          input=f"{K8S_ANSWER}\n" * len(pool), capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    covered = [q["covers"] for q in result["questions"]]
+    assert sorted(covered) == sorted(q.covers for q in pool) and set(covered) == set(D.requirements(JOB.read_text()))
+    written = [q for q in result["questions"] if q["covers"] == k8s["requirement"]]
+    assert all(q["score"] >= 7 for q in written)  # the written questions are graded on their own model answer
+    for page in (report_markdown(result), report_html(result)):
+        assert page.count("Covers the requirement:") == len(pool) and "Build and maintain Kubernetes" in page
+
+
+def test_a_rerun_from_the_command_line_reuses_everything_and_bank_check_finds_a_bad_include(
+        tmp_path, embedder, monkeypatch, capsys):
+    services = services_with(tmp_path, ScriptedLLM([k8s_draft()]))
+    services.__dict__["embedder"] = embedder
+    first = services.prepare([], "acme-ml", questions=1, levels=["mid"], job=D.job_description(str(JOB)))
+    again = services_with(tmp_path, Forbidden())  # the second run goes through the command line
+    again.__dict__["embedder"] = embedder
+    monkeypatch.setattr("interviewer.cli._services", lambda settings: again)
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path / "data"))
+    assert main(["prepare", "--job-description", str(JOB), "--topic", "acme-ml", "--questions", "1",
+                 "--levels", "mid", "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["reused"] == 1 and second["requirements"] == first.requirements and second["uncovered"] == []
+    assert main(["prepare", "--job-description", "Benefits:\n- Free lunch", "--topic", "acme-ml"]) == 2
+    assert "no line states a skill or a duty" in capsys.readouterr().err
+
+    data = yaml.safe_load(first.bank_file.read_text())
+    data["include"][0]["id"] = "rlhf-no-such-question"
+    first.bank_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert main(["bank", "check", str(first.bank_file)]) == 1
+    assert "acme-ml:rlhf-no-such-question:include: names a question that is in no bank" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("", "the job description is empty"),
+    ("   \n\n  ", "the job description is empty"),
+    ("jd.md", "jd.md: no such file"),
+    ("About us:\nWe are a friendly team in a sunny town.\n\nBenefits\n- Free lunch on Fridays",
+     "no line states a skill or a duty of the role"),
+    ("Ce que vous ferez :\n- Expérience de l'alignement des modèles avec RLHF et des modèles de récompense pour "
+     "les assistants de la société\n- Connaissance de la tokenisation des corpus multilingues et de son coût "
+     "pour les équipes", "the job description does not look like English"),
+])
+def test_a_bad_job_description_gets_a_clear_message(value, message):
+    with pytest.raises(BadInput, match=message):
+        D.job_description(value)
+
+
+def test_a_bad_job_description_file_is_named(tmp_path):
+    (tmp_path / "empty.md").write_text("")
+    with pytest.raises(BadInput, match="empty.md: the file is empty"):
+        D.job_description(str(tmp_path / "empty.md"))
+    (tmp_path / "perks.txt").write_text("Benefits\n- Free lunch\n- A gym\n")
+    with pytest.raises(BadInput, match="perks.txt: no line states a skill"):
+        D.job_description(str(tmp_path / "perks.txt"))
