@@ -82,6 +82,7 @@ bench: setup espeak
 	$(BIN)/interviewer models fetch --profile fast
 	$(BIN)/python -m interviewer.bench
 	$(BIN)/python -m interviewer.speech_eval
+	$(BIN)/python -m interviewer.bench_prepare
 
 eval: setup
 	$(BIN)/python -m interviewer.eval

@@ -116,6 +116,52 @@ def test_a_whole_interview_by_voice_in_a_real_browser(page, browser):
     wait.until(lambda d: "Interview report" in d.find_element("tag name", "body").text)
 
 
+@pytest.fixture
+def barging(services, tmp_path):
+    """A browser whose microphone speaks 12 s after the page opens it (it does so on loading): while the greeting
+    and the question are still being spoken."""
+    answer = chunks_to_16k(services.tts.synthesize(ANSWER))
+    audio = np.concatenate([np.zeros(16000 * 12), answer, np.zeros(16000 * 40)])
+    path = tmp_path / "barge.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(16000)
+        out.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
+    driver = chromium(tmp_path / "profile", f"--use-file-for-fake-audio-capture={path}")
+    yield driver
+    driver.quit()
+
+
+def test_speaking_over_the_interviewer_stops_it_and_is_heard_from_the_first_word(page, barging):
+    """Barge-in: the candidate starts answering while the question is still spoken. The page pauses the voice
+    within 300 ms of sustained speech, the server speaks no more of it, the whole answer is heard (its first
+    words were said over the voice), and the reply that follows is spoken again."""
+    import time
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    barging.get(page)
+    wait = WebDriverWait(barging, 120)
+    wait.until(lambda d: d.find_elements("id", "start"))
+    barging.find_element("id", "start").click()
+    wait.until(_playing)
+    barging.find_element("css selector", "#live-mic button[aria-label*='ecord'], #live-mic .record-button").click()
+    barge = wait.until(lambda d: d.execute_script("return window.interviewerBarge || null"))
+    stopped_ms = barge["paused"] - barge["onset"]  # from sustained speech's first loud frame to the pause
+    print(f"\nbarge-in: the voice paused {stopped_ms:.0f} ms after the candidate's first loud frame")
+    assert 0 <= stopped_ms <= 300
+    for _ in range(4):  # and the voice stays quiet while the candidate speaks
+        assert not _playing(barging)
+        time.sleep(0.5)
+    wait.until(lambda d: "words/min" in _chat(d))
+    lines = [line for line in _chat(barging).lower().splitlines() if line.strip()]
+    heard = lines[next(i for i, line in enumerate(lines) if "words/min" in line) - 1]
+    said = _words(ANSWER.replace("optimised", "optimized"))
+    assert {"reward", "model", "trained"} <= set(_words(heard)), heard  # its first words, said over the voice
+    assert len(set(said) & set(_words(heard))) >= 0.8 * len(set(said)), heard
+    wait.until(lambda d: "Score" in _chat(d))
+    wait.until(_playing)  # the reply is spoken: the hush lasted the candidate's turn only
+
+
 def test_a_typed_answer_is_submitted_with_enter(page, browser):
     """Enter submits the typed answer: a candidate once lost a minute finding out that Enter only added a
     line."""

@@ -59,10 +59,12 @@ def _speak(tab: Tab, services: Services, text: str | None = None):
     while the rest is synthesised; once, without audio, when muted or when there is nothing to say."""
     lines, tab.to_speak = tab.to_speak, []
     spoken = False
-    for line in lines if tab.voice else []:
+    for line in lines if tab.voice and not tab.hushed else []:
         tab.caption = line
         try:
             for chunk in services.spoken.speak(line):
+                if tab.hushed:
+                    break  # the candidate is speaking over the interviewer: it stops (the line stays in the chat)
                 if not len(chunk.samples):
                     continue  # nothing to play
                 now = time.time()
@@ -76,7 +78,7 @@ def _speak(tab: Tab, services: Services, text: str | None = None):
             tab.say(f"⚠️ The interviewer's voice failed ({type(error).__name__}: {error}); from here on its "
                     "lines are shown as text only. Start a new interview to try the voice again.")
             break
-    if spoken:
+    if spoken and not tab.hushed:
         tab.speaking_until += 1.0  # the browser buffers a little before playing, and the room echoes
     else:
         yield _outputs(tab, services, text)
@@ -85,6 +87,7 @@ def _speak(tab: Tab, services: Services, text: str | None = None):
 def _run(tab: Tab, services: Services, events, text: str | None = None):
     """Show and speak each event of the turn pipeline as it comes, then get ready for the next answer. The box
     is set to `text` by the first output only: what the candidate types while the reply is being written stays."""
+    tab.hushed = False  # the candidate's turn is over: the interviewer may speak again
     try:
         for event in events:
             tab.apply(event)
@@ -269,7 +272,8 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
     far go to the LLM's prompt; when the turn ends, the answer waits in the tab and the hidden `heard` box gets
     a new value, whose change event gives the reply.
 
-    Audio that arrives while the interviewer is speaking is dropped, so it never hears itself.
+    Audio that arrives while the interviewer is speaking is not heard, so it never hears itself; its last
+    seconds are kept, and heard as the start of the answer when the candidate barges in (see `barge_in`).
     """
     import gradio as gr
 
@@ -278,13 +282,18 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
         return nothing
     with tab.hearing:
         key = tab.prompt_key
-        if key is None or tab.heard is not None:
+        if tab.heard is not None:
             return nothing
-        if time.time() < tab.speaking_until:
+        if key is None or (time.time() < tab.speaking_until and not tab.hushed):  # hushed: the voice was stopped
             tab.listener = None
+            tab.overheard.append(chunk)
             return nothing
+        pieces = [*tab.overheard, chunk] if tab.hushed else [chunk]  # barged in: from what was said first
+        tab.overheard.clear()
         try:
-            heard = _feed(tab, services, chunk)
+            heard = None
+            for piece in pieces:
+                heard = heard or _feed(tab, services, piece)
         except InterviewerError as error:  # the recogniser failed; what was said is kept by the listener
             log.warning("hands-free listening: %s", error)
             tab.problem = str(error)
@@ -296,6 +305,21 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
         delivery = delivery_of(heard.words)
         tab.heard = (heard.text, delivery.to_dict() if delivery else None, key)
         return f"{tab.interview.id}:{len(tab.interview.turns)}:{len(tab.interview.exchanges)}", tab
+
+
+def barge_in(services: Services, tab: Tab | None) -> None:
+    """The page heard the candidate speak over the interviewer (sustained speech on the microphone while the
+    voice played; ui/page.js) and stopped the voice: nothing more is spoken until the next reply, and the
+    answer is heard from its start, the seconds said over the voice included. The listener is made here, not
+    in the stream's handler, which must never be busy for longer than a piece of audio."""
+    if tab is None or not tab.listening:
+        return
+    question = tab.interview.prompt.question
+    listener = services.listener(hint="Glossary: " + ", ".join(question.glossary) + ".")
+    with tab.hearing:
+        tab.hushed, tab.speaking_until = True, time.time()
+        tab.listener = tab.listener or listener
+    log.info("barge-in: the candidate spoke over the interviewer; its voice stopped")
 
 
 def _feed(tab: Tab, services: Services, chunk):
@@ -518,6 +542,8 @@ def _interview_tab(services: Services, defaults: SessionOptions, state):
     mic.stop_recording(partial(voice_answer, services), [mic, state], outputs, api_name=False, **on_chat)
     mic.upload(partial(voice_answer, services), [mic, state], outputs, api_name="voice_answer", **on_chat)
     heard = gr.Textbox(visible="hidden", label="Answer heard hands-free")  # which answer was just heard
+    barged = gr.Button("The candidate spoke over the interviewer", visible="hidden", elem_id="barge-in")
+    barged.click(partial(barge_in, services), [state], None, queue=False, api_name=False)  # by ui/page.js
     live.stream(partial(hear_stream, services), [live, state], [heard, state], stream_every=0.5,
                 time_limit=3600, api_name=False)
     heard.change(partial(heard_reply, services), [state], outputs, api_name=False, **on_chat)

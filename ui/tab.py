@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
@@ -25,6 +26,10 @@ _STAGES = (("last_word", "your last word"), ("turn_end", "end of the answer deci
            ("transcript", "transcript final"), ("provisional", "instant grade shown"),
            ("verified", "verified grade shown"), ("first_audio", "interviewer's first audio sent"),
            ("first_reply", "first sentence the LLM wrote"))
+
+
+OVERHEARD_CHUNKS = 10  # 5 s of the microphone's half-second pieces: a barge-in is decided, and its listener made,
+# within 2 s of the first word
 
 
 class Busy(Exception):
@@ -42,6 +47,10 @@ class Tab:
     voice: bool = True  # speak the interviewer's lines
     to_speak: list[str] = field(default_factory=list)  # sentences said, not yet spoken
     speaking_until: float = 0.0  # time.time() until which the interviewer's audio plays: the mic is ignored
+    hushed: bool = False  # the candidate spoke over the interviewer (barge-in): nothing more is spoken until the
+    # next reply, and what the microphone heard while the interviewer spoke is heard as the answer's start
+    overheard: deque = field(default_factory=lambda: deque(maxlen=OVERHEARD_CHUNKS))  # the microphone's last
+    # pieces of audio while the interviewer spoke, kept in case the candidate is barging in
     timings: dict[str, float] = field(default_factory=dict)  # the last turn's stages, time.time() each
     listener: TurnListener | None = None  # hands-free listening for the open prompt
     caption: str = ""  # the line the interviewer is saying, shown beside the player
@@ -148,7 +157,9 @@ class Tab:
         if key != self._prompt:
             self._prompt = key
             self.deadline = time.time() + self.interview.options.answer_seconds
-            self.listener = None
+            with self.hearing:
+                if not self.hushed:  # barged in: the listener already holds the answer to this prompt
+                    self.listener = None
 
 
 def _same(one: Grade, other: Grade) -> bool:

@@ -1,0 +1,95 @@
+"""`make bench`, part three: `prepare` on documents nobody here wrote, with the configured model.
+
+The material is the README of two libraries this project installs (llama-cpp-python and faster-whisper, read
+from their installed package metadata, so it is on every machine that runs the interviewer): about 5,300
+words, some ten printed pages of prose, lists and code. A run in a temporary data directory writes
+INTERVIEWER_BENCH_PREPARE_QUESTIONS questions (3 unless set; each costs minutes on 2 cores) and reports the
+seconds per question (p50, p95), the whole run end to end, the share of questions that passed the checks on
+the first or second draft (issue 16's target: 80%), and the key points the grounding check removed. The
+figures go under "prepare" in data/bench.json, beside the other parts' figures.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from interviewer.settings import Settings
+from interviewer.wiring import Services
+
+SOURCES = ("llama_cpp_python", "faster_whisper")  # distributions whose README is the material
+
+
+def material(folder: Path) -> list[Path]:
+    """The installed READMEs, each written to a Markdown file in `folder`."""
+    files = []
+    for name in SOURCES:
+        text = importlib.metadata.metadata(name).get_payload() or ""
+        path = folder / f"{name.replace('_', '-')}-readme.md"
+        path.write_text(text, encoding="utf-8")
+        files.append(path)
+    return files
+
+
+def bench_prepare(settings: Settings, questions: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-prepare-") as tmp:
+        folder = Path(tmp)
+        files = material(folder)
+        words = sum(len(path.read_text(encoding="utf-8").split()) for path in files)
+        services = Services(settings.model_copy(update={"data_dir": folder / "data"}))
+        services.store, services.llm  # noqa: B018 (models and the bank load before the clock starts)
+        started = time.perf_counter()
+        report = services.prepare(files, "bench-readmes", questions=questions)
+        total = time.perf_counter() - started
+    outcomes = report.outcomes
+    seconds = [o.seconds for o in outcomes if o.seconds]
+    within_two = sum(1 for o in outcomes if o.kept and o.tries <= 2)
+    return {"model": services.llm.name, "words": words, "files": report.files, "passages": report.passages,
+            "planned": len(outcomes),
+            "kept": len(report.kept), "kept_within_two_drafts": within_two,
+            "kept_within_two_drafts_share": within_two / len(outcomes) if outcomes else None,
+            "key_points_removed": sum(o.removed_points for o in outcomes),
+            "dropped": [o.note for o in report.dropped],
+            "seconds_per_question": {"p50": float(np.percentile(seconds, 50)) if seconds else None,
+                                     "p95": float(np.percentile(seconds, 95)) if seconds else None},
+            "end_to_end_s": total}
+
+
+def table(p: dict) -> str:
+    def fmt(x) -> str:
+        return "–" if x is None else f"{x:.0f}"
+
+    share = p["kept_within_two_drafts_share"]
+    return "\n".join([
+        f"prepare: {p['planned']} questions from {', '.join(p['files'])} ({p['words']} words, {p['passages']} "
+        f"passages), {p['model']}",
+        "| measure | value | target |", "|---|---|---|",
+        f"| seconds per question p50 / p95 | {fmt(p['seconds_per_question']['p50'])} / "
+        f"{fmt(p['seconds_per_question']['p95'])} s | |",
+        f"| end to end ({p['planned']} questions) | {fmt(p['end_to_end_s'])} s | |",
+        f"| passed the checks on the first or second draft | {p['kept_within_two_drafts']} of {p['planned']}"
+        f" ({'–' if share is None else f'{share:.0%}'}) | ≥ 80% |",
+        f"| key points removed by the grounding check | {p['key_points_removed']} | |",
+    ])
+
+
+def main() -> None:
+    settings = Settings()
+    questions = int(os.environ.get("INTERVIEWER_BENCH_PREPARE_QUESTIONS", "3"))
+    result = bench_prepare(settings, questions)
+    print(table(result))
+    out = settings.data_dir / "bench.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figures = json.loads(out.read_text()) if out.is_file() else {}
+    out.write_text(json.dumps({**figures, "prepare": result}, indent=2, default=str))
+    print(f"\nwritten to {out} (under \"prepare\")")
+
+
+if __name__ == "__main__":
+    main()
