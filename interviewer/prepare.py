@@ -39,7 +39,7 @@ from interviewer.types import Message
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "1"  # bump when the prompts or the checks change: every question is then written again
+PROMPT_VERSION = "2"  # bump when the prompts or the checks change: every question is then written again
 NEIGHBOURS = 2  # passages retrieved beside each seed passage
 SUPPORTED_AT = 0.5  # support (P(yes) + half P(partly)) from which a key point stands on the passages; a rule
 MAX_QUESTIONS = 40
@@ -65,11 +65,11 @@ class _DraftFollowUp(BaseModel):
 
 class Draft(BaseModel):
     """The shape the LLM writes a question in. The grammar compiled from it holds the model to the bank's
-    counts and to a model answer of spoken length in characters (about 6 per word: 80-200 words); the bank's
+    counts and to a model answer of spoken length in characters (6 to 8 per word: 80-200 words); the bank's
     own rules are still checked afterwards, with reasons."""
 
     question: str = Field(min_length=15, max_length=300)
-    answer: str = Field(min_length=560, max_length=1150)
+    answer: str = Field(min_length=660, max_length=1150)  # 560 let the 1.5B write 79 words of long terms
     key_points: list[str] = Field(min_length=KEY_POINTS[0], max_length=KEY_POINTS[1])
     follow_ups: list[_DraftFollowUp] = Field(min_length=FOLLOW_UPS[0], max_length=FOLLOW_UPS[1])
     glossary: list[str] = Field(min_length=1, max_length=8)
