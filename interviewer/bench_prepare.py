@@ -61,7 +61,8 @@ def bench_prepare(settings: Settings, questions: int) -> dict:
     seconds = [o["seconds"] for o in outcomes if o["seconds"]]
     kept = [o for o in outcomes if o["question"] is not None]
     within_two = sum(1 for o in kept if o["tries"] <= 2)
-    return {"model": services.llm.name, "words": words, "files": [path.name for path in files],
+    model = settings.llm_model if settings.llm_url else services.model_path("llm").parent.name
+    return {"model": model, "words": words, "files": [path.name for path in files],
             "passages": passages, "planned": len(outcomes), "kept": len(kept),
             "kept_within_two_drafts": within_two,
             "kept_within_two_drafts_share": within_two / len(outcomes) if outcomes else None,
