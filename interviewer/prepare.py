@@ -39,7 +39,7 @@ from interviewer.types import Message
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "2"  # bump when the prompts or the checks change: every question is then written again
+PROMPT_VERSION = "3"  # bump when the prompts or the checks change: every question is then written again
 NEIGHBOURS = 2  # passages retrieved beside each seed passage
 SUPPORTED_AT = 0.5  # support (P(yes) + half P(partly)) from which a key point stands on the passages; a rule
 MAX_QUESTIONS = 40
@@ -318,8 +318,6 @@ def _draft_problems(draft: Draft) -> list[str]:
     problems = []
     if any(point.rstrip().endswith("?") for point in draft.key_points):
         problems.append("key_points: each key point must be a statement of fact, not a question")
-    if len({point.strip().lower() for point in draft.key_points}) < len(draft.key_points):
-        problems.append("key_points: the key points must all be different")
     asks = [f.ask.strip().lower() for f in draft.follow_ups]
     if len(set(asks)) < len(asks) or draft.question.strip().lower() in asks:
         problems.append("follow_ups: each follow-up must be a different question from the main question")
@@ -328,7 +326,24 @@ def _draft_problems(draft: Draft) -> list[str]:
     return problems
 
 
+def _said_once(draft: Draft) -> Draft:
+    """The draft with a key point it repeats word for word said once, its follow-ups pointed at the first: the
+    1.5B model repeats a point from one draft to the next when told not to, and the repeat adds nothing (the
+    bank's rules then decide whether enough points are left)."""
+    first: dict[str, int] = {}
+    for n, point in enumerate(draft.key_points, start=1):
+        first.setdefault(" ".join(point.lower().split()), n)
+    kept = sorted(first.values())
+    if len(kept) == len(draft.key_points):
+        return draft
+    renumber = {n: kept.index(first[" ".join(point.lower().split())]) + 1
+                for n, point in enumerate(draft.key_points, start=1)}
+    follow_ups = [f.model_copy(update={"key_point": renumber.get(f.key_point, f.key_point)}) for f in draft.follow_ups]
+    return draft.model_copy(update={"key_points": [draft.key_points[n - 1] for n in kept], "follow_ups": follow_ups})
+
+
 def _question(qid: str, topic: str, slot: Slot, draft: Draft) -> Question:
+    draft = _said_once(draft)
     problems = _draft_problems(draft)
     if problems:
         raise ValueError("; ".join(problems))

@@ -172,6 +172,20 @@ def test_drafts_that_break_the_rules_are_sent_back_with_the_problems(tmp_path, e
         services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
 
 
+def test_a_key_point_repeated_word_for_word_is_kept_once_without_a_new_draft(tmp_path, embedder):
+    repeated = draft(points=[*POINTS[:3], "  a transaction is committed once its commit record is DURABLE in the log."],
+                     follow_ups=[{"key_point": 4, "ask": "When exactly does a transaction count as committed?"},
+                                 {"key_point": 3, "ask": "What happens to the log when the machine restarts?"}])
+    llm = ScriptedLLM([repeated])
+    services = services_with(tmp_path, llm)
+    services.__dict__["embedder"] = embedder
+    report = services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
+    [kept] = [o.question for o in report.kept]
+    assert [o.tries for o in report.outcomes] == [1] and len(llm.prompts) == 1  # repaired, not written again
+    assert kept["key_points"] == POINTS[:3]
+    assert [f["key_point"] for f in kept["follow_ups"]] == [2, 3]  # the repeat's follow-up asks about the first
+
+
 def test_a_question_the_notes_do_not_support_is_dropped_with_a_note(tmp_path, embedder):
     made_up = draft(points=["Astronauts train underwater.", "Astronauts eat dried food.", *POINTS[:2]],
                     follow_ups=[{"key_point": 1, "ask": "How do astronauts rehearse a spacewalk?"}])
