@@ -314,19 +314,22 @@ def barge_in(services: Services, tab: Tab | None) -> None:
     in the stream's handler, which must never be busy for longer than a piece of audio."""
     if tab is None or not tab.listening:
         return
-    question = tab.interview.prompt.question
-    listener = services.listener(hint="Glossary: " + ", ".join(question.glossary) + ".")
+    listener = _listener(services, tab)
     with tab.hearing:
         tab.hushed, tab.speaking_until = True, time.time()
         tab.listener = tab.listener or listener
     log.info("barge-in: the candidate spoke over the interviewer; its voice stopped")
 
 
+def _listener(services: Services, tab: Tab):
+    """A hands-free listener for the open prompt, its question's glossary as the recogniser's spelling hint."""
+    return services.listener(hint="Glossary: " + ", ".join(tab.interview.prompt.question.glossary) + ".")
+
+
 def _feed(tab: Tab, services: Services, chunk):
     """One piece of microphone audio to the tab's listener (made for the open prompt when it has none)."""
     if tab.listener is None:
-        question = tab.interview.prompt.question
-        tab.listener = services.listener(hint="Glossary: " + ", ".join(question.glossary) + ".")
+        tab.listener = _listener(services, tab)
     rate, samples = chunk
     mono = samples.mean(axis=1).astype(samples.dtype) if samples.ndim == 2 else samples
     return tab.listener.feed(mono, rate)
