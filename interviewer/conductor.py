@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from interviewer.conversation import Context, Dialogue, Judgement
 from interviewer.errors import BackendUnavailable, BadInput, InterviewerError
 from interviewer.grader import EMPTY_VERDICTS
-from interviewer.intents import read_intent
+from interviewer.intents import Reading, read_intent
 from interviewer.knowledge.schema import Question
 from interviewer.session import Interview, Plan, Say
 from interviewer.types import Grade
@@ -73,6 +73,7 @@ class Conductor:
     interview: Interview
     dialogue: Dialogue | None = None
     search: Callable[[str], list[Question]] | None = None
+    intents: Callable[[str], Reading] = read_intent  # what an utterance means: the rules, or the fitted reader
     options: ConductorOptions = field(default_factory=ConductorOptions)
     verify: VerifyOptions = field(default_factory=VerifyOptions)
     timings: dict[str, float] = field(default_factory=dict)  # the last turn's stages, time.time() each
@@ -122,7 +123,7 @@ class Conductor:
                                   "stop": interview.end}[kind]())
 
     def _intent(self, utterance: str) -> str:
-        reading = read_intent(utterance)
+        reading = self.intents(utterance)
         if reading.confident or self.dialogue is None:
             return reading.intent
         try:

@@ -401,19 +401,21 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
 
     store = services.store
     items = yaml.safe_load(EXCHANGES.read_text())
-    truth, rules, chosen = [], [], []
+    reader = services.intents
+    truth, rules, classified, chosen = [], [], [], []
     asked_made = {"provisional": 0, "verified": 0}
     followed = {"provisional": 0, "verified": 0}
     probes = found = 0
     for item in items:
         q = store.get(item["question_id"])
         said = item["says"]
-        reading = read_intent(said)
+        reading = reader(said)
         kind = reading.intent
         if not reading.confident and judge is not None:
             kind = judge.kind(q.question, tuple(q.key_points), said)
         truth.append(item["intent"])
-        rules.append(reading.intent)
+        rules.append(read_intent(said).intent)
+        classified.append(reading.intent)
         chosen.append(kind)
         if item["intent"] != "answer":
             continue
@@ -440,6 +442,7 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
                                                     if t == intent]))}
                   for intent in sorted(set(truth))}
     result = {"utterances": len(items), "intent_accuracy": accuracy(chosen), "rules_only_accuracy": accuracy(rules),
+              "classifier_accuracy": accuracy(classified), "classifier_fitted": reader.fitted,
               "everything_an_answer_accuracy": accuracy(["answer"] * len(truth)), "per_intent": per_intent,
               "follow_ups": {m: {"asked": followed[m], "asked_for_a_point_just_made": asked_made[m]}
                              for m in followed if followed[m]},
@@ -607,6 +610,7 @@ def _print_conversation(c: dict) -> None:
     print(f"\n## Conversation ({c['utterances']} utterances written by strangers; a test set)\n")
     print("| what the interviewer does | value |\n|---|---|")
     print(f"| reads the intent right (rules, then the LLM) | {c['intent_accuracy']:.3f} |")
+    print(f"| the fitted classifier alone (no LLM) | {c['classifier_accuracy']:.3f} |")
     print(f"| rules alone | {c['rules_only_accuracy']:.3f} |")
     print(f"| baseline: everything is an answer (as before) | {c['everything_an_answer_accuracy']:.3f} |")
     for mode, f in c["follow_ups"].items():

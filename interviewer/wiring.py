@@ -184,6 +184,17 @@ class Services:
         return SessionStore(self.settings.sessions_file, wait_s=self.settings.db_wait_s)
 
     @cached_property
+    def intents(self):
+        """Reads what an utterance means: the fitted classifier on the embedder's vectors, or the rules alone
+        when the shipped classifier was fitted on another embedder."""
+        from interviewer.intents import IntentModel, IntentReader
+
+        reader = IntentReader(self.embedder, IntentModel.load())
+        if not reader.fitted:
+            log.warning("the intent classifier was fitted on another embedder; intents are read by rules alone")
+        return reader
+
+    @cached_property
     def dialogue(self):
         """The LLM side of each turn (verdicts and replies), or None when the settings switch the LLM off."""
         from interviewer.conversation import Dialogue
@@ -265,7 +276,7 @@ class Services:
             hits = [hit.question for hit in self.store.search(text, k=3 + len(copies))]
             return [q for q in hits if not (q.covers and not q.generated) and q.id not in copies][:3]
 
-        return Conductor(interview, self.dialogue, options=options, search=search)
+        return Conductor(interview, self.dialogue, options=options, search=search, intents=self.intents)
 
     def add_bank(self, path: Path) -> Bank:
         """Validate a user's bank and copy its topic files into the data directory, where they are merged.
