@@ -207,7 +207,7 @@ def bench_verified(services: Services, answers: int = 6) -> dict:
     """After the answer ends: the verified grade, and the first sentence of the LLM's reply, with the prompt
     evaluated while the candidate was talking (prefill at 60% and 90% of the words) and without (cold, on
     other questions so nothing is cached)."""
-    from interviewer.conversation import Context, Judgement
+    from interviewer.conversation import Context, Judgement, closest_words
     from interviewer.eval import load_labelled
     from interviewer.planner import follow_up_for
     from interviewer.verdicts import verified_grade
@@ -229,17 +229,17 @@ def bench_verified(services: Services, answers: int = 6) -> dict:
             for share in (0.6, 0.9):
                 so_far = " ".join(words[: int(share * len(words))])
                 dialogue.prefill(Context(q.question, tuple(q.key_points), (), so_far))
-        context = Context(q.question, tuple(q.key_points), (), item["answer"])
         start = time.perf_counter()
         provisional = services.grader.grade(q, item["answer"])
+        context = Context(q.question, tuple(q.key_points), (), item["answer"], closest_words(provisional))
         judgement = dialogue.judge(context, kind="answer")
         grade = verified_grade(provisional, judgement.verdicts)
         found[f"verified_{mode}"].append(time.perf_counter() - start)
         found[f"tokens_left_{mode}"].append(getattr(services.llm, "last_evaluated", 0))  # evaluated after the end
         target = follow_up_for(q, grade)
-        plan = f"ask about point {target[0] + 1}." if target else "move on."
+        plan, ask = ("follow_up", target[1]) if target else ("move_on", "")
         unsaid = [p.point for p in grade.points if p.status != "covered"]
-        for _ in dialogue.reply(context, Judgement("answer", judgement.verdicts), plan, unsaid=unsaid,
+        for _ in dialogue.reply(context, Judgement("answer", judgement.verdicts), plan, ask=ask, unsaid=unsaid,
                                 praise_allowed=grade.score >= 7):
             found[f"first_reply_sentence_{mode}"].append(time.perf_counter() - start)
             break

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from interviewer.conversation import Context, Dialogue, Judgement
+from interviewer.conversation import Context, Dialogue, Judgement, closest_words
 from interviewer.errors import BackendUnavailable, BadInput, InterviewerError
 from interviewer.grader import EMPTY_VERDICTS
 from interviewer.intents import Reading, read_intent
@@ -78,7 +78,6 @@ class Conductor:
     verify: VerifyOptions = field(default_factory=VerifyOptions)
     timings: dict[str, float] = field(default_factory=dict)  # the last turn's stages, time.time() each
     _groups: Iterator[int] = field(default_factory=itertools.count)
-    _judged: tuple[str, Judgement] | None = None  # the LLM's reading of an utterance it classified
 
     # while the candidate talks -------------------------------------------------------------------
 
@@ -127,16 +126,13 @@ class Conductor:
         if reading.confident or self.dialogue is None:
             return reading.intent
         try:
-            judgement = self.dialogue.judge(self._context(utterance), deadline=time.monotonic() + self.options.intent_s)
+            return self.dialogue.judge(self._context(utterance), deadline=time.monotonic() + self.options.intent_s).kind
         except Exception as error:  # noqa: BLE001 (whatever the model does, the utterance is kept and answered)
             _log_failure("intent: the LLM did not decide; taken as an answer", error)
             return "answer"
-        self._judged = (utterance, judgement) if judgement.kind == "answer" else None
-        return judgement.kind
 
     def _answer(self, utterance: str, timed_out: bool, delivery: dict | None) -> Iterator[Event]:
         interview = self.interview
-        context = self._context(utterance)
         try:
             [graded] = interview.answer(utterance, timed_out=timed_out, delivery=delivery)
         except Exception as error:  # the grader (its embedder) broke: the answer is kept, ungraded, in the session
@@ -145,6 +141,7 @@ class Conductor:
                                      "submit it again, or resume this session later to have it graded") from error
         self.timings["provisional"] = time.time()
         yield from self.said([graded])  # the instant acknowledgement, carrying the instant grade
+        context = self._context(utterance, graded.grade)
         judgement = self._verify(context)
         turn = interview.turns[-1]
         yield Graded(turn.grade, "" if turn.verified else turn.verification)
@@ -160,14 +157,8 @@ class Conductor:
         if turn.grade.verdict in EMPTY_VERDICTS:
             interview.verified(None, "nothing to verify: no answer was given")
             return None
-        judged = self._judged
-        self._judged = None
         try:
-            if judged and judged[0] == turn.answer and judged[1].verdicts:
-                judgement = judged[1]
-            else:
-                judgement = self.dialogue.judge(context, kind="answer",
-                                                deadline=time.monotonic() + self.options.verify_s)
+            judgement = self.dialogue.judge(context, kind="answer", deadline=time.monotonic() + self.options.verify_s)
             interview.verified(verified_grade(turn.grade, judgement.verdicts, self.verify))
         except Exception as error:  # noqa: BLE001 (the instant grade stands, whatever the model did)
             reason = _reason(error, self.options.verify_s)
@@ -191,7 +182,7 @@ class Conductor:
         if judgement is not None:
             grade = interview.turns[-1].grade
             unsaid = [p.point for p in grade.points if p.status != "covered"]
-            for sentence in self._written(context, judgement, plan, unsaid, grade.score >= 7):
+            for sentence in self._written(context, judgement, plan.reply_kind, plan.ask, unsaid, grade.score >= 7):
                 if plan.kind == "follow_up" and (asked or "?" in sentence):
                     asked.append(sentence)  # the follow-up itself, said once it is complete
                 elif "?" not in sentence:  # a question the plan did not call for is dropped
@@ -205,11 +196,12 @@ class Conductor:
             return
         yield from self.said(interview.advance(plan))
 
-    def _written(self, context: Context, judgement: Judgement, plan: Plan, unsaid: list[str],
+    def _written(self, context: Context, judgement: Judgement, kind: str, ask: str, unsaid: list[str],
                  praise_allowed: bool) -> Iterator[str]:
-        """The LLM's sentences for this plan, as they come; none when it is busy, slow or failing."""
+        """The LLM's sentences for a reply of this kind (see `Dialogue.reply`), as they come; none when it is
+        busy, slow or failing."""
         try:
-            for sentence in self.dialogue.reply(context, judgement, plan.line(), unsaid=unsaid,
+            for sentence in self.dialogue.reply(context, judgement, kind, ask=ask, unsaid=unsaid,
                                                 praise_allowed=praise_allowed, max_tokens=self.options.reply_tokens,
                                                 deadline=time.monotonic() + self.options.reply_s):
                 self.timings.setdefault("first_reply", time.time())
@@ -223,14 +215,15 @@ class Conductor:
         text = ""
         if self.dialogue is not None:
             context = self._context(utterance)
-            sentences = self._written(context, Judgement("clarify"), Plan("close"), list(question.key_points), False)
+            sentences = self._written(context, Judgement("clarify"), "clarify", "", list(question.key_points), False)
             text = " ".join(sentences)
         if not text:
             text = f"I'm asking this: {interview.prompt.text} Answer it the way you understand it; there is no trick."
         yield from self.said(interview.clarify(utterance, text))
 
-    def _context(self, said: str) -> Context:
-        """The LLM's context for what is said on the open prompt, or (none open) on the last graded one."""
+    def _context(self, said: str, grade: Grade | None = None) -> Context:
+        """The LLM's context for what is said on the open prompt, or (none open) on the last graded one; with
+        the instant `grade` of it, the candidate's words closest to each key point."""
         interview = self.interview
         turns = list(interview.turns)
         current = interview.prompt or turns.pop()
@@ -243,7 +236,8 @@ class Conductor:
                 earlier.append(("Candidate", turn.answer or "(nothing)"))
         if current.kind == "follow_up":
             earlier.append(("Interviewer", current.prompt if interview.prompt is None else current.text))
-        return Context(question.question, tuple(question.key_points), tuple(earlier), said)
+        spans = closest_words(grade) if grade is not None else ()
+        return Context(question.question, tuple(question.key_points), tuple(earlier), said, spans)
 
     def resumed(self) -> Iterator[Event]:
         """What a resumed session still owes: grading an answer kept before its grade, verifying a grade
@@ -254,7 +248,7 @@ class Conductor:
             yield from self._answer(pending["answer"], pending["timed_out"], pending["delivery"])
         elif interview.phase == "grade":
             turn = interview.turns[-1]
-            context = self._context(turn.answer)
+            context = self._context(turn.answer, turn.grade)
             judgement = self._verify(context) if turn.verification == "pending" else None
             yield Graded(interview.turns[-1].grade)
             plan = interview.plan(self._related(turn.answer, turn.question))

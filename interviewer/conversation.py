@@ -1,19 +1,27 @@
 """The interviewer's LLM turn: it reads what the candidate said, judges it point by point, and replies.
 
 One prompt serves the whole turn, so a small model on a CPU can afford it. Its prefix (the instructions,
-the question, its key points, the conversation so far, and the candidate's words as they are transcribed)
-is evaluated while the candidate is still talking (`prefill`). When they stop, the model's reply is forced
-into a fixed shape:
+the question, the conversation so far, and the candidate's words as they are transcribed) is evaluated while
+the candidate is still talking (`prefill`). When they stop, the model's reply is forced into a fixed shape:
 
-    Kind: answer            <- one token chosen among the intents (or set by the rules)
-    1: yes                  <- one token per key point: yes / partly / no / contradicts, read as probabilities
-    2: no
-    Plan: ask about point 2.  <- written by the planner, not the model
-    Reply: ...              <- generated, streamed sentence by sentence
+    Kind: answer                              <- one token chosen among the intents (or set beforehand)
+    Candidate: the reward model scores ...    <- the candidate's words closest to the first key point (from
+    Key point: A reward model is trained ...     the instant grade), then the point itself
+    Verdict: yes                              <- yes / partly / no / contradicts, read as probabilities
+    Candidate: ...                            <- and so on for every key point
+    Key point: ...
+    Verdict: no
+    Plan: ask one follow-up question.         <- decided by the planner (prompts/reply.j2)
+    Reply (... in the spirit of "<the bank's follow-up>" ...): ...   <- generated, streamed by sentence
 
-so after the answer only a few dozen tokens are left to evaluate. Each spoken sentence is checked before
-it is let through: it must not state a key point the candidate has not made, and must not praise an answer
-that earned none.
+Putting the candidate's own closest words right beside each point is what lets a 1.5B model judge it. On 35
+answers of the tuneset, the Spearman correlation of its mean belief with the labels was 0.45 with the points
+listed above the answer and a bare "2: no" per point, 0.55 with the point restated at its verdict, 0.76 with
+the candidate's closest words beside it; a system prompt that also held the rules for the reply took that
+back to 0.55-0.58, so those rules sit in the reply's own line, where a small model follows them best. After
+the answer only the verdict lines are left to evaluate. Each spoken sentence is checked before it is let
+through: it must not state a key point the candidate has not made, and must not praise an answer that earned
+none.
 """
 
 from __future__ import annotations
@@ -57,21 +65,6 @@ def render(name: str, **values) -> str:
 
 
 @dataclass(frozen=True)
-class Judgement:
-    """What the LLM made of an utterance: its intent, and for an answer, per key point the probability of
-    each verdict (yes, partly, no, contradicts)."""
-
-    kind: Intent
-    verdicts: tuple[dict[str, float], ...] = ()
-
-    def line(self) -> str:
-        """The judgement as the model's own reply begins (so a reply can continue from it)."""
-        lines = [f"Kind: {self.kind}"]
-        lines += [f"{n}: {max(v, key=v.get)}" for n, v in enumerate(self.verdicts, 1)]
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True)
 class Context:
     """What one turn's prompt is built from."""
 
@@ -79,6 +72,38 @@ class Context:
     key_points: tuple[str, ...]
     earlier: tuple[tuple[str, str], ...] = ()  # (who, words) said before on this question, in order
     said: str = ""
+    spans: tuple[str, ...] = ()  # per key point, the candidate's words closest to it (the instant grade's span)
+
+    def verdict_slots(self) -> list[Slot]:
+        """Where the model gives its verdict on each key point, each after the candidate's closest words."""
+        slots = []
+        for n, point in enumerate(self.key_points, 1):
+            span = " ".join(self.spans[n - 1].split()) if n <= len(self.spans) else ""
+            said = f"Candidate: {span or '(nothing)'}\n" if self.spans else ""
+            slots.append(Slot(f"{'Kind: answer' if n == 1 else ''}\n{said}Key point: {point}\nVerdict:",
+                              _VERDICT_OPTIONS))
+        return slots
+
+
+def closest_words(grade: Grade) -> tuple[str, ...]:
+    """Per key point, the answer's words closest to it in an instant grade: what its verdict is read beside."""
+    return tuple(p.span for p in grade.points)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the LLM made of an utterance: its intent, and for an answer, per key point the probability of
+    each verdict (yes, partly, no, contradicts)."""
+
+    kind: Intent
+    verdicts: tuple[dict[str, float], ...] = ()
+
+    def line(self, context: Context) -> str:
+        """The judgement as the model's own reply begins (so a reply can continue from it)."""
+        if not self.verdicts:
+            return f"Kind: {self.kind}"
+        return "".join(slot.forced + f" {max(v, key=v.get)}"
+                       for slot, v in zip(context.verdict_slots(), self.verdicts, strict=True))
 
 
 class Dialogue:
@@ -91,8 +116,8 @@ class Dialogue:
     def messages(context: Context, *, closed: bool = True) -> list[Message]:
         """The turn's prompt; `closed=False` leaves the candidate's words open (they are still talking).
         Sentences addressed to the grader are taken out of the candidate's words before the model sees them."""
-        user = render("turn_user.j2", question=context.question, key_points=context.key_points,
-                      earlier=context.earlier, said=T.without_instructions(context.said.strip()))
+        user = render("turn_user.j2", question=context.question, earlier=context.earlier,
+                      said=T.without_instructions(context.said.strip()))
         return [Message("system", render("turn_system.j2")), Message("user", user + ("\n</said>" if closed else ""))]
 
     def prefill(self, context: Context) -> None:
@@ -100,7 +125,8 @@ class Dialogue:
         self._get_llm().prefill(self.messages(context, closed=False))
 
     def judge(self, context: Context, *, kind: Intent | None = None, deadline: float | None = None) -> Judgement:
-        """The intent (unless the rules already know it) and, for an answer, a verdict per key point."""
+        """With `kind` None, the intent alone (what the candidate did); with kind "answer", a verdict per key
+        point, each read beside the candidate's closest words (`context.spans`)."""
         llm = self._get_llm()
         messages = self.messages(context)
         if kind is None:
@@ -108,11 +134,10 @@ class Dialogue:
             scores = [float(probabilities.get(o, np.nan)) for o in _KIND_OPTIONS]
             if not np.isfinite(scores).all():
                 raise BadModelOutput("the model gave no usable reading of the utterance")
-            kind = INTENTS[int(np.argmax(scores))]
+            return Judgement(INTENTS[int(np.argmax(scores))])
         if kind != "answer":
             return Judgement(kind)
-        slots = [Slot(f"Kind: answer\n{n}:" if n == 1 else f"\n{n}:", _VERDICT_OPTIONS)
-                 for n in range(1, len(context.key_points) + 1)]
+        slots = context.verdict_slots()
         found = llm.choose(messages, slots, deadline=deadline)
         verdicts = tuple({v: float(p.get(f" {v}", np.nan)) for v in VERDICTS} for p in found)
         if len(verdicts) != len(slots) or not all(np.isfinite(list(v.values())).all() for v in verdicts):
@@ -126,15 +151,17 @@ class Dialogue:
         rests on; an answer with nothing to verify keeps its instant grade."""
         if provisional.verdict in EMPTY_VERDICTS:
             return provisional, None
-        judgement = self.judge(Context(question, tuple(key_points), (), answer), kind="answer", deadline=deadline)
+        context = Context(question, tuple(key_points), (), answer, closest_words(provisional))
+        judgement = self.judge(context, kind="answer", deadline=deadline)
         return verified_grade(provisional, judgement.verdicts, options or VerifyOptions()), judgement
 
-    def reply(self, context: Context, judgement: Judgement, plan: str, *, unsaid: Sequence[str],
+    def reply(self, context: Context, judgement: Judgement, plan: str, *, ask: str = "", unsaid: Sequence[str],
               praise_allowed: bool, max_tokens: int = 70, deadline: float | None = None) -> Iterator[str]:
-        """The interviewer's words for this plan, sentence by sentence (a generator). A sentence that would
-        give away a point in `unsaid`, or praise when `praise_allowed` is False, ends the reply there."""
+        """The interviewer's words, sentence by sentence (a generator), for a `plan`: "follow_up" (towards what
+        `ask`, the bank's question, asks about), "move_on" or "clarify". A sentence that would give away a point
+        in `unsaid`, or praise when `praise_allowed` is False, ends the reply there."""
         llm = self._get_llm()
-        prefix = f"{judgement.line()}\nPlan: {plan}\nReply:"
+        prefix = judgement.line(context) + render("reply.j2", plan=plan, ask=ask, praise=praise_allowed)
         pieces = llm.stream(self.messages(context), max_tokens=max_tokens, deadline=deadline, assistant=prefix)
         for sentence in _sentences(pieces):
             problem = unsafe(sentence, unsaid, praise_allowed=praise_allowed)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import itertools
 import json
 import statistics
 import sys
@@ -24,12 +23,12 @@ import numpy as np
 import yaml
 
 from interviewer.audio import chunks_to_16k
-from interviewer.conversation import Context, Dialogue
+from interviewer.conversation import Context, Dialogue, closest_words
 from interviewer.grader import EMPTY_VERDICTS, Reference
 from interviewer.knowledge.store import KnowledgeStore, open_client
 from interviewer.settings import REPO_ROOT, Settings
 from interviewer.types import Grade
-from interviewer.verdicts import VerifyOptions, belief, logit, marks, share, verified_grade
+from interviewer.verdicts import VerifyOptions, belief, logit, marks, share, verified_grade, verified_score
 from interviewer.wiring import Services
 
 GRADED = REPO_ROOT / "tests" / "data" / "graded"
@@ -67,7 +66,8 @@ def agreement(labels: list[float], predicted: list[float]) -> dict:
     }
 
 
-CHECKSET = REPO_ROOT / "tests" / "data" / "checkset"
+CHECKSET = REPO_ROOT / "tests" / "data" / "checkset"  # strangers' answers: a test set, never fitted on
+TUNESET = REPO_ROOT / "tests" / "data" / "tuneset"  # strangers' answers to other questions: fitted on
 
 
 def _order(key: str) -> str:
@@ -97,11 +97,14 @@ class Judge:
                 self.cache[row["key"]] = row["verdicts"]
         self.seconds: list[float] = []  # time of each call not served from the cache
 
-    def verdicts(self, question: str, key_points: tuple[str, ...], answer: str) -> tuple[dict, ...] | None:
-        """The verdicts per key point (None with `cached_only` when this answer was never judged)."""
-        context = Context(question, tuple(key_points), (), answer)
+    def verdicts(self, question: str, key_points: tuple[str, ...], answer: str, provisional: Grade,
+                 ) -> tuple[dict, ...] | None:
+        """The verdicts per key point, each read beside the answer's words closest to it in the `provisional`
+        grade (None with `cached_only` when this answer was never judged)."""
+        context = Context(question, tuple(key_points), (), answer, closest_words(provisional))
         messages = Dialogue.messages(context)
-        key = _order(json.dumps([self.model, [m.content for m in messages]]))
+        slots = [s.forced for s in context.verdict_slots()]
+        key = _order(json.dumps([self.model, [m.content for m in messages], slots]))
         if key not in self.cache and self.cached_only:
             return None
         if key not in self.cache:
@@ -161,7 +164,7 @@ def _semeval_scored(services: Services, rows: list[dict]) -> None:
 
 def _semeval_verified(judge: Judge, row: dict, options: VerifyOptions) -> None:
     reference = row["reference_key"]
-    verdicts = judge.verdicts(reference.question, reference.key_points, row["student_answer"])
+    verdicts = judge.verdicts(reference.question, reference.key_points, row["student_answer"], row["grade"])
     if verdicts is None:
         return
     row["features"] = _features(row["grade"], verdicts)
@@ -248,8 +251,8 @@ def fit_credit(rows: list[dict]) -> dict:
             "embedding_weight": float(model.coef_[0][1])}
 
 
-def load_checkset() -> list[dict]:
-    return [item for file in sorted(CHECKSET.glob("*.yaml")) for item in yaml.safe_load(file.read_text())]
+def load_checkset(folder: Path = CHECKSET) -> list[dict]:
+    return [item for file in sorted(folder.glob("*.yaml")) for item in yaml.safe_load(file.read_text())]
 
 
 def _cosine_scale(services: Services, items: list[dict]) -> tuple[float, float]:
@@ -281,7 +284,7 @@ def _graded(services: Services, judge: Judge | None, items: list[dict], scale: t
             if item["grade"].verdict in EMPTY_VERDICTS:
                 item["verified"] = item["grade"].score
             else:
-                verdicts = judge.verdicts(question.question, tuple(question.key_points), item["answer"])
+                verdicts = judge.verdicts(question.question, tuple(question.key_points), item["answer"], item["grade"])
                 if verdicts is not None:
                     item["verdicts"] = verdicts
                     item["verified"] = verified_grade(item["grade"], verdicts, options).score
@@ -314,21 +317,32 @@ def _by(items: list[dict], field: str) -> dict:
             for name, rows in sorted(groups.items())}
 
 
-def tune_scale(items: list[dict], options: VerifyOptions) -> dict:
-    """full_marks_at, contradiction_cost and instant_weight chosen on the tuning part of our own set (least mean
-    absolute error); printed beside the shipped values, which are set by hand from it."""
+VERIFY_FITTED = ("bias", "llm_weight", "embedding_weight", "full_marks_at", "instant_weight", "contradiction_cost")
+
+
+def fit_verify(items: list[dict], start: VerifyOptions = VerifyOptions()) -> dict:
+    """The verified grade's credit and blend (VERIFY_FITTED of VerifyOptions) refitted on judged answers (the
+    tuneset: strangers' answers to questions the check set does not use) for the least mean absolute error of
+    the unrounded score; printed beside the shipped values, which are set from it by hand."""
+    from scipy.optimize import minimize
+
+    def trial(x) -> VerifyOptions:
+        return replace(start, **dict(zip(VERIFY_FITTED, (float(v) for v in x), strict=True)))
+
+    def loss(x) -> float:
+        o = trial(x)
+        if not (0.3 <= o.full_marks_at <= 1.2 and 0 <= o.instant_weight <= 1 and o.contradiction_cost >= 0):
+            return 1e9
+        return float(np.mean([abs(verified_score(i["grade"], marks(i["grade"], i["verdicts"], o), o) - i["score"])
+                              for i in items]))
+
     if not items:
         return {}
-    best = None
-    for full, cost, keep in itertools.product((0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9), (0.0, 0.25, 0.5, 0.75, 1.0),
-                                              (0.0, 0.25, 0.5, 0.75)):
-        trial = replace(options, full_marks_at=full, contradiction_cost=cost, instant_weight=keep)
-        scores = [verified_grade(i["grade"], i["verdicts"], trial).score if "verdicts" in i else i["verified"]
-                  for i in items]
-        mae = float(np.mean([abs(s - i["score"]) for s, i in zip(scores, items, strict=True)]))
-        if best is None or mae < best["mae"] - 1e-9:
-            best = {"full_marks_at": full, "contradiction_cost": cost, "instant_weight": keep, "mae": mae}
-    return best
+    shipped = [getattr(start, name) for name in VERIFY_FITTED]
+    best = min((minimize(loss, np.array(x0, float), method="Nelder-Mead", options={"maxiter": 3000})
+                for x0 in (shipped, [-2.0, 1.5, 1.0, 0.8, 0.2, 0.5])), key=lambda r: r.fun)
+    return {"n": len(items), **{k: round(float(v), 3) for k, v in zip(VERIFY_FITTED, best.x, strict=True)},
+            "mae": round(float(best.fun), 3), "shipped_mae": round(loss(shipped), 3)}
 
 
 def eval_grading(services: Services, judge: Judge | None, options: VerifyOptions, *, tune_n: int = 30,
@@ -343,22 +357,24 @@ def eval_grading(services: Services, judge: Judge | None, options: VerifyOptions
     heldout = [i for i in own if i["split"] == "heldout"]
     tune_sample = sorted(tune, key=lambda i: _order(i["question_id"] + i["answer"]))[:tune_n]
     heldout_sample = sorted(heldout, key=lambda i: _order(i["question_id"] + i["answer"]))[:heldout_n]
-    check = load_checkset()
-    for item in check:
+    check, tuneset = load_checkset(), load_checkset(TUNESET)
+    for item in check + tuneset:
         item["question"] = store.get(item["question_id"])
     scale = _cosine_scale(services, tune)
     _graded(services, None, tune + heldout, scale, options)
     _graded(services, judge, check, scale, options)
+    _graded(services, judge, tuneset, scale, options)
     _graded(services, judge, tune_sample, scale, options)
     _graded(services, judge, heldout_sample, scale, options)
     result = {"cosine_scale_fitted_on": "own set, tuning part", "cosine_scale": scale,
               "check": _agreements(check), "check_by_style": _by(check, "style"),
+              "tuneset": _agreements(tuneset), "tuneset_by_style": _by(tuneset, "style"),
               "own_tune_sample": _agreements(tune_sample), "own_heldout": _agreements(heldout_sample),
               "own_heldout_all_instant": agreement([i["score"] for i in heldout], [i["provisional"] for i in heldout]),
               "own_heldout_by_category": _by(heldout, "category"),
               "own_tune_all_instant": agreement([i["score"] for i in tune], [i["provisional"] for i in tune])}
     if judge is not None:
-        result["scale_fit_on_tune"] = tune_scale([i for i in tune_sample if "verified" in i], options)
+        result["verify_fit_on_tuneset"] = fit_verify([i for i in tuneset if "verdicts" in i])
     times = []
     for item in check[:40]:
         start = time.perf_counter()
@@ -380,7 +396,7 @@ def _consistent(services: Services, judge: Judge | None, items: list[dict], opti
     verified = True
     for item in items:
         q = item["question"]
-        context = Context(q.question, tuple(q.key_points), (), item["answer"])
+        context = Context(q.question, tuple(q.key_points), (), item["answer"], closest_words(item["grade"]))
         seen = {verified_grade(item["grade"], judge.dialogue.judge(context, kind="answer").verdicts, options).score
                 for _ in range(10)}
         verified &= len(seen) == 1
@@ -421,7 +437,8 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
             continue
         made = set(item.get("covers") or [])
         grades = {"provisional": services.grader.grade(q, said)}
-        if judge is not None and (verdicts := judge.verdicts(q.question, tuple(q.key_points), said)) is not None:
+        if judge is not None and (verdicts := judge.verdicts(q.question, tuple(q.key_points), said,
+                                                             grades["provisional"])) is not None:
             grades["verified"] = verified_grade(grades["provisional"], verdicts, options)
         for mode, grade in grades.items():
             target = follow_up_for(q, grade)
@@ -463,16 +480,17 @@ def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: V
     seconds = []
     for item in items:
         q = services.store.get(item["question_id"])
-        context = Context(q.question, tuple(q.key_points), (), item["says"])
-        verdicts = judge.verdicts(q.question, tuple(q.key_points), item["says"])
+        provisional = services.grader.grade(q, item["says"])
+        context = Context(q.question, tuple(q.key_points), (), item["says"], closest_words(provisional))
+        verdicts = judge.verdicts(q.question, tuple(q.key_points), item["says"], provisional)
         if verdicts is None:
             continue
-        grade = verified_grade(services.grader.grade(q, item["says"]), verdicts, options)
+        grade = verified_grade(provisional, verdicts, options)
         unsaid = [p.point for p in grade.points if p.status != "covered"]
         target = follow_up_for(q, grade)
-        plan = f"ask about point {target[0] + 1}." if target else "move on."
+        plan, ask = ("follow_up", target[1]) if target else ("move_on", "")
         start = time.perf_counter()
-        said = list(judge.dialogue.reply(context, Judgement("answer", verdicts), plan, unsaid=unsaid,
+        said = list(judge.dialogue.reply(context, Judgement("answer", verdicts), plan, ask=ask, unsaid=unsaid,
                                          praise_allowed=grade.score >= 7))
         seconds.append(time.perf_counter() - start)
         for sentence in said:
@@ -600,8 +618,8 @@ def _print_grading(g: dict) -> None:
         print(f"| {style} | {m['n']} | {m['label_mean']:.1f} | {m['cosine']:.1f} | {m['provisional']:.1f} | "
               f"{verified} |")
     print("\ntargets: excellent-paraphrase and asr-noisy within 1.5 of the label mean; confidently-wrong ≤ 2.5")
-    if "scale_fit_on_tune" in g:
-        print(f"\nfull_marks_at / contradiction_cost best on the tuning sample: {g['scale_fit_on_tune']}")
+    if "verify_fit_on_tuneset" in g:
+        print(f"\nthe verified grade refitted on the tuneset (shipped in VerifyOptions): {g['verify_fit_on_tuneset']}")
     print(f"\nconsistent over 10 repeats: {g['consistent_over_10_repeats']}; instant grade p50 "
           f"{g['instant_latency_ms']['p50']:.0f} ms, p95 {g['instant_latency_ms']['p95']:.0f} ms")
 

@@ -31,9 +31,10 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from interviewer import text as T
-from interviewer.conversation import Context, Dialogue, render
+from interviewer.conversation import Context, Dialogue, closest_words, render
 from interviewer.documents import Document, Passage
 from interviewer.errors import BadInput, InterviewerError
+from interviewer.grader import Grader
 from interviewer.knowledge.schema import FOLLOW_UPS, KEY_POINTS, LEVELS, SLUG, Question, Topic
 from interviewer.types import Message
 
@@ -203,9 +204,11 @@ def coverage(requirements: Sequence[str], include: Sequence[dict], kept: Sequenc
 class Preparer:
     """Writes and checks the questions of one topic; the LLM and the grounding check come from outside."""
 
-    def __init__(self, get_llm: Callable, dialogue: Dialogue, *, model_name: str, journal: Path) -> None:
+    def __init__(self, get_llm: Callable, dialogue: Dialogue, grader: Grader, *, model_name: str,
+                 journal: Path) -> None:
         self._get_llm = get_llm  # loaded only when a question must be written
         self._dialogue = dialogue
+        self._grader = grader  # finds the passages' words closest to each key point, for the grounding check
         self._model = model_name
         self._journal = journal
 
@@ -284,8 +287,9 @@ class Preparer:
     def _grounded(self, key: str, question: Question, slot: Slot, tries: int) -> Outcome:
         """The question with only the key points its passages support (and the follow-ups on those)."""
         material = "\n\n".join(_cleaned(p).text for p in slot.passages)
-        judgement = self._dialogue.judge(Context(question.question, tuple(question.key_points), (), material),
-                                         kind="answer")
+        closest = closest_words(self._grader.grade(question, material))
+        judgement = self._dialogue.judge(Context(question.question, tuple(question.key_points), (), material,
+                                                 closest), kind="answer")
         support = [v["yes"] + 0.5 * v["partly"] for v in judgement.verdicts]
         keep = [n for n, s in enumerate(support) if s >= SUPPORTED_AT]
         removed = len(question.key_points) - len(keep)

@@ -127,11 +127,11 @@ class Plan:
     ask: str = ""  # the bank's words for it, used when nothing better is written
     term: str = ""  # probe: the term the candidate used
 
-    def line(self) -> str:
-        """How the plan is put to the LLM writing the reply."""
-        if self.kind == "follow_up":
-            return f"ask about point {self.point + 1}."
-        return "close." if self.kind == "close" else "move on."
+    @property
+    def reply_kind(self) -> str:
+        """What the LLM's reply to the answer is to do: lead to the missed point ("follow_up"), or acknowledge
+        it and let the interview move on ("move_on")."""
+        return "follow_up" if self.kind == "follow_up" else "move_on"
 
 
 @dataclass

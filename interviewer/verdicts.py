@@ -79,6 +79,14 @@ def share(marked: list[tuple[float, bool]], options: VerifyOptions = VerifyOptio
     return sum(-options.contradiction_cost if wrong else c for c, wrong in marked) / len(marked)
 
 
+def verified_score(provisional: Grade, marked: list[tuple[float, bool]], options: VerifyOptions = VerifyOptions(),
+                   ) -> float:
+    """The verified score, 0..10 before rounding: the LLM's reading blended with the instant score, capped
+    where the instant grade found the answer off the question."""
+    read = max(0.0, min(10.0, 10 * share(marked, options) / options.full_marks_at))
+    return min((1 - options.instant_weight) * read + options.instant_weight * provisional.score, provisional.cap)
+
+
 def verified_grade(provisional: Grade, verdicts: tuple[Verdict, ...], options: VerifyOptions = VerifyOptions(),
                    ) -> Grade:
     """The provisional grade re-marked with the LLM's verdicts: statuses, evidence, score, and what changed."""
@@ -89,9 +97,7 @@ def verified_grade(provisional: Grade, verdicts: tuple[Verdict, ...], options: V
                   else "partial" if c >= options.partial_at else "missed")
         points.append(replace(old, status=status, evidence=old.span if status != "missed" else "",
                               strength=round(c, 4)))
-    read = max(0.0, min(10.0, 10 * share(marked, options) / options.full_marks_at))
-    score = round((1 - options.instant_weight) * read + options.instant_weight * provisional.score)
-    score = min(score, provisional.cap)  # off-topic stays capped; a bare-list cap does not (see the docstring)
+    score = round(verified_score(provisional, marked, options))  # a bare-list cap does not stand (see the docstring)
     confidence = _confidence(verdicts)
     return replace(provisional, score=score, letter=letter_for(score), points=tuple(points),
                    verdict=verdict_line(score), tip=tip_for(points), confidence=confidence[0],

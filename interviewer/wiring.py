@@ -329,7 +329,7 @@ class Services:
         else:
             include, slots = self._match_job(topic, needs, docs, nearest, questions, levels)
         model = self.settings.llm_model if self.settings.llm_url else self.model_path("llm").parent.name
-        preparer = P.Preparer(lambda: self.llm, Dialogue(lambda: self.llm), model_name=model,
+        preparer = P.Preparer(lambda: self.llm, Dialogue(lambda: self.llm), self.grader, model_name=model,
                               journal=self.settings.data_dir / "prepared" / f"{topic}.jsonl")
         outcomes, reused = preparer.run(topic, slots, progress=progress)
         kept = [o.question for o in outcomes if o.kept]

@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,3 +54,15 @@ def seed(data_dir: Path, store: Path) -> Path:
     if not (data_dir / "store").exists():
         shutil.copytree(store, data_dir / "store")
     return data_dir
+
+
+@contextmanager
+def hogged() -> Iterator[None]:
+    """Both cores kept busy by two other processes while the block runs."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        yield
+    finally:
+        for proc in hogs:
+            proc.kill()
+            proc.wait()

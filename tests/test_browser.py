@@ -1,7 +1,7 @@
 """A real browser: Debian's Chromium, headless, hears a WAV file as its microphone and holds a whole
-one-question interview by voice: the spoken question, the answer heard hands-free, its transcript and score,
-the next spoken line, and (after a follow-up and a second answer, when the grade calls for one) the close and
-the report.
+one-question interview by voice: the spoken question, the answer heard hands-free (with a thinking pause in
+the middle of a sentence, and both cores hogged while it is spoken), its transcript and score, the next spoken
+line, and (after a follow-up and a second answer, when the grade calls for one) the close and the report.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import wave
 
 import numpy as np
 import pytest
-from servers import free_port
+from servers import free_port, hogged
 
 from interviewer.audio import chunks_to_16k
 from interviewer.session import SessionOptions
@@ -21,6 +21,10 @@ from interviewer.settings import REPO_ROOT
 pytestmark = pytest.mark.real
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 ANSWER = "A reward model is trained on human preference comparisons, and the policy is then optimised with PPO."
+# The same answer with the candidate stopping to think for two seconds in the middle of a sentence.
+BEFORE_PAUSE, AFTER_PAUSE = "A reward model is trained on human preference comparisons, and the policy is", \
+    "then optimised with PPO."
+THINKING_PAUSE_S = 2.0
 FOLLOW_UP_ANSWER = ("A KL penalty keeps the policy close to the supervised model, so it cannot exploit the "
                     "reward model with strange text.")
 
@@ -39,8 +43,11 @@ def page(services, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def microphone(services, tmp_path_factory):
-    """A WAV the browser plays as its microphone: silence, the answer, a long pause, a second answer."""
-    first, second = (chunks_to_16k(services.tts.synthesize(text)) for text in (ANSWER, FOLLOW_UP_ANSWER))
+    """A WAV the browser plays as its microphone: silence, the answer with a thinking pause in it, a long pause,
+    a second answer."""
+    before, after, second = (chunks_to_16k(services.tts.synthesize(text))
+                             for text in (BEFORE_PAUSE, AFTER_PAUSE, FOLLOW_UP_ANSWER))
+    first = np.concatenate([before, np.zeros(int(16000 * THINKING_PAUSE_S)), after])
     # Leading silence longer than the spoken greeting and question, and between the answers longer than the
     # reply: the app ignores the microphone while it speaks, and the fake device starts playing this file the
     # moment recording starts.
@@ -101,12 +108,15 @@ def test_a_whole_interview_by_voice_in_a_real_browser(page, browser):
     wait.until(lambda d: "Question 1 of 1" in _chat(d))
     wait.until(_playing)  # the greeting and question arrive as streamed audio and play by themselves
     record = browser.find_element("css selector", "#live-mic button[aria-label*='ecord'], #live-mic .record-button")
-    record.click()
-    wait.until(lambda d: "words/min" in _chat(d))  # the answer was heard, hands-free, and transcribed
+    with hogged():  # both cores busy while the first answer is spoken and heard: it is only later, not lost
+        record.click()
+        wait.until(lambda d: "words/min" in _chat(d))  # the answer was heard, hands-free, and transcribed
     lines = [line for line in _chat(browser).lower().splitlines() if line.strip()]
     heard = lines[next(i for i, line in enumerate(lines) if "words/min" in line) - 1]  # the transcript
     said = set(_words(ANSWER.replace("optimised", "optimized")))
     assert len(said & set(_words(heard))) >= 0.8 * len(said), heard  # all of it, the end too
+    # one answer across the thinking pause: the turn did not end when the candidate stopped mid-sentence
+    assert {"comparisons", "ppo"} <= set(_words(heard)), heard
     wait.until(lambda d: "Score" in _chat(d))
     wait.until(lambda d: "?" in _chat(d).split("Score")[-1] or "overall score" in _chat(d).lower())
     wait.until(_playing)  # and the reply is spoken

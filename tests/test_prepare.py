@@ -67,10 +67,8 @@ class ScriptedLLM:
 
     def choose(self, messages, slots, *, deadline=None):
         self.judged += 1
-        text = messages[-1].content
-        points = [line for line in text.splitlines() if line[:2] in {f"{n}." for n in range(1, 10)}]
-        return [{" yes": 0.02, " partly": 0.03, " no": 0.9, " contradicts": 0.05} if "Astronauts" in p
-                else {" yes": 0.9, " partly": 0.05, " no": 0.04, " contradicts": 0.01} for p in points]
+        return [{" yes": 0.02, " partly": 0.03, " no": 0.9, " contradicts": 0.05} if "Astronauts" in slot.forced
+                else {" yes": 0.9, " partly": 0.05, " no": 0.04, " contradicts": 0.01} for slot in slots]
 
 
 class Forbidden:

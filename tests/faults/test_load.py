@@ -5,17 +5,15 @@ an answer to its grade and to the interviewer's next line are printed in the sui
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 from faultkit import sharing, started_tab
+from servers import hogged
 
 pytestmark = pytest.mark.real
 TOPICS = ("rlhf", "sampling", "kv-cache", "dpo", "rope", "tokens", "scaling-laws", "hallucination")
-HOG = "while True: pass"
 
 
 def _words(text: str) -> list[str]:
@@ -61,7 +59,7 @@ def test_eight_tabs_at_once_under_a_cpu_hog(page, services, tmp_path, ledger):
         except BaseException as error:  # noqa: BLE001 (collected; the test fails on them)
             errors.append((topic, error))
 
-    with _hogged():
+    with hogged():
         threads = [threading.Thread(target=run, args=(topic,)) for topic in known]
         for thread in threads:
             thread.start()
@@ -89,13 +87,3 @@ def test_eight_tabs_at_once_under_a_cpu_hog(page, services, tmp_path, ledger):
     ledger.answers(len(tabs), kept)
 
 
-class _hogged:
-    """Both cores kept busy by two other processes while the block runs."""
-
-    def __enter__(self):
-        self.hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(2)]
-
-    def __exit__(self, *exc):
-        for proc in self.hogs:
-            proc.kill()
-            proc.wait()
