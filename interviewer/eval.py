@@ -320,11 +320,13 @@ def _by(items: list[dict], field: str) -> dict:
 VERIFY_FITTED = ("bias", "llm_weight", "embedding_weight", "full_marks_at", "instant_weight", "contradiction_cost")
 
 
-def fit_verify(items: list[dict], start: VerifyOptions = VerifyOptions()) -> dict:
+def fit_verify(items: list[dict], start: VerifyOptions | None = None) -> dict:
     """The verified grade's credit and blend (VERIFY_FITTED of VerifyOptions) refitted on judged answers (the
     tuneset: strangers' answers to questions the check set does not use) for the least mean absolute error of
     the unrounded score; printed beside the shipped values, which are set from it by hand."""
     from scipy.optimize import minimize
+
+    start = start or VerifyOptions()
 
     def trial(x) -> VerifyOptions:
         return replace(start, **dict(zip(VERIFY_FITTED, (float(v) for v in x), strict=True)))

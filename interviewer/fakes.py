@@ -48,6 +48,7 @@ class FakeLLM:
         self.choices = choices or (lambda messages, slot: {o: float(i == 0) for i, o in enumerate(slot.options)})
         self.prompts: list[list[Message]] = []
         self.prefilled: list[list[Message]] = []
+        self.forced: list[str] = []  # the text each choose (its slots) and stream (its `assistant`) forced
         self.busy = False
         self.fail: Exception | None = None
 
@@ -62,6 +63,7 @@ class FakeLLM:
     def choose(self, messages: Sequence[Message], slots: Sequence[Slot], *,
                deadline: float | None = None) -> list[dict[str, float]]:
         self._called(messages)
+        self.forced.append("".join(slot.forced for slot in slots))
         return [self.choices(messages, slot) for slot in slots]
 
     def chat(self, messages: Sequence[Message], *, max_tokens: int = 256) -> str:
@@ -71,6 +73,7 @@ class FakeLLM:
     def stream(self, messages: Sequence[Message], *, max_tokens: int = 256, deadline: float | None = None,
                assistant: str = "") -> Iterator[str]:
         self._called(messages)
+        self.forced.append(assistant)
         yield from (word + " " for word in self.reply.split(" "))
 
     def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256) -> T:

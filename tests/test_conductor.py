@@ -138,3 +138,17 @@ def test_prefill_sees_the_words_so_far(run):
             thread.join()
     assert llm.prefilled and "The reward model is trained on" in llm.prefilled[-1][-1].content
     assert not llm.prefilled[-1][-1].content.rstrip().endswith("</said>")  # still open: they are talking
+
+
+def test_each_verdict_is_read_beside_the_candidates_closest_words_and_the_reply_continues_from_them(run):
+    llm = FakeLLM(reply="You named the reward model. What keeps the policy near where it started?",
+                  choices=verdicts("no"))
+    conductor = run(llm)
+    question = conductor.interview.prompt.question
+    events(conductor, "Humans compare two replies. A reward model learns from their choices.")
+    [judged, replied] = [f for f in llm.forced if f]
+    spans = [p.span for p in conductor.interview.turns[-1].provisional.points]
+    for point, span in zip(question.key_points, spans, strict=True):  # each point right after its closest words
+        assert f"Candidate: {span}\nKey point: {point}\nVerdict:" in judged
+    assert replied.startswith(judged.replace("Verdict:", "Verdict: no")) and "Plan: ask one follow-up" in replied
+    assert any(f.ask in replied for f in question.follow_ups)  # led by the bank's question, not "point N"
