@@ -109,7 +109,10 @@ class Conductor:
         if interview.phase != "listen":
             raise BadInput("no question is open; start or resume an interview")
         self.timings = {"heard": time.time()}
+        interview.receive(utterance, timed_out=timed_out, delivery=delivery)  # kept while its intent is decided
         kind = "answer" if timed_out else self._intent(utterance)
+        if kind != "answer":
+            interview.withdraw()
         log.info("turn %s: %s (%d words)", interview.id, kind, len(utterance.split()))
         if kind == "answer":
             yield from self._answer(utterance, timed_out, delivery)
@@ -244,8 +247,8 @@ class Conductor:
         that was not verified, and saying what comes next."""
         interview = self.interview
         if interview.phase == "listen" and interview.pending:
-            pending = interview.pending
-            yield from self._answer(pending["answer"], pending["timed_out"], pending["delivery"])
+            pending = interview.pending  # heard again from the start: the crash may have come before its intent
+            yield from self.heard(pending["answer"], timed_out=pending["timed_out"], delivery=pending["delivery"])
         elif interview.phase == "grade":
             turn = interview.turns[-1]
             context = self._context(turn.answer, turn.grade)

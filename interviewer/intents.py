@@ -11,6 +11,7 @@ Two readings, the second built on the first:
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ import numpy as np
 
 from interviewer import text as T
 from interviewer.backends import Embedder
+
+log = logging.getLogger(__name__)
 
 Intent = Literal["answer", "clarify", "repeat", "skip", "hint", "dont_know", "stop"]
 INTENTS: tuple[Intent, ...] = ("answer", "clarify", "repeat", "skip", "hint", "dont_know", "stop")
@@ -162,4 +165,12 @@ class IntentReader:
     def __call__(self, utterance: str) -> Reading:
         if self._model is None:
             return read_intent(utterance)
-        return self._model.read(utterance, self._embedder.embed([" ".join(utterance.split())])[0])
+        try:
+            vector = np.asarray(self._embedder.embed([" ".join(utterance.split())])[0], np.float64)
+        except Exception as error:  # noqa: BLE001 (the rules read it alone; grading will meet the same fault)
+            log.warning("intent read by the rules alone: the embedder failed (%s: %s)", type(error).__name__, error)
+            return read_intent(utterance)
+        if not np.all(np.isfinite(vector)):
+            log.warning("intent read by the rules alone: the embedder gave a vector that is not finite")
+            return read_intent(utterance)
+        return self._model.read(utterance, vector)

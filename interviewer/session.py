@@ -216,6 +216,12 @@ class Interview:
         """The kept recording of an answer that was not transcribed yet."""
         return self.pending.get("recording") if self.pending and "answer" not in self.pending else None
 
+    def withdraw(self) -> None:
+        """The kept utterance was not an answer (a request to repeat, skip, ...): nothing waits to be graded."""
+        if self.pending:
+            self.pending = None
+            self._changed([])
+
     def forget_recording(self) -> None:
         """The kept recording gave no answer (silence, or unreadable): the prompt is open as before."""
         if self.recording:

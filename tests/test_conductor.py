@@ -117,6 +117,18 @@ def test_an_unclear_question_back_is_read_by_the_llm(run):
     assert conductor.interview.exchanges[-1].kind == "clarify"
 
 
+def test_what_was_said_is_kept_while_the_llm_decides_what_it_is_and_dropped_if_not_an_answer(run):
+    kept = []
+
+    def choose(messages, slot):
+        kept.append(conductor.interview.pending)  # what a crash at this moment would leave in the session
+        return {o: float(o == " skip") for o in slot.options}
+    conductor = run(FakeLLM(choices=choose))
+    out = events(conductor, "The reward is from the humans?")
+    assert kept == [{"answer": "The reward is from the humans?", "timed_out": False, "delivery": None}]
+    assert conductor.interview.turns[-1].skipped and conductor.interview.pending is None and out
+
+
 def test_a_term_the_candidate_raised_is_probed_with_a_stored_question(run, store):
     dpo = store.questions(topic="dpo")[0]
     conductor = run(FakeLLM(reply="Right.", choices=verdicts("yes")), questions=3, search=lambda text: [dpo])

@@ -43,6 +43,23 @@ def test_the_reader_keeps_to_the_rules_when_the_classifier_was_fitted_on_another
     assert reader("nah, next").intent == "skip"
 
 
+@pytest.mark.parametrize("fault", ["raises", "nan"])
+def test_an_embedder_that_fails_leaves_the_reading_to_the_rules_and_says_so(fault, caplog):
+    model = IntentModel.load()
+
+    class Failing(FakeEmbedder):
+        name = model.embedder
+
+        def embed(self, texts):
+            if fault == "raises":
+                raise RuntimeError("std::bad_alloc")
+            return np.full((len(texts), model.weights.shape[1] - len(rule_features(""))), np.nan, np.float32)
+    reader = IntentReader(Failing(), model)
+    assert reader.fitted
+    assert reader("nah, next").intent == "skip" and reader("let's call it a day").intent == "stop"
+    assert "read by the rules alone" in caplog.text
+
+
 def test_a_model_file_that_does_not_fit_the_intents_is_refused(tmp_path):
     with pytest.raises(ValueError, match="intents"):
         IntentModel(np.zeros((3, 10)), np.zeros(3), "x", 0.5)
