@@ -10,7 +10,6 @@ import datetime
 import json
 import logging
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as Late
@@ -34,6 +33,9 @@ __all__ = ["build_app", "exposure_warning", "launch"]
 log = logging.getLogger(__name__)
 # Push-to-talk recordings are heard here, so a recogniser that hangs costs the tab a message, not its handler.
 _HEARING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hear-recording")
+# Embedding ahead runs here, not on a daemon thread: the interpreter waits for it at exit, where a daemon thread
+# inside torch would abort the process (it did, after a test, with "terminate called without an active exception").
+_WARMING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-ahead")
 CACHE_SWEEP = (600, 3600)  # every 10 minutes, Gradio deletes the files it cached more than an hour ago
 
 
@@ -109,7 +111,7 @@ def _run(tab: Tab, services: Services, events, text: str | None = None):
 def _prepare(tab: Tab, services: Services) -> None:
     """While the candidate answers, in the background: embed what the answer will be graded against, have the
     LLM read the question, and synthesise what the interviewer may say next."""
-    threading.Thread(target=_warm, args=(services, tab.interview.prompt.question), daemon=True).start()
+    _WARMING.submit(_warm, services, tab.interview.prompt.question)
     tab.conductor.listening("")
     if tab.voice:
         services.spoken.prepare(tab.interview.likely_next())
