@@ -317,7 +317,7 @@ def _by(items: list[dict], field: str) -> dict:
             for name, rows in sorted(groups.items())}
 
 
-VERIFY_FITTED = ("bias", "llm_weight", "embedding_weight", "full_marks_at", "instant_weight", "contradiction_cost")
+VERIFY_FITTED = ("bias", "llm_weight", "embedding_weight", "full_marks_at", "instant_weight")
 
 
 def fit_verify(items: list[dict], start: VerifyOptions | None = None) -> dict:
@@ -342,7 +342,7 @@ def fit_verify(items: list[dict], start: VerifyOptions | None = None) -> dict:
         return {}
     shipped = [getattr(start, name) for name in VERIFY_FITTED]
     best = min((minimize(loss, np.array(x0, float), method="Nelder-Mead", options={"maxiter": 3000})
-                for x0 in (shipped, [-2.0, 1.5, 1.0, 0.8, 0.2, 0.5])), key=lambda r: r.fun)
+                for x0 in (shipped, [-2.0, 1.5, 1.0, 0.8, 0.2])), key=lambda r: r.fun)
     return {"n": len(items), **{k: round(float(v), 3) for k, v in zip(VERIFY_FITTED, best.x, strict=True)},
             "mae": round(float(best.fun), 3), "shipped_mae": round(loss(shipped), 3)}
 
