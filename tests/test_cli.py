@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from servers import seed
 
 pytestmark = pytest.mark.real
 NETGUARD = Path(__file__).parent / "netguard.py"
@@ -139,8 +140,8 @@ def test_grade_verify_reports_both_grades_and_each_statements_verdict(run, tmp_p
     assert empty["verified"] is False and empty["score"] == 0 and "nothing to verify" in empty["verification"]
 
 
-def test_resume_after_the_process_was_killed(settings, tmp_path):
-    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(tmp_path), "INTERVIEWER_PROFILE": "test"}
+def test_resume_after_the_process_was_killed(seeded_store, tmp_path):
+    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(seed(tmp_path, seeded_store)), "INTERVIEWER_PROFILE": "test"}
     cli = [sys.executable, "-m", "interviewer.cli"]
     proc = subprocess.Popen([*cli, "interview", "--topic", "rlhf", "--text", "--questions", "2", "--json"],
                             stdin=subprocess.PIPE, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
