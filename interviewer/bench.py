@@ -207,7 +207,7 @@ def bench_verified(services: Services, answers: int = 6) -> dict:
     """After the answer ends: the verified grade, and the first sentence of the LLM's reply, with the prompt
     evaluated while the candidate was talking (prefill at 60% and 90% of the words) and without (cold, on
     other questions so nothing is cached)."""
-    from interviewer.conversation import Context, Judgement, closest_words
+    from interviewer.conversation import Context, Judgement
     from interviewer.eval import load_labelled
     from interviewer.planner import follow_up_for
     from interviewer.verdicts import verified_grade
@@ -231,7 +231,7 @@ def bench_verified(services: Services, answers: int = 6) -> dict:
                 dialogue.prefill(Context(q.question, tuple(q.key_points), (), so_far))
         start = time.perf_counter()
         provisional = services.grader.grade(q, item["answer"])
-        context = Context(q.question, tuple(q.key_points), (), item["answer"], closest_words(provisional))
+        context = Context.of_answer(q.question, q.key_points, item["answer"], provisional)
         judgement = dialogue.judge(context, kind="answer")
         grade = verified_grade(provisional, judgement.verdicts)
         found[f"verified_{mode}"].append(time.perf_counter() - start)

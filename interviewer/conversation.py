@@ -74,6 +74,12 @@ class Context:
     said: str = ""
     spans: tuple[str, ...] = ()  # per key point, the candidate's words closest to it (the instant grade's span)
 
+    @classmethod
+    def of_answer(cls, question: str, key_points: Sequence[str], answer: str, grade: Grade) -> Context:
+        """One answer on its own (no conversation around it), each verdict to be read beside the words its
+        instant `grade` found closest to the key point: the context every verdict outside an interview uses."""
+        return cls(question, tuple(key_points), (), answer, closest_words(grade))
+
     def verdict_slots(self) -> list[Slot]:
         """Where the model gives its verdict on each key point, each after the candidate's closest words."""
         slots = []
@@ -151,7 +157,7 @@ class Dialogue:
         rests on; an answer with nothing to verify keeps its instant grade."""
         if provisional.verdict in EMPTY_VERDICTS:
             return provisional, None
-        context = Context(question, tuple(key_points), (), answer, closest_words(provisional))
+        context = Context.of_answer(question, key_points, answer, provisional)
         judgement = self.judge(context, kind="answer", deadline=deadline)
         return verified_grade(provisional, judgement.verdicts, options or VerifyOptions()), judgement
 

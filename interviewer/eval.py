@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from interviewer.audio import chunks_to_16k
-from interviewer.conversation import Context, Dialogue, closest_words
+from interviewer.conversation import Context, Dialogue
 from interviewer.grader import EMPTY_VERDICTS, Reference
 from interviewer.knowledge.store import KnowledgeStore, open_client
 from interviewer.settings import REPO_ROOT, Settings
@@ -101,7 +101,7 @@ class Judge:
                  ) -> tuple[dict, ...] | None:
         """The verdicts per key point, each read beside the answer's words closest to it in the `provisional`
         grade (None with `cached_only` when this answer was never judged)."""
-        context = Context(question, tuple(key_points), (), answer, closest_words(provisional))
+        context = Context.of_answer(question, key_points, answer, provisional)
         messages = Dialogue.messages(context)
         slots = [s.forced for s in context.verdict_slots()]
         key = _order(json.dumps([self.model, [m.content for m in messages], slots]))
@@ -333,7 +333,7 @@ def fit_verify(items: list[dict], start: VerifyOptions | None = None) -> dict:
 
     def loss(x) -> float:
         o = trial(x)
-        if not (0.3 <= o.full_marks_at <= 1.2 and 0 <= o.instant_weight <= 1 and o.contradiction_cost >= 0):
+        if not (0.3 <= o.full_marks_at <= 1.2 and 0 <= o.instant_weight <= 1):
             return 1e9
         return float(np.mean([abs(verified_score(i["grade"], marks(i["grade"], i["verdicts"], o), o) - i["score"])
                               for i in items]))
@@ -398,7 +398,7 @@ def _consistent(services: Services, judge: Judge | None, items: list[dict], opti
     verified = True
     for item in items:
         q = item["question"]
-        context = Context(q.question, tuple(q.key_points), (), item["answer"], closest_words(item["grade"]))
+        context = Context.of_answer(q.question, q.key_points, item["answer"], item["grade"])
         seen = {verified_grade(item["grade"], judge.dialogue.judge(context, kind="answer").verdicts, options).score
                 for _ in range(10)}
         verified &= len(seen) == 1
@@ -483,7 +483,7 @@ def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: V
     for item in items:
         q = services.store.get(item["question_id"])
         provisional = services.grader.grade(q, item["says"])
-        context = Context(q.question, tuple(q.key_points), (), item["says"], closest_words(provisional))
+        context = Context.of_answer(q.question, q.key_points, item["says"], provisional)
         verdicts = judge.verdicts(q.question, tuple(q.key_points), item["says"], provisional)
         if verdicts is None:
             continue

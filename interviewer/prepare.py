@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from interviewer import text as T
-from interviewer.conversation import Context, Dialogue, closest_words, render
+from interviewer.conversation import Context, Dialogue, render
 from interviewer.documents import Document, Passage
 from interviewer.errors import BadInput, InterviewerError
 from interviewer.grader import Grader
@@ -287,9 +287,9 @@ class Preparer:
     def _grounded(self, key: str, question: Question, slot: Slot, tries: int) -> Outcome:
         """The question with only the key points its passages support (and the follow-ups on those)."""
         material = "\n\n".join(_cleaned(p).text for p in slot.passages)
-        closest = closest_words(self._grader.grade(question, material))
-        judgement = self._dialogue.judge(Context(question.question, tuple(question.key_points), (), material,
-                                                 closest), kind="answer")
+        context = Context.of_answer(question.question, question.key_points, material,
+                                    self._grader.grade(question, material))
+        judgement = self._dialogue.judge(context, kind="answer")
         support = [v["yes"] + 0.5 * v["partly"] for v in judgement.verdicts]
         keep = [n for n, s in enumerate(support) if s >= SUPPORTED_AT]
         removed = len(question.key_points) - len(keep)
