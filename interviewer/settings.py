@@ -59,6 +59,10 @@ class Settings(BaseSettings):
                                   "characters; the rest is cut, and the candidate is told")
     max_upload_mb: int = Field(MAX_UPLOAD_MB, ge=1, description="largest recording the page accepts, in MB; "
                                "a larger upload is refused before it is stored")
+    embed_wait_s: float = Field(30.0, gt=0, description="seconds the embedding model has for every 32 texts before "
+                                "grading says it is stuck (the answer is kept, to submit again)")
+    speech_wait_s: float = Field(20.0, gt=0, description="seconds the voice has to make one sentence before the "
+                                 "interview goes on in writing")
     db_wait_s: float = Field(5.0, ge=0, description="seconds to wait for another process's lock on the sessions "
                              "database before saying it is busy")
 

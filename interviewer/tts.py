@@ -9,11 +9,13 @@ import wave
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as Late
 from pathlib import Path
 
 import numpy as np
 
 from interviewer.backends import TextToSpeech
+from interviewer.errors import BackendUnavailable
 from interviewer.types import AudioChunk
 
 log = logging.getLogger(__name__)
@@ -57,11 +59,13 @@ class SpokenLines:
     behind more than one sentence of preparation.
     """
 
-    def __init__(self, tts: TextToSpeech, capacity: int = 256) -> None:
-        self._tts, self._capacity = tts, capacity
+    def __init__(self, tts: TextToSpeech, capacity: int = 256, *, wait_s: float = 20.0) -> None:
+        self._tts, self._capacity, self.wait_s = tts, capacity, wait_s
         self._done: OrderedDict[str, list[AudioChunk]] = OrderedDict()
         self._lock = threading.Lock()
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="prepare-speech")
+        # Sentences wanted now are made here, so a voice that hangs costs a tab `wait_s` and a message.
+        self._speaking = ThreadPoolExecutor(4, thread_name_prefix="speak")
 
     @property
     def sample_rate(self) -> int:
@@ -81,13 +85,26 @@ class SpokenLines:
                 self._done.popitem(last=False)
 
     def speak(self, text: str) -> Iterator[AudioChunk]:
-        """The line's audio, one chunk per sentence, each as soon as it exists."""
+        """The line's audio, one chunk per sentence, each as soon as it exists. Raises BackendUnavailable
+        when the voice has not made the next sentence within `wait_s`."""
         ready = self._get(text)
         if ready is not None:
             yield from ready
             return
-        chunks = []
-        for chunk in self._tts.synthesize(text):
+
+        def made():  # called on the worker from the start: a voice may also hang before its first sentence
+            yield from self._tts.synthesize(text)
+
+        chunks, pieces = [], made()
+        while True:
+            try:
+                chunk = self._speaking.submit(next, pieces, None).result(timeout=self.wait_s)
+            except Late:
+                log.warning("the voice has not made a sentence of %.60r after %.0f s", text, self.wait_s)
+                raise BackendUnavailable(f"the voice has not made a sentence after {self.wait_s:.0f} s "
+                                         "(the machine may be overloaded, or the voice stuck)") from None
+            if chunk is None:
+                break
             chunks.append(chunk)
             yield chunk
         self._put(text, chunks)

@@ -96,7 +96,7 @@ class Services:
     def embedder(self):
         from interviewer.embed import SentenceEmbedder
 
-        return SentenceEmbedder(self.model_path("embedder"))
+        return SentenceEmbedder(self.model_path("embedder"), wait_s=self.settings.embed_wait_s)
 
     @cached_property
     def chroma(self):
@@ -175,7 +175,7 @@ class Services:
         """The interviewer's voice, with lines kept and prepared ahead (shared by every tab)."""
         from interviewer.tts import SpokenLines
 
-        return SpokenLines(self.tts)
+        return SpokenLines(self.tts, wait_s=self.settings.speech_wait_s)
 
     @cached_property
     def sessions(self):

@@ -190,13 +190,15 @@ def _silent_chunks(text):
     yield AudioChunk(np.zeros(0, np.int16), 22050)
 
 
-@pytest.mark.parametrize("mode", ["raises", "garbage"])
+@pytest.mark.parametrize("mode", ["raises", "hangs", "garbage"])
 def test_a_failing_voice_leaves_the_interview_in_writing(page, services, monkeypatch, mode, caplog, ledger):
     from interviewer.ui.app import answer
 
     tab = started_tab(page, voice=True)
     drained(answer(page, FIRST, tab))
-    monkeypatch.setattr(page.tts, "synthesize", Broken(page.tts.synthesize, mode, garbage=_silent_chunks))
+    monkeypatch.setattr(page.tts, "synthesize", Broken(page.tts.synthesize, mode, garbage=_silent_chunks,
+                                                       hang_s=4.0))
+    monkeypatch.setattr(page.spoken, "wait_s", 1.0)
     page.spoken._done.clear()
     with caplog.at_level(logging.INFO, logger="interviewer"):
         out = drained(answer(page, SECOND, tab))
@@ -206,6 +208,9 @@ def test_a_failing_voice_leaves_the_interview_in_writing(page, services, monkeyp
     if mode == "raises":
         assert "The interviewer's voice failed (RuntimeError" in chat_text(tab) and not tab.voice
         assert "speech synthesis failed" in caplog.text
+    if mode == "hangs":  # the tab is told within the wait, not after the voice comes back
+        assert "the voice has not made a sentence after 1 s" in chat_text(tab) and not tab.voice
+        assert "shown as text only" in chat_text(tab) and "speech synthesis failed" in caplog.text
     monkeypatch.undo()
     ledger.answers(2, len(turns))
 
@@ -226,16 +231,27 @@ def _nan_vectors(texts):
     return np.full((len(texts), 384), np.nan, np.float32)
 
 
-def test_grading_that_fails_keeps_the_answer_and_puts_it_back_in_the_box(page, services, monkeypatch, caplog, ledger):
+@pytest.mark.parametrize("mode", ["raises", "hangs"])
+def test_grading_that_fails_keeps_the_answer_and_puts_it_back_in_the_box(page, services, monkeypatch, caplog, ledger,
+                                                                          mode):
+    """The embedder raises, or hangs past its wait, when the answer's intent is read and when it is graded:
+    the intent is read by the rules, and the answer is kept, in the box and in the session."""
     from interviewer.ui.app import answer
 
     tab = started_tab(page)
     drained(answer(page, FIRST, tab))
-    monkeypatch.setattr(page.embedder, "embed", Broken(page.embedder.embed, "raises"))
+    if mode == "raises":
+        monkeypatch.setattr(page.embedder, "embed", Broken(page.embedder.embed, "raises"))
+    else:  # every call hangs inside the model for 3 s; each caller waits 1 s
+        monkeypatch.setattr(page.embedder, "_encode", Broken(page.embedder._encode, "hangs", hang_s=3.0, times=2))
+        monkeypatch.setattr(page.embedder, "wait_s", 1.0)
     with caplog.at_level(logging.INFO, logger="interviewer"):
-        out = drained(answer(page, SECOND + " Something new to embed.", tab))
-    assert "grading failed (RuntimeError" in chat_text(tab) and "Your answer is kept" in chat_text(tab)
-    assert out[4] == SECOND + " Something new to embed."  # back in the box, to submit again
+        out = drained(answer(page, f"{SECOND} Something new to embed: it {mode}.", tab))
+    # a hang's calls answer in the end: a failure reported means the wait ended it, not the model
+    failure = "RuntimeError" if mode == "raises" else "BackendUnavailable: the embedding model has not answered"
+    assert f"grading failed ({failure}" in chat_text(tab) and "Your answer is kept" in chat_text(tab)
+    assert "intent read by the rules alone: the embedder failed" in caplog.text
+    assert out[4] == f"{SECOND} Something new to embed: it {mode}."  # back in the box, to submit again
     assert tab.listening and tab.interview.pending["answer"] == out[4]
     saved = page.sessions.load(tab.interview.id, page.questions(), page.grader)
     assert saved.pending["answer"] == out[4]  # and in the session, for a resume
