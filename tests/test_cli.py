@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from servers import seed
 
 pytestmark = pytest.mark.real
 NETGUARD = Path(__file__).parent / "netguard.py"
@@ -138,36 +137,3 @@ def test_grade_verify_reports_both_grades_and_each_statements_verdict(run, tmp_p
     first, empty = [json.loads(line) for line in out.read_text().splitlines()]
     assert first["verified"] is True and first["statements"][0]["verdict"]
     assert empty["verified"] is False and empty["score"] == 0 and "nothing to verify" in empty["verification"]
-
-
-def test_resume_after_the_process_was_killed(seeded_store, tmp_path):
-    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(seed(tmp_path, seeded_store)), "INTERVIEWER_PROFILE": "test"}
-    cli = [sys.executable, "-m", "interviewer.cli"]
-    proc = subprocess.Popen([*cli, "interview", "--topic", "rlhf", "--text", "--questions", "2", "--json"],
-                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-    proc.stdin.write("A reward model is trained on human preference comparisons.\n")
-    proc.stdin.flush()
-    for line in proc.stderr:  # blocks until the first answer is graded and the second question is asked
-        if line.startswith("Question 2 of 2"):
-            break
-    proc.kill()
-    proc.wait(timeout=30)
-    [session] = json.loads(subprocess.run([*cli, "sessions", "--json"], env=env, capture_output=True,
-                                          text=True).stdout)
-    assert session["status"] == "open" and session["answered"] == 1
-    done = subprocess.run([*cli, "resume", session["id"], "--json"], input="PPO optimises the policy.\n",
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
-    assert [q["answer"] for q in report["questions"]] == [
-        "A reward model is trained on human preference comparisons.", "PPO optimises the policy."]
-    assert report["complete"]
-    markdown = subprocess.run([*cli, "report", session["id"]], env=env, capture_output=True, text=True).stdout
-    assert markdown.startswith("# Interview report: rlhf") and "**Model answer:**" in markdown
-    page = subprocess.run([*cli, "report", session["id"], "--format", "html"], env=env, capture_output=True,
-                          text=True).stdout
-    assert page.startswith("<!DOCTYPE html>") and "PPO optimises the policy." in page and "Model answer:" in page
-    history = json.loads(subprocess.run([*cli, "history", "--json"], env=env, capture_output=True,
-                                        text=True).stdout)
-    assert history["scores"][0]["topic"] == "rlhf" and history["suggestion"]["topic"] == "rlhf"
-    assert history["scores"][0]["score"] == report["overall"]  # history and the report count the same score

@@ -1,7 +1,7 @@
 """kill -9 of the page's server (`interviewer serve`, a real process on loopback) at each stage of a turn, then
 the session resumed in a new tab of a fresh server: every answer given before the kill is in the session.
 
-A fault point at each stage (tests/faults/stall_serve.py, installed by the test, not the product) holds the
+A fault point at each stage (tests/faults/stall.py, installed by the test, not the product) holds the
 turn there, so the kill lands in that stage every time; the server that resumes one session is the next
 stage's victim, so the five kills cost six starts."""
 
@@ -49,7 +49,7 @@ class Fleet:
     def respawn(self, *, llm: bool) -> None:
         self.arm.write_text("")
         port = free_port()
-        command = [sys.executable, str(HERE / "stall_serve.py"), str(self.arm), str(self.reached), "serve",
+        command = [sys.executable, str(HERE / "stall.py"), str(self.arm), str(self.reached), "serve",
                    "--port", str(port), "--topic", "rlhf", "--questions", "3"]
         self._context = running(command, "Running on local URL", env={**self.env, "INTERVIEWER_USE_LLM": str(llm)})
         self.server, self.url = self._context.__enter__(), f"http://127.0.0.1:{port}/"

@@ -1,6 +1,7 @@
-"""`interviewer serve` with a fault point at each stage of a turn, for the kill -9 tests.
+"""An `interviewer` command (`serve`, `interview`, `resume`) with a fault point at each stage of a turn, for the
+kill -9 tests.
 
-Usage: python stall_serve.py ARM REACHED serve [options]. Every stage's function is wrapped; while the file ARM
+Usage: python stall.py ARM REACHED COMMAND [options]. Every stage's function is wrapped; while the file ARM
 holds a stage's name, a call to that stage writes the name to the FIFO REACHED (the test waits on it) and
 blocks until the process is killed. Nothing of this is in the product: the wrapping is done here, by the test.
 """
@@ -14,6 +15,7 @@ import threading
 from pathlib import Path
 
 STAGES = {
+    "reading": ("interviewer.intents", "IntentReader", "__call__"),
     "transcribing": ("interviewer.stt", "WhisperSTT", "transcribe"),
     "grading": ("interviewer.grader", "Grader", "grade"),
     "verifying": ("interviewer.conversation", "Dialogue", "judge"),
