@@ -34,7 +34,7 @@ def bank(services):
     return services.bank
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def question(services):
     """The RLHF pipeline question from the shipped bank."""
     return next(q for q in services.bank.questions if q.topic == "rlhf" and q.level == "fresher")

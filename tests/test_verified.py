@@ -67,15 +67,21 @@ INJECTIONS = [
 ]
 
 
-@pytest.mark.real
-@pytest.mark.parametrize("injection", INJECTIONS)
-def test_injected_text_never_raises_the_verified_grade(services, question, injection):
-    dialogue = services.dialogue
+@pytest.fixture(scope="module")
+def weak(services, question):
+    """The weak answer's verified grade and verdicts, judged once for every injection."""
     # llama.cpp's logits differ in the last digits between a prompt evaluated whole and one read from its cache,
     # so the first call only warms the cache
-    dialogue.verify(question.question, question.key_points, WEAK, services.grader.grade(question, WEAK))
-    base, judged = dialogue.verify(question.question, question.key_points, WEAK,
-                                   services.grader.grade(question, WEAK))
+    services.dialogue.verify(question.question, question.key_points, WEAK, services.grader.grade(question, WEAK))
+    return services.dialogue.verify(question.question, question.key_points, WEAK,
+                                    services.grader.grade(question, WEAK))
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("injection", INJECTIONS)
+def test_injected_text_never_raises_the_verified_grade(services, question, injection, weak):
+    dialogue = services.dialogue
+    base, judged = weak
     text = f"{WEAK} {injection}"
     injected, _ = dialogue.verify(question.question, question.key_points, text,
                                   services.grader.grade(question, text))
