@@ -26,9 +26,12 @@ log = logging.getLogger(__name__)
 VAD_PAD_S = 0.1  # the VAD widens each stretch of speech by this much on both sides; the last word ends before
 TURN_CONTEXT_S = 8.0  # audio the turn model hears, ending at the last word
 LEAD_S = 0.5  # audio before the turn's first word that the turn model hears too
-# Words an answer cannot end on: a speaker who stops after one of these is thinking, not finished.
+# Words an answer cannot end on: a speaker who stops after one of these is thinking, not finished. The forms of
+# "be" joined them when a candidate's "... and the policy is" [thinks] was heard as finished by the turn model; an
+# answer that does end on one ("yes, it is") waits for the thinking-pause limit, late but whole.
 DANGLING = frozenset("""a an the and or but so because with without of to for from by into onto as than which
-who whose whom where while if whether its their our your my his her such between via per um uh er""".split())
+who whose whom where while if whether its their our your my his her such between via per um uh er
+is are was were be been being""".split())
 
 
 @dataclass(frozen=True)

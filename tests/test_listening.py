@@ -124,13 +124,15 @@ def test_an_unfinished_answer_waits_for_the_thinking_pause_limit(services):
     assert listener.timing.decided_s - listener.timing.last_word_s >= 2.5
 
 
-def test_a_dangling_last_word_keeps_listening_whatever_the_model_says(services):
+@pytest.mark.parametrize(("before", "after"), [("Then the policy is optimised with", "PPO and a KL penalty."),
+                                               ("The reward model is fitted, and the policy is", "tuned with a KL penalty.")])
+def test_a_dangling_last_word_keeps_listening_whatever_the_model_says(services, before, after):
     listener = TurnListener(services.stt, ListenOptions(check_pause_s=0.4, max_pause_s=2.5),
                             turn=FakeTurnDetector(probability=0.99))
-    part = _speech(services, "Then the policy is optimised with")
+    part = _speech(services, before)
     results = _feed(listener, np.concatenate([_silence(0.5), part, _silence(2.0)]))
     assert all(r is None for r in results)
-    rest = _feed(listener, np.concatenate([_speech(services, "PPO and a KL penalty."), _silence(2.0)]))
+    rest = _feed(listener, np.concatenate([_speech(services, after), _silence(2.0)]))
     done = [r for r in rest if r is not None]
     assert len(done) == 1 and listener.timing.reason == "turn model"
     words = re.findall(r"[a-z]+", done[0].text.lower())
