@@ -96,7 +96,8 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
     questions = (turns + 1) // 2  # weak and strong answers alternate: some get follow-ups
     for outputs in start(services, services.settings.seed, ["rlhf"], "mid", questions, 600, True):
         tab = outputs[1]
-    stages: dict[str, list[float]] = {"turn_end": [], "transcript": [], "score": [], "first_audio": []}
+    stages: dict[str, list[float]] = {"turn_end": [], "transcript": [], "score": [], "first_audio": [],
+                                      "first_written_audio": []}
     step = 8000  # samples in half a second at 16 kHz
     for n in range(turns):
         if not tab.listening:
@@ -120,10 +121,11 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
         for _ in heard_reply(services, tab):
             pass  # the reply, streamed; its first audio time is in tab.timings
         t, last_word = tab.timings, began + (step + len(speech)) / 16000
-        for key in ("turn_end", "transcript", "score", "first_audio"):
-            stages[key].append(t[key] - last_word)
-    return {f"voice_{k}_p{q}_s": _pct(v, q) for k, v in stages.items() for q in (50, 95)} | {
-        "voice_turns": len(stages["first_audio"])}
+        for key in stages:
+            if key in t:  # no LLM-written line when the LLM was late or failed: the bank's words were spoken
+                stages[key].append(t[key] - last_word)
+    return {f"voice_{k}_p{q}_s": _pct(v, q) for k, v in stages.items() if v for q in (50, 95)} | {
+        "voice_turns": len(stages["first_audio"]), "voice_turns_with_llm_audio": len(stages["first_written_audio"])}
 
 
 def bench_voice(services: Services) -> dict:
@@ -284,6 +286,10 @@ ROWS = [
     ("voice_score_p50_s", "voice turn: last word → score ready p50", "s"),
     ("voice_first_audio_p50_s", "voice turn: last word → first audio of the reply p50", "s"),
     ("voice_first_audio_p95_s", "voice turn: last word → first audio of the reply p95", "s"),
+    ("voice_first_written_audio_p50_s", "voice turn: last word → first audio the LLM wrote p50", "s"),
+    ("voice_first_written_audio_p95_s", "voice turn: last word → first audio the LLM wrote p95", "s"),
+    ("voice_turns", "voice turns measured", "turns"),
+    ("voice_turns_with_llm_audio", "voice turns whose reply had a sentence the LLM wrote", "turns"),
     ("page_grade_1x_p50_s", "page, typed answer → grade shown, 1 candidate: p50", "s"),
     ("page_grade_1x_p95_s", "page, typed answer → grade shown, 1 candidate: p95", "s"),
     ("page_grade_4x_p50_s", "page, typed answer → grade shown, 4 candidates at once: p50", "s"),

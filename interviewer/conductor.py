@@ -50,6 +50,7 @@ class Spoken:
     text: str
     group: int
     grade: Grade | None = None  # set on the line that carries the instant grade
+    written: bool = False  # the LLM wrote it (not the bank or the state machine)
 
 
 Event = Graded | Spoken
@@ -189,13 +190,13 @@ class Conductor:
                 if plan.kind == "follow_up" and (asked or "?" in sentence):
                     asked.append(sentence)  # the follow-up itself, said once it is complete
                 elif "?" not in sentence:  # a question the plan did not call for is dropped
-                    yield Spoken("ack", sentence, group)
+                    yield Spoken("ack", sentence, group, written=True)
         if plan.kind == "follow_up":
             text = " ".join(asked) if asked and _asks(asked[-1]) else ""
             if not text:
                 log.info("follow-up on %s: the bank's prompt is used", plan.question.id)
             said = interview.advance(plan, text)
-            yield Spoken("follow_up", said[0].text, group)
+            yield Spoken("follow_up", said[0].text, group, written=bool(text))
             return
         yield from self.said(interview.advance(plan))
 

@@ -64,6 +64,8 @@ def test_an_answer_gets_the_instant_grade_then_the_verified_one_then_a_reply(run
     spoken = [e for e in out if isinstance(e, Spoken)]
     assert "You explained the reward model clearly." in [s.text for s in spoken]
     assert spoken[-1].kind == "question" and "Question 2 of 2" in spoken[-1].text  # 10: no follow-up
+    # the LLM's lines are marked as its own (the page times their first audio), the bank's and the state's not
+    assert [s.text for s in spoken if s.written] == ["You explained the reward model clearly."]
 
 
 def test_a_weak_verified_answer_gets_the_llm_follow_up(run):
@@ -72,7 +74,7 @@ def test_a_weak_verified_answer_gets_the_llm_follow_up(run):
     conductor = run(llm)
     out = events(conductor, "Humans are involved somehow.")
     follow = [e for e in out if isinstance(e, Spoken) and e.kind == "follow_up"]
-    assert follow and follow[-1].text == "What happens to their judgements next?"
+    assert follow and follow[-1].text == "What happens to their judgements next?" and follow[-1].written
     assert conductor.interview.prompt.kind == "follow_up"
     assert conductor.interview.prompt.text == "What happens to their judgements next?"
 
@@ -86,6 +88,7 @@ def test_a_reply_that_gives_a_point_away_falls_back_to_the_bank(run):
     said = " ".join(e.text for e in out if isinstance(e, Spoken))
     assert question.key_points[3] not in said
     assert conductor.interview.prompt.text in [f.ask for f in question.follow_ups]
+    assert not any(e.written for e in out if isinstance(e, Spoken) and e.kind == "follow_up")  # the bank's
 
 
 @pytest.mark.parametrize("failure", [LLMTimeout("slow"), BackendUnavailable("llama.cpp failed")])

@@ -124,8 +124,10 @@ def test_an_unfinished_answer_waits_for_the_thinking_pause_limit(services):
     assert listener.timing.decided_s - listener.timing.last_word_s >= 2.5
 
 
-@pytest.mark.parametrize(("before", "after"), [("Then the policy is optimised with", "PPO and a KL penalty."),
-                                               ("The reward model is fitted, and the policy is", "tuned with a KL penalty.")])
+@pytest.mark.parametrize(("before", "after"), [
+    ("Then the policy is optimised with", "PPO and a KL penalty."),
+    ("The reward model is fitted, and the policy is", "tuned with a KL penalty."),
+])
 def test_a_dangling_last_word_keeps_listening_whatever_the_model_says(services, before, after):
     listener = TurnListener(services.stt, ListenOptions(check_pause_s=0.4, max_pause_s=2.5),
                             turn=FakeTurnDetector(probability=0.99))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from interviewer.conductor import Conductor, Graded
@@ -118,3 +119,29 @@ def test_while_an_answer_is_graded_the_panel_stays_on_it_without_a_running_clock
     assert "left for this answer" not in panel and "(instant, being checked)" in panel
     _run(tab, events)
     assert "left for this answer" in _visible(progress_html(tab))
+
+
+def test_the_first_audio_of_a_line_the_llm_wrote_is_timed_apart_from_the_first_audio(tab):
+    """The timings panel counts to the interviewer's first audio (the instant acknowledgement, from the bank)
+    and, apart, to the first audio of a line the LLM wrote: the latency of a reply that reacts to the answer."""
+    from interviewer.conductor import Spoken
+    from interviewer.types import AudioChunk
+    from interviewer.ui.app import _speak
+    from interviewer.ui.tab import timings_markdown
+
+    class Voice:
+        def speak(self, text):
+            yield AudioChunk(np.zeros(2205, np.int16), 22050)  # a tenth of a second
+
+    class Services:  # what speaking needs of the page's services
+        spoken = Voice()
+        settings = None
+
+    tab.voice, tab.timings = True, {"last_word": 0.0}
+    tab.apply(Spoken("ack", "Thank you.", 90))
+    list(_speak(tab, Services()))
+    assert "first_audio" in tab.timings and "first_written_audio" not in tab.timings  # the bank's words
+    tab.apply(Spoken("ack", "You named the reward model.", 91, written=True))
+    list(_speak(tab, Services()))
+    assert tab.timings["first_written_audio"] >= tab.timings["first_audio"]
+    assert "first audio of a line the LLM wrote sent" in timings_markdown(tab.timings)

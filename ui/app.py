@@ -61,7 +61,7 @@ def _speak(tab: Tab, services: Services, text: str | None = None):
     while the rest is synthesised; once, without audio, when muted or when there is nothing to say."""
     lines, tab.to_speak = tab.to_speak, []
     spoken = False
-    for line in lines if tab.voice and not tab.hushed else []:
+    for line, written in lines if tab.voice and not tab.hushed else []:
         tab.caption = line
         try:
             for chunk in services.spoken.speak(line):
@@ -72,6 +72,8 @@ def _speak(tab: Tab, services: Services, text: str | None = None):
                 now = time.time()
                 tab.speaking_until = max(tab.speaking_until, now) + chunk.seconds  # the mic never hears it
                 tab.timings.setdefault("first_audio", now)
+                if written:
+                    tab.timings.setdefault("first_written_audio", now)
                 spoken = True
                 yield _outputs(tab, services, text, chunks_to_wav([chunk]))
         except Exception as error:  # noqa: BLE001 (the interview goes on in writing, whatever the voice did)
@@ -247,7 +249,8 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
             except InterviewerError as error:
                 tab.interview.forget_recording()
                 tab.say(f"⚠️ {error}")
-                tab.to_speak.append(str(error) if isinstance(error, NothingHeard) else "I couldn't use that recording.")
+                spoken = str(error) if isinstance(error, NothingHeard) else "I couldn't use that recording."
+                tab.to_speak.append((spoken, False))
                 yield from _speak(tab, services)
                 return
             except Exception as error:  # noqa: BLE001 (the recogniser broke: the question stays open)

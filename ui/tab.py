@@ -25,7 +25,8 @@ from interviewer.types import Grade
 _STAGES = (("last_word", "your last word"), ("turn_end", "end of the answer decided"),
            ("transcript", "transcript final"), ("provisional", "instant grade shown"),
            ("verified", "verified grade shown"), ("first_audio", "interviewer's first audio sent"),
-           ("first_reply", "first sentence the LLM wrote"))
+           ("first_reply", "first sentence the LLM wrote"),
+           ("first_written_audio", "first audio of a line the LLM wrote sent"))
 
 
 OVERHEARD_CHUNKS = 10  # 5 s of the microphone's half-second pieces: a barge-in is decided, and its listener made,
@@ -45,7 +46,8 @@ class Tab:
     chat: list[dict] = field(default_factory=list)
     deadline: float | None = None  # time.time() by which the current answer is submitted
     voice: bool = True  # speak the interviewer's lines
-    to_speak: list[str] = field(default_factory=list)  # sentences said, not yet spoken
+    to_speak: list[tuple[str, bool]] = field(default_factory=list)  # sentences said, not yet spoken, each with
+    # whether the LLM wrote it
     speaking_until: float = 0.0  # time.time() until which the interviewer's audio plays: the mic is ignored
     hushed: bool = False  # the candidate spoke over the interviewer (barge-in): nothing more is spoken until the
     # next reply, and what the microphone heard while the interviewer spoke is heard as the answer's start
@@ -124,7 +126,7 @@ class Tab:
         else:
             self.chat.append({"role": "assistant", "content": markdown_safe(event.text)})
             self._group = (event.group, len(self.chat) - 1)
-        self.to_speak.append(event.text)
+        self.to_speak.append((event.text, event.written))
 
     def _grade_message(self, shown: Graded, *, finished: bool = False) -> str:
         """The acknowledgement and the grade; once the question is over, its model answer one click away. A
