@@ -565,6 +565,63 @@ def eval_speech(services: Services, count: int = 24) -> dict:
             "wer_glossary_hint_normalised": wer_whisper_normalised(hinted)}
 
 
+PREPARED = REPO_ROOT / "tests" / "data" / "prepare"
+PREPARED_TOPIC = "wal-notes"
+
+
+def eval_prepare(services: Services, judge: Judge | None, options: VerifyOptions, *, questions: int = 3) -> dict:
+    """`prepare` on the shipped document (tests/data/prepare/write-ahead-log.md), run in data/eval-cache/prepare,
+    whose journal makes a rerun do no LLM work: questions kept, kept on the first or second draft, key points
+    the grounding check removed. Then the grader on answers to generated questions, written and labelled by
+    a helper who never saw the grader (answers.yaml), against the questions they were written for (generated.yaml:
+    one run's output, kept so the labels stay valid), with the cosine baseline and the instant grade beside
+    it; and that helper's reading of whether the notes support each kept key point (review.yaml)."""
+    from interviewer.knowledge.schema import load_bank
+
+    folder = services.settings.data_dir / "eval-cache" / "prepare"
+    twin = Services(services.settings.model_copy(update={"data_dir": folder}))
+    for shared in ("embedder", "llm", "grader"):  # the same models, loaded once; its own store
+        twin.__dict__[shared] = getattr(services, shared)
+    started = time.perf_counter()
+    report = twin.prepare([PREPARED / "write-ahead-log.md"], PREPARED_TOPIC, questions=questions)
+    outcomes = report.outcomes
+    result: dict = {"document": "write-ahead-log.md", "planned": len(outcomes),
+                    "kept": sum(1 for o in outcomes if o.kept),
+                    "kept_within_two_drafts": sum(1 for o in outcomes if o.kept and o.tries <= 2),
+                    "key_points_removed": sum(o.removed_points for o in outcomes),
+                    "key_points_kept": sum(len(o.question["key_points"]) for o in outcomes if o.kept),
+                    "reused_from_journal": report.reused, "seconds": time.perf_counter() - started}
+    frozen = load_bank(PREPARED / "generated.yaml")
+    written = {q.question: q for q in frozen.questions}
+    this_run = {o.question["question"] for o in outcomes if o.kept}
+    result["labelled_questions_written_again"] = f"{len(this_run & set(written))} of {len(written)}"
+    review = yaml.safe_load((PREPARED / "review.yaml").read_text())
+    points = [p for q in review for p in q["key_points"]]
+    result["key_points_a_reader_found_unsupported"] = f"{sum(not p['supported'] for p in points)} of {len(points)}"
+    items = [{**i, "question": written[i["question"]]} for i in yaml.safe_load((PREPARED / "answers.yaml").read_text())]
+    tune = [i for i in load_labelled() if i["split"] == "tune"]
+    for item in tune:
+        item["question"] = services.store.get(item["question_id"])
+    _graded(services, judge, items, _cosine_scale(services, tune), options)
+    result["grading"] = _agreements(items)
+    return result
+
+
+def _print_prepare(p: dict) -> None:
+    print(f"\n## Questions prepared from {p['document']}\n")
+    print("| measure | value |\n|---|---|")
+    print(f"| questions kept | {p['kept']} of {p['planned']} |")
+    print(f"| kept on the first or second draft | {p['kept_within_two_drafts']} of {p['planned']} (target 80%) |")
+    print(f"| key points removed by the grounding check | {p['key_points_removed']} "
+          f"(kept {p['key_points_kept']}) |")
+    print(f"| kept key points a reader found unsupported by the notes | {p['key_points_a_reader_found_unsupported']} |")
+    print(f"| questions of the labelled set this run wrote again | {p['labelled_questions_written_again']} |")
+    print("\n| method | n | Pearson | Spearman | MAE |\n|---|---|---|---|---|")
+    for method, m in p["grading"].items():
+        if method != "same_rows":
+            print(_row(method, m))
+
+
 def _print_tables(results: dict) -> None:
     r = results["retrieval"]
     print("## Retrieval\n\n| measure | value | target |\n|---|---|---|")
@@ -589,6 +646,8 @@ def _print_tables(results: dict) -> None:
         print(f"| with | {sp['wer_glossary_hint']:.3f} | {sp['wer_glossary_hint_normalised']:.3f} | ≤ 0.10 |")
     if "conversation" in results:
         _print_conversation(results["conversation"])
+    if "prepare" in results:
+        _print_prepare(results["prepare"])
     if "semeval" in results and "skipped" not in results["semeval"]:
         _print_semeval(results["semeval"])
 
@@ -690,6 +749,7 @@ def main(argv: list[str] | None = None) -> None:
     results["semeval"] = {"skipped": "--quick"} if quick else eval_semeval(services, judge, options)
     results["grading"] = eval_grading(services, judge, options)
     results["conversation"] = eval_conversation(services, judge, options)
+    results["prepare"] = eval_prepare(services, judge, options)
     if "--no-speech" not in argv:
         results["speech"] = eval_speech(services)
     if judge is not None and judge.seconds:
