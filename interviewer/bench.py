@@ -141,8 +141,9 @@ def bench_voice(services: Services) -> dict:
     return page | {"voice_turn": voice}
 
 
-def drive_text_interviews(url: str, topics: list[str], questions: int = 3) -> list[dict]:
+def drive_text_interviews(url: str, topics: list[str], questions: int = 3, answer=None) -> list[dict]:
     """Run one typed interview per topic at the same time through the page's API, one client (tab) each.
+    `answer(n, topic, chat)` gives the n-th answer (default: a placeholder naming the topic).
 
     Returns, per interview, its topic, the chat it saw, the seconds from each answer to its grade on the
     page (`grade_s`) and to the end of the reply (`turn_s`), and any error.
@@ -161,7 +162,8 @@ def drive_text_interviews(url: str, topics: list[str], questions: int = 3) -> li
                 if "overall score" in str(chat[-1]).lower():
                     break
                 start = time.perf_counter()
-                job = client.submit(f"My answer number {n} about {result['topic']}.", api_name="/answer")
+                said = answer(n, result["topic"], chat) if answer else f"My answer number {n} about {result['topic']}."
+                job = client.submit(said, api_name="/answer")
                 shown = [time.perf_counter() - start for _ in job]  # one per update: first the grade, then more
                 chat = job.result()[0]
                 result["turn_s"].append(time.perf_counter() - start)
@@ -178,8 +180,23 @@ def drive_text_interviews(url: str, topics: list[str], questions: int = 3) -> li
     return results
 
 
+def _answers_from_the_bank(services: Services):
+    """Answers as a candidate might type them: the key points of the question last asked (one, then two)."""
+    questions = services.bank.questions
+
+    def answer(n: int, topic: str, chat: list) -> str:
+        for message in reversed(chat):
+            text = str(message.get("content", ""))
+            asked = next((q for q in questions if q.question in text), None)
+            if asked is not None:
+                return " ".join(asked.key_points[: 1 + n % 2])
+        return f"My answer number {n} about {topic}."
+    return answer
+
+
 def bench_concurrency(services: Services) -> dict:
-    """Per-answer latency through the page with 1 and with 4 candidates at once."""
+    """Per-answer latency through the page with 1 and with 4 candidates at once, on answers made of the
+    asked question's key points."""
     import socket
 
     from interviewer.session import SessionOptions
@@ -195,7 +212,7 @@ def bench_concurrency(services: Services) -> dict:
     out = {}
     try:
         for n, topics in ((1, ["rlhf"]), (4, ["rlhf", "sampling", "kv-cache", "dpo"])):
-            runs = drive_text_interviews(url, topics)
+            runs = drive_text_interviews(url, topics, answer=_answers_from_the_bank(services))
             for stage in ("grade", "turn"):
                 times = [t for r in runs for t in r[f"{stage}_s"]]
                 out[f"page_{stage}_{n}x_p50_s"], out[f"page_{stage}_{n}x_p95_s"] = _pct(times, 50), _pct(times, 95)
