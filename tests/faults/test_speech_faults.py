@@ -329,3 +329,17 @@ def test_ten_minutes_of_noise_get_a_clear_message_in_bounded_memory(page, tmp_pa
     drained(answer(page, SECOND, tab))  # the page goes on
     assert [t.answer for t in tab.interview.turns] == [FIRST, SECOND]
     ledger.answers(2, len(tab.interview.turns))
+
+
+def test_a_hands_free_answer_the_recogniser_hears_no_words_in_is_not_graded(page, services, monkeypatch, ledger):
+    """The recogniser returns no words for speech at the turn end (garbage): nothing is graded as an empty
+    answer, the question stays open, and the answer said again is heard and graded as usual."""
+    tab = started_tab(page)
+    tab.listener = TurnListener(page.stt, ListenOptions(transcribe_wait_s=30.0), turn=services.turn)
+    monkeypatch.setattr(page.stt, "transcribe", Broken(page.stt.transcribe, "garbage", garbage=_no_words))
+    assert _stream(page, tab, _speech(services, FIRST)) == []  # not graded as an empty answer
+    assert tab.listening and tab.interview.pending is None
+    monkeypatch.undo()
+    [heard] = _stream(page, tab, _speech(services, FIRST))
+    assert "reward model" in heard.lower() and tab.interview.turns[0].grade is not None
+    ledger.answers(0, 0)
