@@ -42,6 +42,7 @@ def material(folder: Path) -> list[Path]:
 def bench_prepare(settings: Settings, questions: int) -> dict:
     """The figures of one `prepare` run, read from its journal (so a run that kept nothing still counts)."""
     from interviewer import documents as D
+    from interviewer.prepare import read_journal
 
     with tempfile.TemporaryDirectory(prefix="bench-prepare-") as tmp:
         folder = Path(tmp)
@@ -56,18 +57,17 @@ def bench_prepare(settings: Settings, questions: int) -> dict:
         except BadInput as error:  # no question passed: measured all the same
             print(f"prepare kept no question: {error}")
         total = time.perf_counter() - started
-        journal = folder / "data" / "prepared" / f"{TOPIC}.jsonl"
-        outcomes = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines() if line.strip()]
-    seconds = [o["seconds"] for o in outcomes if o["seconds"]]
-    kept = [o for o in outcomes if o["question"] is not None]
-    within_two = sum(1 for o in kept if o["tries"] <= 2)
+        outcomes = list(read_journal(folder / "data" / "prepared" / f"{TOPIC}.jsonl").values())
+    seconds = [o.seconds for o in outcomes if o.seconds]
+    kept = [o for o in outcomes if o.kept]
+    within_two = sum(1 for o in kept if o.tries <= 2)
     model = settings.llm_model if settings.llm_url else services.model_path("llm").parent.name
     return {"model": model, "words": words, "files": [path.name for path in files],
             "passages": passages, "planned": len(outcomes), "kept": len(kept),
             "kept_within_two_drafts": within_two,
             "kept_within_two_drafts_share": within_two / len(outcomes) if outcomes else None,
-            "key_points_removed": sum(o["removed_points"] for o in outcomes),
-            "dropped": [o["note"] for o in outcomes if o["question"] is None],
+            "key_points_removed": sum(o.removed_points for o in outcomes),
+            "dropped": [o.note for o in outcomes if not o.kept],
             "seconds_per_question": {"p50": float(np.percentile(seconds, 50)) if seconds else None,
                                      "p95": float(np.percentile(seconds, 95)) if seconds else None},
             "end_to_end_s": total}

@@ -578,6 +578,7 @@ def eval_prepare(services: Services, judge: Judge | None, options: VerifyOptions
     one run's output, kept so the labels stay valid), with the cosine baseline and the instant grade beside
     it; and that helper's reading of whether the notes support each kept key point (review.yaml)."""
     from interviewer.knowledge.schema import load_bank
+    from interviewer.prepare import read_journal
 
     folder = services.settings.data_dir / "eval-cache" / "prepare"
     twin = Services(services.settings.model_copy(update={"data_dir": folder}))
@@ -588,17 +589,16 @@ def eval_prepare(services: Services, judge: Judge | None, options: VerifyOptions
         twin.prepare([PREPARED / "write-ahead-log.md"], PREPARED_TOPIC, questions=questions)
     except BadInput as error:  # no question passed: measured all the same, from the journal
         print(f"prepare kept no question: {error}", file=sys.stderr)
-    journal = folder / "prepared" / f"{PREPARED_TOPIC}.jsonl"
-    outcomes = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines() if line.strip()]
-    kept = [o for o in outcomes if o["question"] is not None]
+    outcomes = list(read_journal(folder / "prepared" / f"{PREPARED_TOPIC}.jsonl").values())
+    kept = [o for o in outcomes if o.kept]
     result: dict = {"document": "write-ahead-log.md", "planned": len(outcomes), "kept": len(kept),
-                    "kept_within_two_drafts": sum(1 for o in kept if o["tries"] <= 2),
-                    "key_points_removed": sum(o["removed_points"] for o in outcomes),
-                    "key_points_kept": sum(len(o["question"]["key_points"]) for o in kept),
+                    "kept_within_two_drafts": sum(1 for o in kept if o.tries <= 2),
+                    "key_points_removed": sum(o.removed_points for o in outcomes),
+                    "key_points_kept": sum(len(o.question["key_points"]) for o in kept),
                     "seconds": time.perf_counter() - started}
     frozen = load_bank(PREPARED / "generated.yaml")
     written = {q.question: q for q in frozen.questions}
-    this_run = {o["question"]["question"] for o in kept}
+    this_run = {o.question["question"] for o in kept}
     result["labelled_questions_written_again"] = f"{len(this_run & set(written))} of {len(written)}"
     review = yaml.safe_load((PREPARED / "review.yaml").read_text())
     points = [p for q in review for p in q["key_points"]]

@@ -201,6 +201,21 @@ def coverage(requirements: Sequence[str], include: Sequence[dict], kept: Sequenc
              "written": [q["id"] for q in kept if q.get("covers") == r]} for r in requirements]
 
 
+def read_journal(path: Path) -> dict[str, Outcome]:
+    """The outcomes a `prepare` journal recorded, by key (a torn last line, from a kill, is skipped): what earlier
+    runs did, and what `make bench` and `make eval` measure a run by."""
+    found: dict[str, Outcome] = {}
+    if not path.is_file():
+        return found
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+            found[record["key"]] = Outcome(**record)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            log.warning("prepare journal %s: an unreadable line was skipped", path)
+    return found
+
+
 class Preparer:
     """Writes and checks the questions of one topic; the LLM and the grounding check come from outside."""
 
@@ -212,19 +227,6 @@ class Preparer:
         self._model = model_name
         self._journal = journal
 
-    def outcomes(self) -> dict[str, Outcome]:
-        """Outcomes recorded by earlier runs, by key (a torn last line, from a kill, is ignored)."""
-        found: dict[str, Outcome] = {}
-        if not self._journal.is_file():
-            return found
-        for line in self._journal.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-                found[record["key"]] = Outcome(**record)
-            except (json.JSONDecodeError, KeyError, TypeError):
-                log.warning("prepare journal %s: an unreadable line was skipped", self._journal)
-        return found
-
     def _record(self, outcome: Outcome) -> None:
         self._journal.parent.mkdir(parents=True, exist_ok=True)
         with self._journal.open("a", encoding="utf-8") as handle:
@@ -235,7 +237,7 @@ class Preparer:
     def run(self, topic: str, slots: Sequence[Slot], *, progress: Progress | None = None,
             ) -> tuple[list[Outcome], int]:
         """The outcome of every slot, in order, and how many came from the journal."""
-        done = self.outcomes()
+        done = read_journal(self._journal)
         results, reused = [], 0
         for n, slot in enumerate(slots):
             key = slot.key(self._model)
