@@ -141,9 +141,14 @@ def bench_voice(services: Services) -> dict:
     return page | {"voice_turn": voice}
 
 
-def drive_text_interviews(url: str, topics: list[str], questions: int = 3, answer=None) -> list[dict]:
+def placeholder_answer(n: int, topic: str, chat: list) -> str:
+    """An answer that names its tab's topic, so a test can tell the tabs' chats apart."""
+    return f"My answer number {n} about {topic}."
+
+
+def drive_text_interviews(url: str, topics: list[str], questions: int = 3, answer=placeholder_answer) -> list[dict]:
     """Run one typed interview per topic at the same time through the page's API, one client (tab) each.
-    `answer(n, topic, chat)` gives the n-th answer (default: a placeholder naming the topic).
+    `answer(n, topic, chat)` gives the n-th answer.
 
     Returns, per interview, its topic, the chat it saw, the seconds from each answer to its grade on the
     page (`grade_s`) and to the end of the reply (`turn_s`), and any error.
@@ -162,8 +167,7 @@ def drive_text_interviews(url: str, topics: list[str], questions: int = 3, answe
                 if "overall score" in str(chat[-1]).lower():
                     break
                 start = time.perf_counter()
-                said = answer(n, result["topic"], chat) if answer else f"My answer number {n} about {result['topic']}."
-                job = client.submit(said, api_name="/answer")
+                job = client.submit(answer(n, result["topic"], chat), api_name="/answer")
                 shown = [time.perf_counter() - start for _ in job]  # one per update: first the grade, then more
                 chat = job.result()[0]
                 result["turn_s"].append(time.perf_counter() - start)
@@ -190,7 +194,7 @@ def _answers_from_the_bank(services: Services):
             asked = next((q for q in questions if q.question in text), None)
             if asked is not None:
                 return " ".join(asked.key_points[: 1 + n % 2])
-        return f"My answer number {n} about {topic}."
+        return placeholder_answer(n, topic, chat)
     return answer
 
 
