@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
+import threading
 from pathlib import Path
 
 from interviewer.wiring import Services
@@ -18,6 +21,21 @@ def sharing(services: Services, **changes) -> Services:
         if name in services.__dict__:
             twin.__dict__[name] = services.__dict__[name]
     return twin
+
+
+def reached(arm: Path, fifo: Path, stage: str, start, *, timeout: float = 300) -> bool:
+    """Arm a stage of tests/faults/stall.py's fault points, run `start` (which sets off the call that reaches it)
+    and wait until the process says it is held there; False if it never got there (the waiter is released)."""
+    arm.write_text(stage)
+    seen: list[str] = []
+    waiter = threading.Thread(target=lambda: seen.append(fifo.read_text()), daemon=True)
+    waiter.start()
+    start()
+    waiter.join(timeout=timeout)
+    if not seen:
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    return seen == [stage]
 
 
 def no_traceback(done: subprocess.CompletedProcess) -> bool:

@@ -11,10 +11,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+from faultkit import reached
 from servers import seed
 
 from interviewer.storage import SessionStore
@@ -39,20 +39,18 @@ class Stalls:
         return [sys.executable, str(HERE / "stall.py"), str(self.arm), str(self.reached), *args]
 
     def killed_in(self, stage: str, args: list[str], typed: str) -> None:
-        self.arm.write_text(stage)
-        seen: list[str] = []
-        waiter = threading.Thread(target=lambda: seen.append(self.reached.read_text()), daemon=True)
-        waiter.start()
-        proc = subprocess.Popen(self.command(*args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, env=self.env)
-        proc.stdin.write(typed)
-        proc.stdin.flush()
-        waiter.join(timeout=300)
-        proc.kill()  # kill -9
-        _, err = proc.communicate(timeout=30)
-        if not seen:
-            os.close(os.open(self.reached, os.O_WRONLY | os.O_NONBLOCK))  # release the waiter
-        assert seen == [stage], f"the command never reached {stage}: {err[-2000:]}"
+        procs = []
+
+        def start() -> None:
+            procs.append(subprocess.Popen(self.command(*args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE, text=True, env=self.env))
+            procs[0].stdin.write(typed)
+            procs[0].stdin.flush()
+
+        held = reached(self.arm, self.reached, stage, start)
+        procs[0].kill()  # kill -9
+        _, err = procs[0].communicate(timeout=30)
+        assert held, f"the command never reached {stage}: {err[-2000:]}"
         self.arm.write_text("")
 
 

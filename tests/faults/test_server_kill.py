@@ -7,14 +7,13 @@ stage's victim, so the five kills cost six starts."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+from faultkit import reached
 from servers import free_port, running
 
 from interviewer.storage import SessionStore
@@ -57,19 +56,11 @@ class Fleet:
     def stall_at(self, stage: str, start) -> None:
         """Arm the stage, run `start` (which sends the request that reaches it), wait until the server is in
         that stage, and kill it there."""
-        self.arm.write_text(stage)
-        seen = []
-        waiter = threading.Thread(target=lambda: seen.append(self.reached.read_text()), daemon=True)
-        waiter.start()
-        start()
-        waiter.join(timeout=240)
-        if not seen:  # release the waiter, and leave the next case a fresh server
-            with contextlib.suppress(OSError):
-                os.close(os.open(self.reached, os.O_WRONLY | os.O_NONBLOCK))
+        held = reached(self.arm, self.reached, stage, start, timeout=240)
         self.server.kill()  # kill -9
         self.server.wait(timeout=30)
         self._context.__exit__(None, None, None)
-        if seen != [stage]:
+        if not held:  # leave the next case a fresh server
             self.respawn(llm=True)
             raise AssertionError(f"the server never reached {stage}")
 
