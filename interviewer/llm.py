@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import re
 import threading
@@ -72,8 +73,10 @@ class LlamaCppLLM:
         self.name = path.stem
         self.seed = seed
         self.gpu_offload = bool(llama_cpp.llama_supports_gpu_offload())
+        threads = threads or os.cpu_count() or 1  # llama.cpp's default generates on half the cores
         try:
             self._llama = llama_cpp.Llama(model_path=str(path), n_ctx=context_tokens, n_threads=threads,
+                                          n_threads_batch=threads,
                                           n_gpu_layers=gpu_layers if self.gpu_offload else 0, seed=seed,
                                           verbose=False)
         except ValueError as error:  # llama-cpp-python's way of saying the file would not load
