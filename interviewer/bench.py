@@ -227,13 +227,13 @@ def bench_concurrency(services: Services) -> dict:
 
 
 def bench_verified(services: Services, answers: int = 6) -> dict:
-    """After the answer ends: the verified grade, and the first sentence of the LLM's reply, with the prompt
-    evaluated while the candidate was talking (prefill at 60% and 90% of the words) and without (cold, on
-    other questions so nothing is cached)."""
+    """After the answer ends, as the conductor runs it: the first sentence of the LLM's reply (planned on the
+    instant grade), then the verified grade, which comes after the whole reply. With the prompt evaluated while
+    the candidate was talking (prefill at 60% and 90% of the words) and without (cold, on other questions so
+    nothing is cached)."""
     from interviewer.conversation import Context, Judgement
     from interviewer.eval import load_labelled
     from interviewer.planner import follow_up_for
-    from interviewer.verdicts import verified_grade
 
     dialogue = services.dialogue
     if dialogue is None:
@@ -255,17 +255,18 @@ def bench_verified(services: Services, answers: int = 6) -> dict:
         start = time.perf_counter()
         provisional = services.grader.grade(q, item["answer"])
         context = Context.of_answer(q.question, q.key_points, item["answer"], provisional)
-        judgement = dialogue.judge(context, kind="answer")
-        grade = verified_grade(provisional, judgement.verdicts)
-        found[f"verified_{mode}"].append(time.perf_counter() - start)
-        found[f"tokens_left_{mode}"].append(getattr(services.llm, "last_evaluated", 0))  # evaluated after the end
-        target = follow_up_for(q, grade)
+        target = follow_up_for(q, provisional)
         plan, ask = ("follow_up", target[1]) if target else ("move_on", "")
-        unsaid = [p.point for p in grade.points if p.status != "covered"]
-        for _ in dialogue.reply(context, Judgement("answer", judgement.verdicts), plan, ask=ask, unsaid=unsaid,
-                                praise_allowed=grade.score >= 7):
-            found[f"first_reply_sentence_{mode}"].append(time.perf_counter() - start)
-            break
+        unsaid = [p.point for p in provisional.points if p.status != "covered"]
+        first = None
+        for _ in dialogue.reply(context, Judgement("answer"), plan, ask=ask, unsaid=unsaid,
+                                praise_allowed=provisional.score >= 7):
+            first = first or time.perf_counter() - start  # the whole reply is written before the verdicts
+        if first is not None:
+            found[f"first_reply_sentence_{mode}"].append(first)
+        found[f"tokens_left_{mode}"].append(getattr(services.llm, "last_evaluated", 0))  # evaluated after the end
+        dialogue.judge(context, kind="answer")
+        found[f"verified_{mode}"].append(time.perf_counter() - start)
     return {f"{key}_{q}{'' if key.startswith('tokens') else '_s'}": _pct(values, q)
             for key, values in found.items() for q in (50, 95)}
 
@@ -293,10 +294,10 @@ ROWS = [
     ("stt_rtf", "STT real-time factor", "×"), ("embed_sentences_per_s", "embedding", "sent/s"),
     ("store_query_p50_ms", "store query p50", "ms"), ("store_query_p95_ms", "store query p95", "ms"),
     ("grade_p50_ms", "grade p50", "ms"), ("grade_p95_ms", "grade p95", "ms"),
-    ("verified_prefilled_50_s", "verified grade after the answer ends, prompt prefilled: p50", "s"),
-    ("verified_prefilled_95_s", "verified grade after the answer ends, prompt prefilled: p95", "s"),
-    ("verified_cold_50_s", "verified grade after the answer ends, nothing prefilled: p50", "s"),
-    ("verified_cold_95_s", "verified grade after the answer ends, nothing prefilled: p95", "s"),
+    ("verified_prefilled_50_s", "verified grade (after the reply) after the answer ends, prompt prefilled: p50", "s"),
+    ("verified_prefilled_95_s", "verified grade (after the reply) after the answer ends, prompt prefilled: p95", "s"),
+    ("verified_cold_50_s", "verified grade (after the reply) after the answer ends, nothing prefilled: p50", "s"),
+    ("verified_cold_95_s", "verified grade (after the reply) after the answer ends, nothing prefilled: p95", "s"),
     ("first_reply_sentence_prefilled_50_s", "first sentence of the LLM's reply, prefilled: p50", "s"),
     ("first_reply_sentence_prefilled_95_s", "first sentence of the LLM's reply, prefilled: p95", "s"),
     ("first_reply_sentence_cold_50_s", "first sentence of the LLM's reply, nothing prefilled: p50", "s"),

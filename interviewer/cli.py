@@ -260,26 +260,26 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
 
 
 def _show(say, events) -> None:
-    """Print a turn's events as they come: each grade, then the interviewer's sentences, one message a line."""
+    """Print a turn's events as they come: the instant grade, the interviewer's sentences (one message a line),
+    then the verified grade, which comes after the reply."""
     from interviewer.conductor import Graded
     from interviewer.render import grade_text
 
     group, line = None, []
     for event in events:
+        if line and (isinstance(event, Graded) or event.grade is not None or event.group != group):
+            say("\n" + " ".join(line))  # a message is printed whole, once the next thing comes
+            line = []
         if isinstance(event, Graded):
             if event.grade.verified:
-                say(f"\nVerified by the LLM: {grade_text(event.grade)}")
+                say(f"\nYour last answer, verified by the LLM: {grade_text(event.grade)}")
             elif event.note:
-                say(f"(The instant grade stands, {event.note}.)")
-            continue
-        if event.grade is not None:
+                say(f"(For your last answer the instant grade stands, {event.note}.)")
+        elif event.grade is not None:
             say(f"\n{event.text}\nInstant grade (the LLM is checking it): {grade_text(event.grade)}")
-            continue
-        if event.group != group and line:
-            say("\n" + " ".join(line))
-            line = []
-        group = event.group
-        line.append(event.text)
+        else:
+            group = event.group
+            line.append(event.text)
     if line:
         say("\n" + " ".join(line))
 

@@ -1,4 +1,4 @@
-"""One candidate turn, as a pipeline: what they said → intent → instant grade → verified grade → reply.
+"""One candidate turn, as a pipeline: what they said → intent → instant grade → reply → verified grade.
 
 The page and the terminal both hand each utterance to `Conductor.heard` and show the events it yields:
 
@@ -27,7 +27,7 @@ from interviewer.errors import BackendUnavailable, BadInput, InterviewerError
 from interviewer.grader import EMPTY_VERDICTS
 from interviewer.intents import Reading, read_intent
 from interviewer.knowledge.schema import Question
-from interviewer.session import Interview, Plan, Say
+from interviewer.session import Interview, Plan, Say, Turn
 from interviewer.types import Grade
 from interviewer.verdicts import VerifyOptions, verified_grade
 
@@ -145,22 +145,38 @@ class Conductor:
                                      "submit it again, or resume this session later to have it graded") from error
         self.timings["provisional"] = time.time()
         yield from self.said([graded])  # the instant acknowledgement, carrying the instant grade
-        context = self._context(utterance, graded.grade)
-        judgement = self._verify(context)
-        turn = interview.turns[-1]
-        yield Graded(turn.grade, "" if turn.verified else turn.verification)
-        plan = interview.plan(self._related(turn.answer, turn.question))
-        yield from self._reply(context, judgement, plan)
+        yield from self._after_grade(self._context(utterance, graded.grade))
 
-    def _verify(self, context: Context) -> Judgement | None:
-        """The LLM's verdicts on the last answer, turned into its verified grade; None when it could not."""
+    def _after_grade(self, context: Context) -> Iterator[Event]:
+        """What follows a graded answer: the reply, then its verified grade. The reply is planned and written on
+        the instant grade, so the candidate hears it without waiting for the verdicts (about 60 prompt tokens
+        per key point: 9 s for six points on 2 cores); the verified grade replaces the instant one as soon as
+        it comes. Only the close waits for it, since it states the overall score."""
+        interview = self.interview
+        turn = interview.turns[-1]
+        plan = interview.plan(self._related(turn.answer, turn.question))
+        if plan.kind == "close":
+            yield from self._verified(context)
+            plan = interview.plan(self._related(turn.answer, turn.question))
+        yield from self._reply(context, plan)
+        if interview.turns[-1].verification == "pending":
+            yield from self._verified(context)
+
+    def _verified(self, context: Context) -> Iterator[Graded]:
+        """Verify the last answer's grade, and show the grade it ends with."""
+        self._verify(context)
+        turn = self.interview.turns[-1]
+        yield Graded(turn.grade, "" if turn.verified else turn.verification)
+
+    def _verify(self, context: Context) -> None:
+        """The LLM's verdicts on the last answer, turned into its verified grade (or the reason it has none)."""
         interview, turn = self.interview, self.interview.turns[-1]
         if self.dialogue is None:
             interview.verified(None, "the LLM is switched off")
-            return None
+            return
         if turn.grade.verdict in EMPTY_VERDICTS:
             interview.verified(None, "nothing to verify: no answer was given")
-            return None
+            return
         try:
             judgement = self.dialogue.judge(context, kind="answer", deadline=time.monotonic() + self.options.verify_s)
             interview.verified(verified_grade(turn.grade, judgement.verdicts, self.verify))
@@ -168,9 +184,8 @@ class Conductor:
             reason = _reason(error, self.options.verify_s)
             _log_failure(f"verification of {turn.question.id} skipped: {reason}", error)
             interview.verified(None, reason)
-            return None
+            return
         self.timings["verified"] = time.time()
-        return judgement
 
     def _related(self, answer: str, question: Question) -> list[tuple[str, Question]]:
         try:
@@ -179,14 +194,15 @@ class Conductor:
             log.exception("searching the bank for terms the answer raised failed; no probe this time")
             return []
 
-    def _reply(self, context: Context, judgement: Judgement | None, plan: Plan) -> Iterator[Event]:
+    def _reply(self, context: Context, plan: Plan) -> Iterator[Event]:
         interview = self.interview
         group = next(self._groups)
         asked: list[str] = []
-        if judgement is not None:
+        if self.dialogue is not None:
             grade = interview.turns[-1].grade
             unsaid = [p.point for p in grade.points if p.status != "covered"]
-            for sentence in self._written(context, judgement, plan.reply_kind, plan.ask, unsaid, grade.score >= 7):
+            for sentence in self._written(context, Judgement("answer"), plan.reply_kind, plan.ask, unsaid,
+                                          grade.score >= 7):
                 if plan.kind == "follow_up" and (asked or "?" in sentence):
                     asked.append(sentence)  # the follow-up itself, said once it is complete
                 elif "?" not in sentence:  # a question the plan did not call for is dropped
@@ -225,12 +241,12 @@ class Conductor:
             text = f"I'm asking this: {interview.prompt.text} Answer it the way you understand it; there is no trick."
         yield from self.said(interview.clarify(utterance, text))
 
-    def _context(self, said: str, grade: Grade | None = None) -> Context:
-        """The LLM's context for what is said on the open prompt, or (none open) on the last graded one; with
-        the instant `grade` of it, the candidate's words closest to each key point."""
+    def _context(self, said: str, grade: Grade | None = None, *, answered: bool = False) -> Context:
+        """The LLM's context for what is said on the open prompt, or (none open, or `answered`) on the last
+        graded one; with the instant `grade` of it, the candidate's words closest to each key point."""
         interview = self.interview
         turns = list(interview.turns)
-        current = interview.prompt or turns.pop()
+        current = turns.pop() if answered or interview.prompt is None else interview.prompt
         question = current.question
         earlier: list[tuple[str, str]] = []
         for turn in turns:
@@ -239,24 +255,24 @@ class Conductor:
                     earlier.append(("Interviewer", turn.prompt))
                 earlier.append(("Candidate", turn.answer or "(nothing)"))
         if current.kind == "follow_up":
-            earlier.append(("Interviewer", current.prompt if interview.prompt is None else current.text))
+            earlier.append(("Interviewer", current.prompt if isinstance(current, Turn) else current.text))
         spans = closest_words(grade) if grade is not None else ()
         return Context(question.question, tuple(question.key_points), tuple(earlier), said, spans)
 
     def resumed(self) -> Iterator[Event]:
-        """What a resumed session still owes: grading an answer kept before its grade, verifying a grade
-        that was not verified, and saying what comes next."""
+        """What a resumed session still owes: grading an answer kept before its grade, saying what follows a
+        graded one, and verifying a grade that was not verified."""
         interview = self.interview
+        if interview.phase == "grade":
+            turn = interview.turns[-1]
+            yield from self._after_grade(self._context(turn.answer, turn.grade))
+            return
+        if interview.turns and interview.turns[-1].verification == "pending":  # replied to, not yet verified
+            turn = interview.turns[-1]
+            yield from self._verified(self._context(turn.answer, turn.grade, answered=True))
         if interview.phase == "listen" and interview.pending:
             pending = interview.pending  # heard again from the start: the crash may have come before its intent
             yield from self.heard(pending["answer"], timed_out=pending["timed_out"], delivery=pending["delivery"])
-        elif interview.phase == "grade":
-            turn = interview.turns[-1]
-            context = self._context(turn.answer, turn.grade)
-            judgement = self._verify(context) if turn.verification == "pending" else None
-            yield Graded(interview.turns[-1].grade)
-            plan = interview.plan(self._related(turn.answer, turn.question))
-            yield from self._reply(context, judgement, plan)
 
 
 def related(answer: str, question: Question, search: Callable[[str], list[Question]],

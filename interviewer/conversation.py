@@ -50,7 +50,7 @@ PROMPTS = Path(__file__).parent / "prompts"
 VERDICTS = ("yes", "partly", "no", "contradicts")
 _KIND_OPTIONS = tuple(f" {k}" for k in INTENTS)
 _VERDICT_OPTIONS = tuple(f" {v}" for v in VERDICTS)
-_PRAISE = re.compile(r"\b(great|excellent|perfect|brilliant|fantastic|awesome|well done|nailed|impressive|"
+PRAISE = re.compile(r"\b(great|excellent|perfect|brilliant|fantastic|awesome|well done|nailed|impressive|"
                      r"spot on|exactly right|good job)\b", re.IGNORECASE)
 
 
@@ -182,7 +182,7 @@ def unsafe(sentence: str, unsaid: Sequence[str], *, praise_allowed: bool) -> str
     weak answer), or "" when it is fine."""
     if "\ufffd" in sentence or not T.words(sentence):
         return "garbled text"
-    if not praise_allowed and _PRAISE.search(sentence):
+    if not praise_allowed and PRAISE.search(sentence):
         return "praise for an answer that earned none"
     said = T.content_stems(sentence)
     for point in unsaid:

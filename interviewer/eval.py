@@ -474,36 +474,39 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
 
 
 def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: VerifyOptions) -> dict:
-    """LLM replies to answers, as the conductor asks for them; each spoken sentence is checked against the
-    points the candidate did not make, by content words and by embedding similarity (≥ 0.7 counts)."""
-    from interviewer.conversation import Judgement, unsafe
+    """LLM replies to answers, as the conductor asks for them (planned and guarded on the instant grade, before
+    the verdicts). Each spoken sentence is checked against the points the candidate really did not make (the
+    exchange's own labels), by content words and by embedding similarity (≥ 0.7 counts), and for praise of an
+    answer whose verified grade is under 7."""
+    from interviewer.conversation import PRAISE, Judgement, unsafe
     from interviewer.planner import follow_up_for
 
-    sentences = leaks_words = leaks_embedding = 0
+    sentences = leaks_words = leaks_embedding = praised_weak = 0
     seconds = []
     for item in items:
         q = services.store.get(item["question_id"])
         provisional = services.grader.grade(q, item["says"])
         context = Context.of_answer(q.question, q.key_points, item["says"], provisional)
-        verdicts = judge.verdicts(q.question, tuple(q.key_points), item["says"], provisional)
-        if verdicts is None:
-            continue
-        grade = verified_grade(provisional, verdicts, options)
-        unsaid = [p.point for p in grade.points if p.status != "covered"]
-        target = follow_up_for(q, grade)
+        target = follow_up_for(q, provisional)
         plan, ask = ("follow_up", target[1]) if target else ("move_on", "")
+        guarded = [p.point for p in provisional.points if p.status != "covered"]
+        made = set(item.get("covers") or [])
+        unmade = [point for n, point in enumerate(q.key_points, 1) if n not in made]
         start = time.perf_counter()
-        said = list(judge.dialogue.reply(context, Judgement("answer", verdicts), plan, ask=ask, unsaid=unsaid,
-                                         praise_allowed=grade.score >= 7))
+        said = list(judge.dialogue.reply(context, Judgement("answer"), plan, ask=ask, unsaid=guarded,
+                                         praise_allowed=provisional.score >= 7))
         seconds.append(time.perf_counter() - start)
+        verdicts = judge.verdicts(q.question, tuple(q.key_points), item["says"], provisional)
+        weak = (verified_grade(provisional, verdicts, options) if verdicts is not None else provisional).score < 7
         for sentence in said:
             sentences += 1
-            leaks_words += bool(unsafe(sentence, unsaid, praise_allowed=True))
-            if unsaid:
-                vectors = services.embedder.embed([sentence, *unsaid])
+            leaks_words += bool(unsafe(sentence, unmade, praise_allowed=True))
+            praised_weak += weak and PRAISE.search(sentence) is not None
+            if unmade:
+                vectors = services.embedder.embed([sentence, *unmade])
                 leaks_embedding += bool(max(vectors[1:] @ vectors[0]) >= 0.7)
     return {"replies": len(seconds), "sentences": sentences, "stating_an_unmade_point_by_words": leaks_words,
-            "stating_an_unmade_point_by_embedding": leaks_embedding,
+            "stating_an_unmade_point_by_embedding": leaks_embedding, "praise_for_a_weak_answer": praised_weak,
             "reply_s_p50": float(np.percentile(seconds, 50)) if seconds else None}
 
 
@@ -708,6 +711,8 @@ def _print_conversation(c: dict) -> None:
         print(f"| LLM reply sentences stating a point not made, by content words / by embedding | "
               f"{r['stating_an_unmade_point_by_words']} / {r['stating_an_unmade_point_by_embedding']} "
               f"of {r['sentences']} ({r['replies']} replies) |")
+        print(f"| LLM reply sentences praising an answer whose verified grade is under 7 | "
+              f"{r['praise_for_a_weak_answer']} of {r['sentences']} |")
     print("\n| intent | n | recall |\n|---|---|---|")
     for intent, m in c["per_intent"].items():
         print(f"| {intent} | {m['n']} | {m['recall']:.2f} |")

@@ -1,5 +1,5 @@
-"""The turn pipeline on fakes: intents before grading, the instant then the verified grade, guarded replies,
-and every fallback when the LLM is slow, failing or about to give a point away."""
+"""The turn pipeline on fakes: intents before grading, the instant grade, a guarded reply written on it, then the
+verified grade, and every fallback when the LLM is slow, failing or about to give a point away."""
 
 from __future__ import annotations
 
@@ -52,20 +52,56 @@ def test_a_request_to_repeat_is_not_graded_and_needs_no_llm(run):
     assert [e.kind for e in out] == ["repeat"] and conductor.interview.turns == [] and llm.prompts == []
 
 
-def test_an_answer_gets_the_instant_grade_then_the_verified_one_then_a_reply(run):
+def test_an_answer_gets_the_instant_grade_then_a_reply_then_the_verified_grade(run):
     llm = FakeLLM(reply="You explained the reward model clearly.", choices=verdicts("yes"))
-    conductor = run(llm)
+    conductor = run(llm, questions=3)
     conductor.verify = VerifyOptions(instant_weight=0)  # the LLM's reading alone decides here
-    answer = " ".join(conductor.interview.prompt.question.answer.split(". ")[:4])  # on the topic, not complete
+    first = conductor.interview.prompt.question
+    answer = " ".join(first.answer.split(". ")[:4])  # on the topic, not complete
     out = events(conductor, answer)
     assert isinstance(out[0], Spoken) and out[0].text == "Thank you." and not out[0].grade.verified  # instant
-    [graded] = [e for e in out if isinstance(e, Graded)]
-    assert graded.grade.verified and graded.grade.score == 10 and conductor.interview.turns[-1].verified
-    spoken = [e for e in out if isinstance(e, Spoken)]
+    assert isinstance(out[-1], Graded) and [e for e in out if isinstance(e, Graded)] == [out[-1]]  # comes last
+    assert out[-1].grade.verified and out[-1].grade.score == 10 and conductor.interview.turns[-1].verified
+    spoken = out[1:-1]
     assert "You explained the reward model clearly." in [s.text for s in spoken]
-    assert spoken[-1].kind == "question" and "Question 2 of 2" in spoken[-1].text  # 10: no follow-up
+    # the reply did not wait for the verdicts: it was planned on the instant grade, and the turn says so
+    turn = conductor.interview.turns[-1]
+    assert turn.decided_on == "provisional" and turn.provisional.score < 10
+    assert [llm.forced.index(f) for f in llm.forced if "Verdict:" in f] == [len(llm.forced) - 1]  # judged last
     # the LLM's lines are marked as its own (the page times their first audio), the bank's and the state's not
-    assert [s.text for s in spoken if s.written] == ["You explained the reward model clearly."]
+    assert [s.text for s in spoken if s.written and s.kind == "ack"] == ["You explained the reward model clearly."]
+
+
+def test_the_last_answer_is_verified_before_the_close_states_the_overall_score(run):
+    llm = FakeLLM(reply="Right.", choices=verdicts("yes"))
+    conductor = run(llm, questions=1)
+    conductor.verify = VerifyOptions(instant_weight=0)
+    sentences = conductor.interview.prompt.question.answer.split(". ")
+    events(conductor, sentences[0])  # on the topic but incomplete at once: a follow-up, then verified
+    assert conductor.interview.prompt.kind == "follow_up"
+    out = events(conductor, sentences[1])  # verified as complete; the interview ends
+    graded = next(n for n, e in enumerate(out) if isinstance(e, Graded))
+    close = next(n for n, e in enumerate(out) if isinstance(e, Spoken) and e.kind == "close")
+    assert graded < close and out[graded].grade.score == 10 and conductor.interview.done
+    assert "overall score is 10" in out[close].text  # the verified grade's, not the instant one's
+    assert conductor.interview.turns[-1].decided_on == "verified"
+
+
+def test_a_reply_whose_verification_was_cut_off_is_verified_on_resume_against_its_own_question(run):
+    llm = FakeLLM(reply="Thanks.", choices=verdicts("yes"))
+    conductor = run(llm, questions=2)
+    answered = conductor.interview.prompt.question
+    conductor._verified = lambda context: iter(())  # the process died after the reply, before the verdicts
+    list(conductor.heard("Humans are involved somehow."))
+    assert conductor.interview.phase == "listen" and conductor.interview.turns[-1].verification == "pending"
+    del conductor._verified
+    llm.forced.clear()
+    out = list(conductor.resumed())
+    assert [type(e) for e in out] == [Graded] and out[0].grade.verified
+    assert conductor.interview.turns[-1].verified and conductor.interview.phase == "listen"
+    [judged] = llm.forced
+    assert all(f"Key point: {point}" in judged for point in answered.key_points)
+    assert f"Question: {answered.question}" in llm.prompts[-1][-1].content
 
 
 def test_a_weak_verified_answer_gets_the_llm_follow_up(run):
@@ -155,15 +191,16 @@ def test_prefill_sees_the_words_so_far(run):
     assert not llm.prefilled[-1][-1].content.rstrip().endswith("</said>")  # still open: they are talking
 
 
-def test_each_verdict_is_read_beside_the_candidates_closest_words_and_the_reply_continues_from_them(run):
+def test_each_verdict_is_read_beside_the_candidates_closest_words_on_the_prompt_the_reply_was_written_on(run):
     llm = FakeLLM(reply="You named the reward model. What keeps the policy near where it started?",
                   choices=verdicts("no"))
     conductor = run(llm)
     question = conductor.interview.prompt.question
     events(conductor, "Humans compare two replies. A reward model learns from their choices.")
-    [judged, replied] = [f for f in llm.forced if f]
+    [replied, judged] = [f for f in llm.forced if f]
     spans = [p.span for p in conductor.interview.turns[-1].provisional.points]
     for point, span in zip(question.key_points, spans, strict=True):  # each point right after its closest words
         assert f"Candidate: {span}\nKey point: {point}\nVerdict:" in judged
-    assert replied.startswith(judged.replace("Verdict:", "Verdict: no")) and "Plan: ask one follow-up" in replied
+    assert replied.startswith("Kind: answer\nPlan: ask one follow-up") and judged.startswith("Kind: answer\n")
+    assert llm.prompts[-1] == llm.prompts[-2]  # one prompt: the verdicts reuse what the reply evaluated
     assert any(f.ask in replied for f in question.follow_ups)  # led by the bank's question, not "point N"

@@ -322,7 +322,8 @@ def barge_in(services: Services, tab: Tab | None) -> None:
     listener = _listener(services, tab)
     with tab.hearing:
         tab.hushed, tab.speaking_until = True, time.time()
-        tab.listener = tab.listener or listener
+        if tab.listener is None:
+            tab.listen_with(listener)
     log.info("barge-in: the candidate spoke over the interviewer; its voice stopped")
 
 
@@ -334,7 +335,7 @@ def _listener(services: Services, tab: Tab):
 def _feed(tab: Tab, services: Services, chunk):
     """One piece of microphone audio to the tab's listener (made for the open prompt when it has none)."""
     if tab.listener is None:
-        tab.listener = _listener(services, tab)
+        tab.listen_with(_listener(services, tab))
     rate, samples = chunk
     mono = samples.mean(axis=1).astype(samples.dtype) if samples.ndim == 2 else samples
     return tab.listener.feed(mono, rate)

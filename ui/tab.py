@@ -55,6 +55,7 @@ class Tab:
     # pieces of audio while the interviewer spoke, kept in case the candidate is barging in
     timings: dict[str, float] = field(default_factory=dict)  # the last turn's stages, time.time() each
     listener: TurnListener | None = None  # hands-free listening for the open prompt
+    listener_key: tuple | None = None  # the prompt it was made for
     caption: str = ""  # the line the interviewer is saying, shown beside the player
     heard: tuple[str, dict | None, tuple] | None = None  # a hands-free answer waiting for its reply, with the
     # prompt it answers (words, delivery, prompt key)
@@ -96,6 +97,10 @@ class Tab:
             yield self
         finally:
             self._lock.release()
+
+    def listen_with(self, listener: TurnListener) -> None:
+        """Hear the answer to the open prompt with `listener` (made for it); hold `hearing`."""
+        self.listener, self.listener_key = listener, self.prompt_key
 
     def say(self, text: str, role: str = "assistant") -> None:
         """A message of the page itself (not the interview's), shown as text."""
@@ -159,8 +164,8 @@ class Tab:
         if key != self._prompt:
             self._prompt = key
             self.deadline = time.time() + self.interview.options.answer_seconds
-            with self.hearing:
-                if not self.hushed:  # barged in: the listener already holds the answer to this prompt
+            with self.hearing:  # one made for this prompt already holds its answer (said while the turn ended)
+                if self.listener_key != key:
                     self.listener = None
 
 

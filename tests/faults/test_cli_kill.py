@@ -1,5 +1,5 @@
 """kill -9 of the terminal interview (`interviewer interview --text`, a real process on the test profile) at
-each stage of a turn: reading what was said, grading it, verifying the grade, writing the reply. Each
+each stage of a turn: reading what was said, grading it, writing the reply, verifying the grade. Each
 `interviewer resume` of the session is the next stage's victim, and the last one finishes the interview:
 every answer given before each kill is in the session, and the report, history and export read it.
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.real
 HERE = Path(__file__).parent
 FIRST = "A reward model is trained on human preference comparisons."
 SECOND = "PPO optimises the policy against it."
-STAGES = ("reading", "grading", "verifying", "phrasing")
+STAGES = ("reading", "grading", "phrasing", "verifying")
 
 
 class Stalls:
@@ -69,7 +69,7 @@ def test_kill_9_of_the_terminal_interview_at_each_stage_then_resume(seeded_store
                      FIRST + "\n")
     [row] = store.sessions()
     assert kept() == [FIRST]  # kept while its intent was read
-    for stage in STAGES[1:]:  # each resume hears, grades, verifies the kept answer again from where it stopped
+    for stage in STAGES[1:]:  # each resume takes the kept answer on from where the last one stopped
         stalls.killed_in(stage, ["resume", row["id"], "--json"], "")
         assert kept() == [FIRST], stage
     done = subprocess.run([*cli, "resume", row["id"], "--json"], input=SECOND + "\n", env=stalls.env,

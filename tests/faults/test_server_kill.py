@@ -22,8 +22,8 @@ pytestmark = pytest.mark.real
 HERE = Path(__file__).parent
 FIRST = "A reward model is trained on human preference comparisons between answers."
 SECOND = "PPO then optimises the policy against the reward model, with a KL penalty."
-STAGES = ("grading", "synthesising", "transcribing", "verifying", "phrasing")
-NEEDS_LLM = ("verifying", "phrasing")  # the other stages' servers run without it: quicker, and not under test
+STAGES = ("grading", "synthesising", "transcribing", "phrasing", "verifying")
+NEEDS_LLM = ("phrasing", "verifying")  # the other stages' servers run without it: quicker, and not under test
 
 
 def _text(message: dict) -> str:
