@@ -145,3 +145,27 @@ def test_the_first_audio_of_a_line_the_llm_wrote_is_timed_apart_from_the_first_a
     list(_speak(tab, Services()))
     assert tab.timings["first_written_audio"] >= tab.timings["first_audio"]
     assert "first audio of a line the LLM wrote sent" in timings_markdown(tab.timings)
+
+
+def test_an_answer_begun_while_the_last_one_was_verified_keeps_its_listener(tab):
+    """The reply comes before the verdicts, so the candidate may start on the next prompt while they are read:
+    the listener made for that prompt (by the microphone's handler) holds the start of the answer and survives
+    the end of the turn; one made for the prompt answered does not."""
+    older, newer = object(), object()
+    tab.listen_with(older)
+    events = tab.conductor.heard(WEAK)
+    for event in events:
+        tab.apply(event)
+        if tab.listening:  # the next prompt is open and said; the turn's last events are still to come
+            break
+    tab.listen_with(newer)  # as the microphone's handler does, the candidate answering already
+    for event in events:
+        tab.apply(event)
+    tab.settle()
+    assert tab.listener is newer and tab.deadline is not None
+
+
+def test_a_listener_made_for_the_prompt_answered_is_dropped_with_it(tab):
+    tab.listen_with(object())
+    _said(tab, WEAK)
+    assert tab.listening and tab.listener is None
