@@ -544,22 +544,26 @@ def _interview_tab(services: Services, defaults: SessionOptions, state):
 
     outputs = [chat, state, report, files, text, progress, speaker, caption, timings]
     on_chat = {"show_progress_on": chat}  # a turn's spinner covers the chat only: the panel and answer box stay
+    # An answer may be sent while the turn before is still pending: the reply opens the next prompt before the
+    # last answer's verdicts are read. Gradio's default ("once") would drop that submission; the tab's own lock
+    # (Tab.owned) takes the events of one tab in order, and drops one meant for a prompt already closed.
+    anytime = {**on_chat, "trigger_mode": "multiple"}
     go.click(partial(start, services, defaults.seed), [topic, level, count, seconds, voice], outputs,
              api_name="start", **on_chat)
     for starts in (go, again):  # the settings fold away once an interview is under way, to leave it the screen
         starts.click(lambda: gr.Accordion(open=False), None, settings, queue=False, api_name=False)
-    mic.stop_recording(partial(voice_answer, services), [mic, state], outputs, api_name=False, **on_chat)
-    mic.upload(partial(voice_answer, services), [mic, state], outputs, api_name="voice_answer", **on_chat)
+    mic.stop_recording(partial(voice_answer, services), [mic, state], outputs, api_name=False, **anytime)
+    mic.upload(partial(voice_answer, services), [mic, state], outputs, api_name="voice_answer", **anytime)
     heard = gr.Textbox(visible="hidden", label="Answer heard hands-free")  # which answer was just heard
     barged = gr.Button("The candidate spoke over the interviewer", visible="hidden", elem_id="barge-in")
     barged.click(partial(barge_in, services), [state], None, queue=False, api_name=False)  # by ui/page.js
     live.stream(partial(hear_stream, services), [live, state], [heard, state], stream_every=0.5,
                 time_limit=3600, api_name=False)
     heard.change(partial(heard_reply, services), [state], outputs, api_name=False, **on_chat)
-    send.click(partial(answer, services), [text, state], outputs, api_name="answer", **on_chat)
-    text.submit(partial(answer, services), [text, state], outputs, api_name=False, **on_chat)
+    send.click(partial(answer, services), [text, state], outputs, api_name="answer", **anytime)
+    text.submit(partial(answer, services), [text, state], outputs, api_name=False, **anytime)
     for name, button in buttons.items():
-        button.click(partial(command, services, name), [text, state], outputs, api_name=name, **on_chat)
+        button.click(partial(command, services, name), [text, state], outputs, api_name=name, **anytime)
     again.click(partial(resume, services), [session_id], outputs, api_name="resume", **on_chat)
     gr.Timer(1.0).tick(partial(tick, services), [text, state], outputs, api_name=False, show_progress="hidden")
     return topic
