@@ -24,8 +24,6 @@ from interviewer.types import Transcript, Word
 log = logging.getLogger(__name__)
 
 VAD_PAD_S = 0.1  # the VAD widens each stretch of speech by this much on both sides; the last word ends before
-VAD_WINDOW = 512  # samples the voice activity model (Silero) reads per probability
-VAD_QUIET = 0.35  # the probability under which faster-whisper's VAD takes speech to have stopped (0.5 - 0.15)
 TURN_CONTEXT_S = 8.0  # audio the turn model hears, ending at the last word
 LEAD_S = 0.5  # audio before the turn's first word that the turn model hears too
 # Words an answer cannot end on: a speaker who stops after one of these is thinking, not finished. The forms of
@@ -48,12 +46,6 @@ class ListenOptions:
     complete_above: float = 0.95  # the turn model's P(finished) above which the turn ends at check_pause_s
     end_pause_s: float = 1.8  # without a turn model (missing or failing), the silence that ends the answer
     segment_pause_s: float = 0.5  # silence that closes a stretch of speech, which is then transcribed at once
-    # A stretch still being spoken after split_after_s is cut at its last pause of split_pause_s or more, and
-    # what came before is transcribed meanwhile: the recogniser's time grows with the audio (Whisper base here:
-    # 0.78 s for 3.7 s of speech, 1.27 s for 13.8 s), and a fluent speaker (or Piper, whose sentences are
-    # 0.12-0.19 s apart) may never pause long enough to close a stretch before the end.
-    split_after_s: float = 6.0
-    split_pause_s: float = 0.1
     min_words: int = 2  # fewer words than this is not an answer ("mhm", a cough)
     idle_keep_s: float = 2.0  # audio kept while nobody speaks
     transcribe_wait_s: float = 60.0  # how long the turn's end waits for the recogniser before saying it failed
@@ -188,43 +180,15 @@ class TurnListener:
     def _keep(self, spans: list[tuple[int, int]], end: int) -> None:
         """Still listening: transcribe the stretches a long enough pause has closed, and drop what is done."""
         pause = int(self.options.segment_pause_s * SAMPLE_RATE)
-        joined = _join(spans, pause)
-        closed = [s for s in joined if end - s[1] >= pause]
+        closed = [s for s in _join(spans, pause) if end - s[1] >= pause]
         for start, stop in closed:
             self._transcribe(start, stop)
-        cut = closed[-1][1] if closed else None
-        if len(joined) > len(closed) and (split := self._split(joined[-1][0], end)) is not None:
-            self._transcribe(joined[-1][0], split)  # a long stretch: only its last part is left for the turn's end
-            cut = split
-        if cut is not None:
+        if closed:
+            cut = closed[-1][1]
             self._audio, self._offset = self._audio[cut:], self._offset + cut
         elif not spans and len(self._audio) > self.options.idle_keep_s * SAMPLE_RATE:
             drop = len(self._audio) - int(self.options.idle_keep_s * SAMPLE_RATE)
             self._audio, self._offset = self._audio[drop:], self._offset + drop
-        return None
-
-    def _split(self, start: int, end: int) -> int | None:
-        """Where to cut the stretch being spoken from `start`, once it is longer than `split_after_s`: in the
-        middle of its last pause of `split_pause_s` or more that ended over a second ago (a word may be under
-        way in the last second); None while it is shorter, or has no such pause. A pause is a run of the voice
-        activity model's windows below its end-of-speech level (the model's own windows, not the VAD's joined
-        spans, which do not resolve pauses this short)."""
-        from faster_whisper.vad import get_vad_model
-
-        stop = end - SAMPLE_RATE
-        if stop - start < self.options.split_after_s * SAMPLE_RATE:
-            return None
-        audio = self._audio[start:stop]
-        quiet = np.asarray(get_vad_model()(np.pad(audio, (0, -len(audio) % VAD_WINDOW)))).ravel() < VAD_QUIET
-        need = int(np.ceil(self.options.split_pause_s * SAMPLE_RATE / VAD_WINDOW))
-        run_end = None
-        for i in range(len(quiet) - 1, 0, -1):  # backwards, to the last pause; never the stretch's first window
-            if quiet[i] and run_end is None:
-                run_end = i + 1
-            elif not quiet[i] and run_end is not None:
-                if run_end - (i + 1) >= need:
-                    return start + VAD_WINDOW * (i + 1 + run_end) // 2
-                run_end = None
         return None
 
     def _decide(self, silence: float) -> str | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 
 import numpy as np
 import pytest
@@ -159,32 +158,3 @@ def test_a_cough_is_not_an_answer_even_when_the_model_says_finished(services):
     burst = np.random.default_rng(1).normal(0, 0.3, SAMPLE_RATE // 4).astype(np.float32)
     assert all(r is None for r in _feed(listener, np.concatenate([_silence(0.5), burst, _silence(4.0)])))
     assert listener.timing is None
-
-
-def test_a_long_stretch_is_transcribed_in_parts_while_it_is_spoken(services):
-    """A long answer with no pause long enough to close a stretch is cut at its short pauses as it goes, so at the
-    end only its last part is left to transcribe; no word is lost or heard twice at a cut."""
-    calls = []
-
-    class Counted:
-        def transcribe(self, audio, hint=""):
-            calls.append(len(audio) / SAMPLE_RATE)
-            return services.stt.transcribe(audio, hint=hint)
-
-    text = ("The reward model is trained on human comparisons of two answers. The policy is then tuned with PPO "
-            "to raise that reward. A KL penalty keeps it close to the supervised model. Otherwise it learns to "
-            "game the reward model instead of getting better.")
-    speech = _speech(services, text)
-    options = ListenOptions(split_after_s=4.0)
-    listener = TurnListener(Counted(), options, turn=FakeTurnDetector(probability=0.99))
-    results = _feed(listener, np.concatenate([_silence(0.5), speech]))
-    assert all(r is None for r in results) and len(listener._stretches) >= 2  # sent while still speaking
-    done = [r for r in _feed(listener, _silence(2.0)) if r is not None]
-    assert len(done) == 1
-    assert len(calls) >= 3 and calls[-1] < len(speech) / SAMPLE_RATE / 2  # the turn's end waited on a part
-
-    def slips(heard: str) -> tuple[int, int]:  # words of the script missing, words heard that it does not have
-        said, got = Counter(re.findall(r"[a-z]+", text.lower())), Counter(re.findall(r"[a-z]+", heard.lower()))
-        return sum((said - got).values()), sum((got - said).values())
-    (missing, extra), (whole_missing, whole_extra) = slips(done[0].text), slips(services.stt.transcribe(speech).text)
-    assert missing <= whole_missing + 1 and extra <= whole_extra + 1, done[0].text  # nothing lost or doubled at a cut
