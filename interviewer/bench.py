@@ -151,13 +151,18 @@ def drive_text_interviews(url: str, topics: list[str], questions: int = 3, answe
     `answer(n, topic, chat)` gives the n-th answer.
 
     Returns, per interview, its topic, the chat it saw, the seconds from each answer to its grade on the
-    page (`grade_s`) and to the end of the reply (`turn_s`), and any error.
+    page (`grade_s`), to the reply shown whole with the next prompt open (`reply_s`), and to the end of the
+    turn, the last answer's verdicts included (`turn_s`), and any error.
     """
     import threading
 
     from gradio_client import Client
 
-    results: list[dict] = [{"topic": t, "chat": [], "grade_s": [], "turn_s": [], "error": None} for t in topics]
+    results: list[dict] = [{"topic": t, "chat": [], "grade_s": [], "reply_s": [], "turn_s": [], "error": None}
+                           for t in topics]
+
+    def panel(outputs) -> str:
+        return next((str(o) for o in outputs if "progress-panel" in str(o)), "")
 
     def run(result: dict) -> None:
         try:
@@ -168,10 +173,15 @@ def drive_text_interviews(url: str, topics: list[str], questions: int = 3, answe
                     break
                 start = time.perf_counter()
                 job = client.submit(answer(n, result["topic"], chat), api_name="/answer")
-                shown = [time.perf_counter() - start for _ in job]  # one per update: first the grade, then more
+                shown, replied = [], None
+                for outputs in job:  # one per update: first the grade, then more
+                    shown.append(time.perf_counter() - start)
+                    if replied is None and len(shown) > 1 and "grading it" not in panel(outputs):
+                        replied = shown[-1]  # the panel left "Answer received: grading it": the next prompt is open
                 chat = job.result()[0]
                 result["turn_s"].append(time.perf_counter() - start)
                 result["grade_s"].append(shown[0])
+                result["reply_s"].append(replied or result["turn_s"][-1])
             result["chat"] = chat
         except Exception as error:  # recorded, so the caller can report every failure
             result["error"] = repr(error)
@@ -217,7 +227,7 @@ def bench_concurrency(services: Services) -> dict:
     try:
         for n, topics in ((1, ["rlhf"]), (4, ["rlhf", "sampling", "kv-cache", "dpo"])):
             runs = drive_text_interviews(url, topics, answer=_answers_from_the_bank(services))
-            for stage in ("grade", "turn"):
+            for stage in ("grade", "reply", "turn"):
                 times = [t for r in runs for t in r[f"{stage}_s"]]
                 out[f"page_{stage}_{n}x_p50_s"], out[f"page_{stage}_{n}x_p95_s"] = _pct(times, 50), _pct(times, 95)
             out[f"page_errors_{n}x"] = sum(r["error"] is not None for r in runs)
@@ -316,10 +326,14 @@ ROWS = [
     ("page_grade_1x_p95_s", "page, typed answer → grade shown, 1 candidate: p95", "s"),
     ("page_grade_4x_p50_s", "page, typed answer → grade shown, 4 candidates at once: p50", "s"),
     ("page_grade_4x_p95_s", "page, typed answer → grade shown, 4 candidates at once: p95", "s"),
-    ("page_turn_1x_p50_s", "page, typed answer → whole reply, 1 candidate: p50", "s"),
-    ("page_turn_1x_p95_s", "page, typed answer → whole reply, 1 candidate: p95", "s"),
-    ("page_turn_4x_p50_s", "page, typed answer → whole reply, 4 candidates at once: p50", "s"),
-    ("page_turn_4x_p95_s", "page, typed answer → whole reply, 4 candidates at once: p95", "s"),
+    ("page_reply_1x_p50_s", "page, typed answer → reply shown, next prompt open, 1 candidate: p50", "s"),
+    ("page_reply_1x_p95_s", "page, typed answer → reply shown, next prompt open, 1 candidate: p95", "s"),
+    ("page_reply_4x_p50_s", "page, typed answer → reply shown, next prompt open, 4 candidates at once: p50", "s"),
+    ("page_reply_4x_p95_s", "page, typed answer → reply shown, next prompt open, 4 candidates at once: p95", "s"),
+    ("page_turn_1x_p50_s", "page, typed answer → end of the turn (verdicts in), 1 candidate: p50", "s"),
+    ("page_turn_1x_p95_s", "page, typed answer → end of the turn (verdicts in), 1 candidate: p95", "s"),
+    ("page_turn_4x_p50_s", "page, typed answer → end of the turn (verdicts in), 4 candidates at once: p50", "s"),
+    ("page_turn_4x_p95_s", "page, typed answer → end of the turn (verdicts in), 4 candidates at once: p95", "s"),
 ]
 
 
