@@ -155,7 +155,7 @@ class Conductor:
         interview = self.interview
         turn = interview.turns[-1]
         plan = interview.plan(self._related(turn.answer, turn.question))
-        if plan.kind == "close":
+        if plan.kind == "close" and turn.verification == "pending":
             yield from self._verified(context)
             plan = interview.plan(self._related(turn.answer, turn.question))
         yield from self._reply(context, plan)

@@ -204,3 +204,24 @@ def test_each_verdict_is_read_beside_the_candidates_closest_words_on_the_prompt_
     assert replied.startswith("Kind: answer\nPlan: ask one follow-up") and judged.startswith("Kind: answer\n")
     assert llm.prompts[-1] == llm.prompts[-2]  # one prompt: the verdicts reuse what the reply evaluated
     assert any(f.ask in replied for f in question.follow_ups)  # led by the bank's question, not "point N"
+
+
+def test_a_session_that_died_between_the_last_verdicts_and_the_close_is_not_judged_twice(run):
+    llm = FakeLLM(reply="Right.", choices=verdicts("yes"))
+    conductor = run(llm, questions=1)
+    sentences = conductor.interview.prompt.question.answer.split(". ")
+    events(conductor, sentences[0])
+    assert conductor.interview.prompt.kind == "follow_up"
+
+    def died(context, plan):
+        raise KeyboardInterrupt  # the process went down once the last answer was verified
+        yield
+    conductor._reply = died
+    with pytest.raises(KeyboardInterrupt):
+        events(conductor, sentences[1])
+    assert conductor.interview.phase == "grade" and conductor.interview.turns[-1].verified
+    del conductor._reply
+    llm.forced.clear()
+    out = list(conductor.resumed())
+    assert not [f for f in llm.forced if "Verdict:" in f] and conductor.interview.done
+    assert any(isinstance(e, Spoken) and e.kind == "close" for e in out)
