@@ -241,7 +241,7 @@ def bench_verified(services: Services, answers: int = 6) -> dict:
     instant grade), then the verified grade, which comes after the whole reply. With the prompt evaluated while
     the candidate was talking (prefill at 60% and 90% of the words) and without (cold, on other questions so
     nothing is cached)."""
-    from interviewer.conversation import Context, Judgement
+    from interviewer.conversation import Context
     from interviewer.eval import load_labelled
     from interviewer.planner import follow_up_for
 
@@ -267,9 +267,8 @@ def bench_verified(services: Services, answers: int = 6) -> dict:
         context = Context.of_answer(q.question, q.key_points, item["answer"], provisional)
         target = follow_up_for(q, provisional)
         plan, ask = ("follow_up", target[1]) if target else ("move_on", "")
-        unsaid = [p.point for p in provisional.points if p.status != "covered"]
         first = None
-        for _ in dialogue.reply(context, Judgement("answer"), plan, ask=ask, unsaid=unsaid,
+        for _ in dialogue.reply(context, plan, ask=ask, unsaid=provisional.not_covered,
                                 praise_allowed=provisional.score >= 7):
             first = first or time.perf_counter() - start  # the whole reply is written before the verdicts
         if first is not None:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from interviewer.conversation import Context, Dialogue, Judgement, closest_words
+from interviewer.conversation import Context, Dialogue, closest_words
 from interviewer.errors import BackendUnavailable, BadInput, InterviewerError
 from interviewer.grader import EMPTY_VERDICTS
 from interviewer.intents import Reading, read_intent
@@ -154,10 +154,11 @@ class Conductor:
         it comes. Only the close waits for it, since it states the overall score."""
         interview = self.interview
         turn = interview.turns[-1]
-        plan = interview.plan(self._related(turn.answer, turn.question))
+        related = self._related(turn.answer, turn.question)
+        plan = interview.plan(related)
         if plan.kind == "close" and turn.verification == "pending":
             yield from self._verified(context)
-            plan = interview.plan(self._related(turn.answer, turn.question))
+            plan = interview.plan(related)
         yield from self._reply(context, plan)
         if interview.turns[-1].verification == "pending":
             yield from self._verified(context)
@@ -200,9 +201,7 @@ class Conductor:
         asked: list[str] = []
         if self.dialogue is not None:
             grade = interview.turns[-1].grade
-            unsaid = [p.point for p in grade.points if p.status != "covered"]
-            for sentence in self._written(context, Judgement("answer"), plan.reply_kind, plan.ask, unsaid,
-                                          grade.score >= 7):
+            for sentence in self._written(context, plan.reply_kind, plan.ask, grade.not_covered, grade.score >= 7):
                 if plan.kind == "follow_up" and (asked or "?" in sentence):
                     asked.append(sentence)  # the follow-up itself, said once it is complete
                 elif "?" not in sentence:  # a question the plan did not call for is dropped
@@ -216,12 +215,12 @@ class Conductor:
             return
         yield from self.said(interview.advance(plan))
 
-    def _written(self, context: Context, judgement: Judgement, kind: str, ask: str, unsaid: list[str],
-                 praise_allowed: bool) -> Iterator[str]:
+    def _written(self, context: Context, kind: str, ask: str, unsaid: list[str], praise_allowed: bool,
+                 ) -> Iterator[str]:
         """The LLM's sentences for a reply of this kind (see `Dialogue.reply`), as they come; none when it is
         busy, slow or failing."""
         try:
-            for sentence in self.dialogue.reply(context, judgement, kind, ask=ask, unsaid=unsaid,
+            for sentence in self.dialogue.reply(context, kind, ask=ask, unsaid=unsaid,
                                                 praise_allowed=praise_allowed, max_tokens=self.options.reply_tokens,
                                                 deadline=time.monotonic() + self.options.reply_s):
                 self.timings.setdefault("first_reply", time.time())
@@ -235,7 +234,7 @@ class Conductor:
         text = ""
         if self.dialogue is not None:
             context = self._context(utterance)
-            sentences = self._written(context, Judgement("clarify"), "clarify", "", list(question.key_points), False)
+            sentences = self._written(context, "clarify", "", list(question.key_points), False)
             text = " ".join(sentences)
         if not text:
             text = f"I'm asking this: {interview.prompt.text} Answer it the way you understand it; there is no trick."

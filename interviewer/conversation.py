@@ -2,26 +2,31 @@
 
 One prompt serves the whole turn, so a small model on a CPU can afford it. Its prefix (the instructions,
 the question, the conversation so far, and the candidate's words as they are transcribed) is evaluated while
-the candidate is still talking (`prefill`). When they stop, the model's reply is forced into a fixed shape:
+the candidate is still talking (`prefill`). When they stop, the model's reply is forced into a fixed shape,
+in two calls on that one prefix. First the reply, planned on the instant grade:
 
     Kind: answer                              <- one token chosen among the intents (or set beforehand)
+    Plan: ask one follow-up question.         <- decided by the planner (prompts/reply.j2)
+    Reply (... in the spirit of "<the bank's follow-up>" ...): ...   <- generated, streamed by sentence
+
+then the verdicts, which replace the instant grade with the verified one:
+
+    Kind: answer
     Candidate: the reward model scores ...    <- the candidate's words closest to the first key point (from
     Key point: A reward model is trained ...     the instant grade), then the point itself
     Verdict: yes                              <- yes / partly / no / contradicts, read as probabilities
     Candidate: ...                            <- and so on for every key point
     Key point: ...
     Verdict: no
-    Plan: ask one follow-up question.         <- decided by the planner (prompts/reply.j2)
-    Reply (... in the spirit of "<the bank's follow-up>" ...): ...   <- generated, streamed by sentence
 
 Putting the candidate's own closest words right beside each point is what lets a 1.5B model judge it. On 35
 answers of the tuneset, the Spearman correlation of its mean belief with the labels was 0.45 with the points
 listed above the answer and a bare "2: no" per point, 0.55 with the point restated at its verdict, 0.76 with
 the candidate's closest words beside it; a system prompt that also held the rules for the reply took that
 back to 0.55-0.58, so those rules sit in the reply's own line, where a small model follows them best. After
-the answer only the verdict lines are left to evaluate. Each spoken sentence is checked before it is let
-through: it must not state a key point the candidate has not made, and must not praise an answer that earned
-none.
+the answer only the reply's header, or the verdict lines, are left to evaluate. Each spoken sentence is
+checked before it is let through: it must not state a key point the candidate has not made, and must not
+praise an answer that earned none.
 """
 
 from __future__ import annotations
@@ -104,13 +109,6 @@ class Judgement:
     kind: Intent
     verdicts: tuple[dict[str, float], ...] = ()
 
-    def line(self, context: Context) -> str:
-        """The judgement as the model's own reply begins (so a reply can continue from it)."""
-        if not self.verdicts:
-            return f"Kind: {self.kind}"
-        return "".join(slot.forced + f" {max(v, key=v.get)}"
-                       for slot, v in zip(context.verdict_slots(), self.verdicts, strict=True))
-
 
 class Dialogue:
     """The LLM side of a turn: prefill while the candidate talks, judge, then a guarded, streamed reply."""
@@ -161,13 +159,14 @@ class Dialogue:
         judgement = self.judge(context, kind="answer", deadline=deadline)
         return verified_grade(provisional, judgement.verdicts, options or VerifyOptions()), judgement
 
-    def reply(self, context: Context, judgement: Judgement, plan: str, *, ask: str = "", unsaid: Sequence[str],
+    def reply(self, context: Context, plan: str, *, ask: str = "", unsaid: Sequence[str],
               praise_allowed: bool, max_tokens: int = 70, deadline: float | None = None) -> Iterator[str]:
         """The interviewer's words, sentence by sentence (a generator), for a `plan`: "follow_up" (towards what
         `ask`, the bank's question, asks about), "move_on" or "clarify". A sentence that would give away a point
         in `unsaid`, or praise when `praise_allowed` is False, ends the reply there."""
         llm = self._get_llm()
-        prefix = judgement.line(context) + render("reply.j2", plan=plan, ask=ask, praise=praise_allowed)
+        kind = "clarify" if plan == "clarify" else "answer"  # the utterance's intent, as the verdicts' call has it
+        prefix = f"Kind: {kind}" + render("reply.j2", plan=plan, ask=ask, praise=praise_allowed)
         pieces = llm.stream(self.messages(context), max_tokens=max_tokens, deadline=deadline, assistant=prefix)
         for sentence in _sentences(pieces):
             problem = unsafe(sentence, unsaid, praise_allowed=praise_allowed)

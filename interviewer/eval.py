@@ -478,7 +478,7 @@ def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: V
     the verdicts). Each spoken sentence is checked against the points the candidate really did not make (the
     exchange's own labels), by content words and by embedding similarity (≥ 0.7 counts), and for praise of an
     answer whose verified grade is under 7."""
-    from interviewer.conversation import PRAISE, Judgement, unsafe
+    from interviewer.conversation import PRAISE, unsafe
     from interviewer.planner import follow_up_for
 
     sentences = leaks_words = leaks_embedding = praised_weak = 0
@@ -489,11 +489,10 @@ def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: V
         context = Context.of_answer(q.question, q.key_points, item["says"], provisional)
         target = follow_up_for(q, provisional)
         plan, ask = ("follow_up", target[1]) if target else ("move_on", "")
-        guarded = [p.point for p in provisional.points if p.status != "covered"]
         made = set(item.get("covers") or [])
         unmade = [point for n, point in enumerate(q.key_points, 1) if n not in made]
         start = time.perf_counter()
-        said = list(judge.dialogue.reply(context, Judgement("answer"), plan, ask=ask, unsaid=guarded,
+        said = list(judge.dialogue.reply(context, plan, ask=ask, unsaid=provisional.not_covered,
                                          praise_allowed=provisional.score >= 7))
         seconds.append(time.perf_counter() - start)
         verdicts = judge.verdicts(q.question, tuple(q.key_points), item["says"], provisional)

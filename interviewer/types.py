@@ -100,6 +100,11 @@ class Grade:
         return [p.point for p in self.points if p.status == "partial"]
 
     @property
+    def not_covered(self) -> list[str]:
+        """Points the answer did not make in full: partial, missed or contradicted."""
+        return [p.point for p in self.points if p.status != "covered"]
+
+    @property
     def missed(self) -> list[str]:
         return [p.point for p in self.points if p.status == "missed"]
 

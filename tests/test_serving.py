@@ -62,7 +62,7 @@ def test_a_turn_is_judged_and_answered_by_the_server(llm_server, question):
     assert len(judgement.verdicts) == len(question.key_points)
     for verdict in judgement.verdicts:  # one verdict chosen per point, with certainty
         assert set(verdict) == set(VERDICTS) and sorted(verdict.values()) == [0.0, 0.0, 0.0, 1.0]
-    said = list(dialogue.reply(context, judgement, "move_on", unsaid=[], praise_allowed=True))
+    said = list(dialogue.reply(context, "move_on", unsaid=[], praise_allowed=True))
     assert said and all(len(s) < 400 for s in said)
 
 
