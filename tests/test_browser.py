@@ -206,7 +206,7 @@ WEAK = "Humans rank some replies, and then it is about rewards."
 def typed_page(services):
     from interviewer.ui.app import build_app
 
-    demo = build_app(services, SessionOptions(topics=("rlhf",), questions=2, answer_seconds=300, level="mid"))
+    demo = build_app(services, SessionOptions(topics=("rlhf",), questions=1, answer_seconds=300, level="mid"))
     demo.queue(default_concurrency_limit=4)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
@@ -333,7 +333,7 @@ def test_a_whole_typed_interview_by_keyboard_alone(typed_page, sized, services):
     _tab_to(driver, "start")
     ActionChains(driver).send_keys(Keys.ENTER).perform()
 
-    wait.until(lambda d: "Question 1 of 2" in _text_of(d, "progress"))
+    wait.until(lambda d: "Question 1 of 1" in _text_of(d, "progress"))
     panel = _text_of(driver, "progress")
     assert "Level: mid" in panel and "left for this answer" in panel
     name_of_bar, left = _snapshot(driver, "#progress [role=progressbar]",
@@ -358,7 +358,9 @@ def test_a_whole_typed_interview_by_keyboard_alone(typed_page, sized, services):
     _shot(driver, f"{name}-3-feedback", "#progress")
     draft = "A draft typed while the reply is written"
     ActionChains(driver).send_keys(draft).perform()  # the reply's later outputs must not wipe it
-    wait.until(lambda d: "left for this answer" in _text_of(d, "progress"))  # the next prompt is open
+    # the follow-up's prompt is open (or, if the weak answer left nothing worth a follow-up, the interview is over)
+    wait.until(lambda d: "left for this answer" in _text_of(d, "progress") or "Interview finished" in _text_of(
+        d, "progress"))
     assert driver.find_element("css selector", "#answer textarea").get_attribute("value") == draft
     for _ in draft:
         ActionChains(driver).send_keys(Keys.BACKSPACE).perform()

@@ -104,10 +104,10 @@ def _run(tab: Tab, services: Services, events, text: str | None = None):
         if tab.listening and tab.interview.pending:  # kept but not graded: back in the box, to submit again
             text = tab.interview.pending["answer"]
         yield from _speak(tab, services, text)
-    tab.settle()
+    tab.settle()  # at the end of the interview this opens the last question's model answer: shown by the last output
     if tab.listening:
         _prepare(tab, services)
-        yield _outputs(tab, services, text)
+    yield _outputs(tab, services, text)
 
 
 def _prepare(tab: Tab, services: Services) -> None:
