@@ -17,10 +17,11 @@ NETGUARD = Path(__file__).parent / "netguard.py"
 
 @pytest.fixture(scope="module")
 def run(settings):
-    def run(*args: str, stdin: str = "", prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-        env = {**os.environ, "INTERVIEWER_DATA_DIR": str(settings.data_dir), "INTERVIEWER_PROFILE": "test"}
+    def run(*args: str, stdin: str = "", prefix: tuple[str, ...] = (), env: dict | None = None
+            ) -> subprocess.CompletedProcess:
+        base = {**os.environ, "INTERVIEWER_DATA_DIR": str(settings.data_dir), "INTERVIEWER_PROFILE": "test"}
         return subprocess.run([*prefix, sys.executable, *args], input=stdin, capture_output=True, text=True,
-                              env=env, timeout=300)
+                              env={**base, **(env or {})}, timeout=300)
     return run
 
 
@@ -97,8 +98,8 @@ def test_grade_own_question_and_batch(run, tmp_path):
 def test_topics_and_report_load_no_model(run, settings, tmp_path):
     """Listing topics and printing a report read files only: they work with no model on the machine."""
     done = run("-m", "interviewer.cli", "interview", "--topic", "rlhf", "--text", "--questions", "1", "--json",
-               stdin="the reward model is trained on human rankings\n")
-    session = json.loads(done.stdout)["id"]
+               stdin="the reward model is trained on human rankings\n", env={"INTERVIEWER_USE_LLM": "false"})
+    session = json.loads(done.stdout)["id"]  # a session to report on; the LLM is not what is tested here
     env = {**os.environ, "INTERVIEWER_DATA_DIR": str(settings.data_dir), "INTERVIEWER_PROFILE": "test",
            "INTERVIEWER_MODELS_DIR": str(tmp_path)}  # an empty models folder: loading any model would fail
     for args in (["topics", "--json"], ["report", session]):
