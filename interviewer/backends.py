@@ -18,6 +18,7 @@ class LLM(Protocol):
     """A chat model. Deterministic by default: temperature 0 and a fixed seed."""
 
     name: str
+    busy: bool  # a call now would queue behind another caller's (a prefill does not count)
 
     def chat(self, messages: Sequence[Message], *, max_tokens: int = 256) -> str:
         """The whole reply as one string."""

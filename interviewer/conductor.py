@@ -299,8 +299,10 @@ def _asks(sentence: str) -> bool:
 
 
 def _reason(error: Exception, budget: float) -> str:
-    from interviewer.errors import LLMTimeout
+    from interviewer.errors import LLMBusy, LLMTimeout
 
+    if isinstance(error, LLMBusy):
+        return str(error)
     if isinstance(error, LLMTimeout):
         return f"the model did not answer within {budget:g} s"
     return f"the model failed ({error})"

@@ -43,7 +43,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from interviewer import text as T
 from interviewer.backends import LLM
-from interviewer.errors import BadModelOutput
+from interviewer.errors import BadModelOutput, LLMBusy
 from interviewer.grader import EMPTY_VERDICTS
 from interviewer.intents import INTENTS, Intent
 from interviewer.types import Grade, Message, Slot
@@ -163,8 +163,12 @@ class Dialogue:
               praise_allowed: bool, max_tokens: int = 70, deadline: float | None = None) -> Iterator[str]:
         """The interviewer's words, sentence by sentence (a generator), for a `plan`: "follow_up" (towards what
         `ask`, the bank's question, asks about), "move_on" or "clarify". A sentence that would give away a point
-        in `unsaid`, or praise when `praise_allowed` is False, ends the reply there."""
+        in `unsaid`, or praise when `praise_allowed` is False, ends the reply there. It never queues: with the
+        model busy with another candidate's call (several tabs on one machine), it raises LLMBusy at once, since
+        the bank's words now beat the LLM's after a wait."""
         llm = self._get_llm()
+        if llm.busy:
+            raise LLMBusy("the model is busy with another candidate's turn")
         kind = "clarify" if plan == "clarify" else "answer"  # the utterance's intent, as the verdicts' call has it
         prefix = f"Kind: {kind}" + render("reply.j2", plan=plan, ask=ask, praise=praise_allowed)
         pieces = llm.stream(self.messages(context), max_tokens=max_tokens, deadline=deadline, assistant=prefix)

@@ -31,3 +31,8 @@ class StorageUnavailable(InterviewerError):
 
 class LLMTimeout(BackendUnavailable):
     """The LLM did not finish within its time budget (busy with another call, or slow); a fallback applies."""
+
+
+class LLMBusy(LLMTimeout):
+    """The LLM is running or has queued another caller's call, and this call would rather not wait behind it (a
+    reply the candidate is waiting for); a fallback applies at once."""

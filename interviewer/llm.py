@@ -91,13 +91,16 @@ class LlamaCppLLM:
         self._capacity = snapshots
         self._snapshots: list[_Snapshot] = []
         self._lock = threading.Lock()
+        self._counts = threading.Lock()  # guards the two counts below (+= is not atomic across threads)
         self._waiting = 0  # foreground calls waiting for the lock
+        self._engaged = 0  # foreground calls running or waiting
         self.last_evaluated = 0  # prompt tokens the last call had to evaluate (the rest came from a prefix)
 
     @property
     def busy(self) -> bool:
-        """Whether another call is running now (a caller with a deadline may prefer not to queue)."""
-        return self._lock.locked()
+        """Whether a call is running or waiting now, so that a new one would queue behind it. A prefill does not
+        count: it gives way between chunks."""
+        return self._engaged > 0
 
     # prompts and context -------------------------------------------------------------------------
 
@@ -119,21 +122,30 @@ class LlamaCppLLM:
         """How many tokens these messages take once the chat template is applied."""
         return len(self.prompt_tokens(messages))
 
+    def _count(self, waiting: int, engaged: int) -> None:
+        with self._counts:
+            self._waiting += waiting
+            self._engaged += engaged
+
     @contextmanager
     def _foreground(self, deadline: float | None):
-        self._waiting += 1
+        self._count(1, 1)
         try:
             wait = -1 if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self._lock.acquire(timeout=wait):
-                raise LLMTimeout("the LLM was busy with another call until the deadline")
+            acquired = self._lock.acquire(timeout=wait)
         finally:
-            self._waiting -= 1
+            self._count(-1, 0)
         try:
-            yield
-        except RuntimeError as error:  # llama_decode failed: out of context, or a damaged model
-            raise BackendUnavailable(f"llama.cpp failed: {error}") from error
+            if not acquired:
+                raise LLMTimeout("the LLM was busy with another call until the deadline")
+            try:
+                yield
+            except RuntimeError as error:  # llama_decode failed: out of context, or a damaged model
+                raise BackendUnavailable(f"llama.cpp failed: {error}") from error
+            finally:
+                self._lock.release()
         finally:
-            self._lock.release()
+            self._count(0, -1)
 
     def _common(self, held: np.ndarray, tokens: list[int]) -> int:
         n = min(len(held), len(tokens))

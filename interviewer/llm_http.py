@@ -28,6 +28,7 @@ class OpenAICompatibleLLM:
 
         self.name = model or "server-default"
         self.gpu_offload = False  # not ours to know: the server decides
+        self.busy = False  # a server schedules concurrent requests itself (its parallel slots): never worth skipping
         self._model, self._seed, self._url = model, seed, base_url
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s,
                                      max_retries=0)

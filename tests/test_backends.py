@@ -36,6 +36,34 @@ def test_llm_streams_the_same_text_it_returns(services):
     assert "hello" in whole.lower()
 
 
+def test_llm_is_busy_while_a_call_runs_but_not_for_a_prefill(services):
+    """`busy` tells a reply whether it would queue behind another tab's call; a prefill gives way, so it must not
+    count."""
+    import threading
+    import time
+
+    llm = services.llm
+    long = [Message("user", "Count from one to two hundred in words, separated by commas.")]
+    assert not llm.busy
+    pieces = llm.stream(long, max_tokens=200)
+    next(pieces)  # generating, in its worker, holding the model
+    assert llm.busy
+    pieces.close()  # the reader leaves: the worker stops at the next token and lets go
+    for _ in range(100):
+        if not llm.busy:
+            break
+        time.sleep(0.05)
+    assert not llm.busy
+    prefill = threading.Thread(target=llm.prefill, args=(long * 12,))  # a long prompt: several chunks to evaluate
+    prefill.start()
+    seen = []
+    while prefill.is_alive():
+        seen.append(llm.busy)
+        time.sleep(0.005)
+    prefill.join()
+    assert seen and not any(seen)
+
+
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z]+", text.lower())
 

@@ -225,3 +225,21 @@ def test_a_session_that_died_between_the_last_verdicts_and_the_close_is_not_judg
     out = list(conductor.resumed())
     assert not [f for f in llm.forced if "Verdict:" in f] and conductor.interview.done
     assert any(isinstance(e, Spoken) and e.kind == "close" for e in out)
+
+
+def test_a_reply_does_not_queue_behind_another_candidates_call(run, caplog):
+    """Several tabs share one model: with it busy, the bank's words are said at once (a queued reply comes too
+    late to help), the fallback is logged, and the answer is still verified once the model is free."""
+    llm = FakeLLM(reply="You described the reward model.", choices=verdicts("yes"))
+    llm.busy = True
+    conductor = run(llm)
+    question = conductor.interview.prompt.question
+    with caplog.at_level("WARNING"):
+        out = events(conductor, "Humans are involved somehow.")
+    spoken = [e for e in out if isinstance(e, Spoken)]
+    assert not any(e.written for e in spoken)  # nothing the LLM wrote: the bank's follow-up or next question
+    assert "You described" not in " ".join(e.text for e in spoken)
+    assert "busy with another candidate's turn" in caplog.text
+    prompt = conductor.interview.prompt  # the bank's own words: its follow-up prompt, or the next question
+    assert prompt.text in [f.ask for f in question.follow_ups] + [prompt.question.question]
+    assert conductor.interview.turns[-1].verified  # the verdicts wait their turn: the reply is already out
