@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from interviewer import text as T
 from interviewer.audio import chunks_to_16k
 from interviewer.conversation import Context, Dialogue
 from interviewer.errors import BadInput
@@ -605,6 +606,19 @@ def eval_prepare(services: Services, judge: Judge | None, options: VerifyOptions
     review = yaml.safe_load((PREPARED / "review.yaml").read_text())
     points = [p for q in review for p in q["key_points"]]
     result["key_points_a_reader_found_unsupported"] = f"{sum(not p['supported'] for p in points)} of {len(points)}"
+    if judge is not None:  # the grounding check as it is now, on the key points the reader judged
+        from interviewer.prepare import SUPPORTED, grounding
+
+        supported = {p["point"]: p["supported"] for p in points}
+        decided = []
+        for question in frozen.questions:
+            material = "\n\n".join(T.without_instructions(source.text) for source in question.sources)
+            checked = grounding(services.dialogue, services.grader, question, material)
+            decided += [(supported[p.point], p.status in SUPPORTED) for p in checked]
+        result["grounding_on_reviewed"] = {
+            "points": len(decided), "kept": sum(keep for _, keep in decided),
+            "kept_unsupported": sum(keep and not fact for fact, keep in decided),
+            "removed_supported": sum(fact and not keep for fact, keep in decided)}
     items = [{**i, "question": written[i["question"]]} for i in yaml.safe_load((PREPARED / "answers.yaml").read_text())]
     tune = [i for i in load_labelled() if i["split"] == "tune"]
     for item in tune:
@@ -623,6 +637,10 @@ def _print_prepare(p: dict) -> None:
           f"(kept {p['key_points_kept']}) |")
     print(f"| kept key points a reader found unsupported by the notes | {p['key_points_a_reader_found_unsupported']} |")
     print(f"| questions of the labelled set this run wrote again | {p['labelled_questions_written_again']} |")
+    if "grounding_on_reviewed" in p:
+        g = p["grounding_on_reviewed"]
+        print(f"| the grounding check on those {g['points']} reviewed key points: kept; of them unsupported; "
+              f"supported but removed | {g['kept']}; {g['kept_unsupported']}; {g['removed_supported']} |")
     print("\n| method | n | Pearson | Spearman | MAE |\n|---|---|---|---|---|")
     for method, m in p["grading"].items():
         if method != "same_rows":

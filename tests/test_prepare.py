@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from interviewer import documents as D
 from interviewer.errors import BadInput, BadModelOutput
 from interviewer.knowledge.schema import load_bank
+from interviewer.prepare import read_journal
 from interviewer.settings import Settings
 from interviewer.wiring import Services
 
@@ -149,6 +150,9 @@ def test_a_rerun_does_no_llm_work_and_an_interrupted_run_continues(tmp_path, emb
     after_edit = services.prepare([changed], "wal-notes", questions=3, levels=["mid"])
     assert 1 <= len(llm.prompts) < 3  # only the questions standing on the changed passage are written again
     assert after_edit.reused == 3 - len(llm.prompts)
+    kept = read_journal(journal)  # and the journal holds this run's questions only, not the edited-away ones
+    assert len(journal.read_text().splitlines()) == 3 and [kept[o.key] for o in after_edit.outcomes] == \
+        after_edit.outcomes
 
 
 def test_drafts_that_break_the_rules_are_sent_back_with_the_problems(tmp_path, embedder):
@@ -182,6 +186,25 @@ def test_a_key_point_repeated_word_for_word_is_kept_once_without_a_new_draft(tmp
     assert [o.tries for o in report.outcomes] == [1] and len(llm.prompts) == 1  # repaired, not written again
     assert kept["key_points"] == POINTS[:3]
     assert [f["key_point"] for f in kept["follow_ups"]] == [2, 3]  # the repeat's follow-up asks about the first
+
+
+class LenientLLM(ScriptedLLM):
+    """The 1.5B model's habit: half sure that any fluent point is made ("partly" at 0.75), even one the notes
+    never mention."""
+
+    def choose(self, messages, slots, *, deadline=None):
+        return [{" yes": 0.2, " partly": 0.75, " no": 0.04, " contradicts": 0.01} if "Astronauts" in slot.forced
+                else {" yes": 0.9, " partly": 0.05, " no": 0.04, " contradicts": 0.01} for slot in slots]
+
+
+def test_a_lenient_verdict_alone_does_not_ground_a_point_the_notes_never_state(tmp_path, embedder):
+    """A point stands on the passages only if the verified grade would credit it, the LLM's reading and the
+    embedding evidence together: belief 0.575 with nothing like it in the notes is not enough."""
+    services = services_with(tmp_path, LenientLLM([draft()]))
+    services.__dict__["embedder"] = embedder
+    report = services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
+    [kept] = [o.question for o in report.kept]
+    assert kept["key_points"] == POINTS[:3] and report.outcomes[0].removed_points == 1
 
 
 def test_a_question_the_notes_do_not_support_is_dropped_with_a_note(tmp_path, embedder):
