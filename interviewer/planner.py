@@ -52,13 +52,21 @@ def pick_question(
 
 
 def follow_up_for(question: Question, grade: Grade) -> tuple[int, str] | None:
-    """The key point to follow up (0-based) and the bank's prompt for it: a contradicted point first, then
-    the first missed or partly made one that has a prompt; None when nothing useful is missing."""
-    status = {i + 1: p.status for i, p in enumerate(grade.points)}
+    """The key point to follow up (0-based) and the bank's prompt for it: a contradicted point first, then, of
+    the missed or partly made points that have a prompt, the one the answer came least close to (the weakest
+    evidence, so the most clearly missed); None when nothing useful is missing.
+
+    Taking the first missed point in the bank's order instead asked about a point the answer had made in other
+    words in 14 of 62 follow-ups on tests/data/followup-tuning (a tuning set); the weakest one in 3 of 62. A
+    rule, with nothing fitted: on the conversation test set the same change went from 17 of 49 to 5 of 49."""
+    prompts: dict[int, str] = {}
+    for follow_up in question.follow_ups:
+        prompts.setdefault(follow_up.key_point, follow_up.ask)
     for wanted in (("contradicted",), ("missed", "partial")):
-        for follow_up in question.follow_ups:
-            if status.get(follow_up.key_point) in wanted:
-                return follow_up.key_point - 1, follow_up.ask
+        found = [(p.strength, n) for n, p in enumerate(grade.points, 1) if n in prompts and p.status in wanted]
+        if found:
+            point = min(found)[1]
+            return point - 1, prompts[point]
     return None
 
 

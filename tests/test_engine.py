@@ -334,3 +334,26 @@ def test_history_and_report_suggest_only_topics_the_candidate_chose(make, store,
     assert history["suggestion"]["topic"] == "rlhf"
     report = build_report(interview)
     assert "Practise again: make interview TOPIC=rlhf" in report["next_steps"]
+
+
+def test_the_follow_up_asks_for_the_point_most_clearly_missed(pool):
+    """Of the missed points with a prompt, the one the answer came least close to: a point listed first but made
+    in other words (weak evidence, not none) is not asked for again; a contradiction comes before any of them."""
+    from interviewer.planner import follow_up_for
+    from interviewer.types import Grade, PointResult
+
+    question = next(q for q in pool if len({f.key_point for f in q.follow_ups}) >= 2)
+    first, second = list(dict.fromkeys(f.key_point for f in question.follow_ups))[:2]  # the bank's order
+    ask = {f.key_point: f.ask for f in reversed(question.follow_ups)}
+
+    def graded(**points) -> Grade:
+        results = tuple(PointResult(p, "covered", strength=0.9) for p in question.key_points)
+        results = tuple(PointResult(r.point, points[f"p{n}"][0], strength=points[f"p{n}"][1]) if f"p{n}" in points
+                        else r for n, r in enumerate(results, 1))
+        return Grade(3, "D", results, "", "", "low")
+
+    said_in_other_words = graded(**{f"p{first}": ("missed", 0.45), f"p{second}": ("missed", 0.05)})
+    assert follow_up_for(question, said_in_other_words) == (second - 1, ask[second])
+    contradicted = graded(**{f"p{first}": ("missed", 0.05), f"p{second}": ("contradicted", 0.6)})
+    assert follow_up_for(question, contradicted) == (second - 1, ask[second])
+    assert follow_up_for(question, graded()) is None  # nothing missed: no follow-up
