@@ -198,10 +198,12 @@ class LlamaCppLLM:
         kept = [s for s in self._snapshots if self._common(s.tokens, list(tokens)) < len(s.tokens)]
         self._snapshots = (kept + [_Snapshot(tokens, bytes(buffer)[:written])])[-self._capacity:]
 
-    def _feed(self, tokens: list[int], start: int, deadline: float | None, *, give_way: bool = False) -> bool:
-        """Evaluate tokens[start:] in chunks; False when it stopped early to give way to a waiting call."""
+    def _feed(self, tokens: list[int], start: int, deadline: float | None, *, give_way: bool = False,
+              stop: threading.Event | None = None) -> bool:
+        """Evaluate tokens[start:] in chunks; False when it stopped early to give way to a waiting call, or
+        because `stop` was set (the reader left)."""
         for at in range(start, len(tokens), CHUNK):
-            if give_way and self._waiting:
+            if (give_way and self._waiting) or (stop is not None and stop.is_set()):
                 return False
             if deadline is not None and time.monotonic() > deadline:
                 raise LLMTimeout(f"the LLM ran out of time evaluating the prompt ({at} of {len(tokens)} tokens)")
@@ -252,11 +254,14 @@ class LlamaCppLLM:
                assistant: str = "") -> Iterator[str]:
         """Yield the reply's text as llama.cpp produces it (a generator); the reply continues from
         `assistant` when given. Generation runs in a worker that holds the model, so a slow or abandoned
-        reader never keeps it from other callers for long."""
+        reader never keeps it from other callers for long. When the reader stops early, the worker stops at its
+        next token or prompt chunk, and the reader waits for that (up to a second), so that the model is free,
+        not `busy`, once the reply is over."""
         pieces: queue.Queue = queue.Queue()
         stop = threading.Event()
-        threading.Thread(target=self._generate, args=(messages, assistant, max_tokens, deadline, pieces, stop),
-                         daemon=True, name="llm-generate").start()
+        worker = threading.Thread(target=self._generate, args=(messages, assistant, max_tokens, deadline, pieces,
+                                                               stop), daemon=True, name="llm-generate")
+        worker.start()
         try:
             while (piece := pieces.get()) is not None:
                 if isinstance(piece, Exception):
@@ -264,6 +269,7 @@ class LlamaCppLLM:
                 yield piece
         finally:
             stop.set()
+            worker.join(timeout=1.0)
 
     def _generate(self, messages, assistant, max_tokens, deadline, pieces: queue.Queue, stop: threading.Event):
         try:
@@ -271,7 +277,8 @@ class LlamaCppLLM:
             with self._foreground(deadline):
                 start = self._sync(tokens)
                 self.last_evaluated = len(tokens) - start
-                self._feed(tokens, start, deadline)
+                if not self._feed(tokens, start, deadline, stop=stop):
+                    return
                 for part in self._llama.create_completion(prompt=tokens, max_tokens=max_tokens, temperature=0.0,
                                                           seed=self.seed, stream=True):
                     text = part["choices"][0]["text"]
