@@ -425,7 +425,7 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
     truth, rules, classified, chosen = [], [], [], []
     asked_made = {"provisional": 0, "verified": 0}
     followed = {"provisional": 0, "verified": 0}
-    probes = found = 0
+    probes = found = confirmed = 0
     for item in items:
         q = store.get(item["question_id"])
         said = item["says"]
@@ -449,6 +449,8 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
             if target is not None:
                 followed[mode] += 1
                 asked_made[mode] += (target[0] + 1) in made
+                if mode == "provisional" and "verified" in grades:  # the target: 0 of these
+                    confirmed += (target[0] + 1) in made and grades["verified"].points[target[0]].status == "covered"
         if item.get("mentions"):
             probes += 1
             terms = [term for term, _ in related(said, q, lambda text: [h.question for h in store.search(text, k=3)])]
@@ -467,6 +469,7 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
               "everything_an_answer_accuracy": accuracy(["answer"] * len(truth)), "per_intent": per_intent,
               "follow_ups": {m: {"asked": followed[m], "asked_for_a_point_just_made": asked_made[m]}
                              for m in followed if followed[m]},
+              "follow_ups_on_a_point_made_and_confirmed_by_the_verified_grade": confirmed,
               "probes": {"answers_raising_a_concept": probes, "stored_question_found": found}}
     if judge is not None:
         result["replies"] = _reply_leaks(services, judge, [i for i in items if i["intent"] == "answer"][:replies],
@@ -720,6 +723,9 @@ def _print_conversation(c: dict) -> None:
     for mode, f in c["follow_ups"].items():
         print(f"| follow-ups on the {mode} grade asking for a point just made | "
               f"{f['asked_for_a_point_just_made']} of {f['asked']} |")
+    if "verified" in c["follow_ups"]:
+        print(f"| of the follow-ups asked (on the instant grade), those on a point just made that the verified grade "
+              f"confirms covered (target 0) | {c['follow_ups_on_a_point_made_and_confirmed_by_the_verified_grade']} |")
     p = c["probes"]
     print(f"| answers raising another concept where a stored question was found to probe | "
           f"{p['stored_question_found']} of {p['answers_raising_a_concept']} |")
