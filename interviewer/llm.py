@@ -131,11 +131,11 @@ class LlamaCppLLM:
     def _foreground(self, deadline: float | None):
         self._count(1, 1)
         try:
-            wait = -1 if deadline is None else max(0.0, deadline - time.monotonic())
-            acquired = self._lock.acquire(timeout=wait)
-        finally:
-            self._count(-1, 0)
-        try:
+            try:
+                wait = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+                acquired = self._lock.acquire(timeout=wait)
+            finally:
+                self._count(-1, 0)
             if not acquired:
                 raise LLMTimeout("the LLM was busy with another call until the deadline")
             try:
