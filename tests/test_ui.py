@@ -123,7 +123,7 @@ def test_spoken_answer_is_transcribed_graded_and_answered_aloud(app, services, t
     client = Client(app, verbose=False)
     chat, report, files, box, countdown, audio, caption, timings = client.predict(["kv-cache"], "fresher", 3, 120, True,
                                                                 api_name="/start")
-    assert "Question 1 of 2" in caption  # the line being said, beside the player
+    assert "Question 1 of 3" in caption  # the line being said, beside the player
     segments = _streamed_seconds(audio)  # the greeting and first question, spoken, a sentence at a time
     said = " ".join(_text(m) for m in chat)
     expected = sum(c.seconds for c in services.tts.synthesize(said))
@@ -201,7 +201,7 @@ def test_a_password_keeps_strangers_out(services):
             Client(url, verbose=False)
         chat, *_ = Client(url, auth=("interviewer", "s3cret"), verbose=False).predict(
             ["rlhf"], "mid", 3, 120, False, api_name="/start")
-        assert "Question 1 of 2" in _text(chat[-1])
+        assert "Question 1 of 3" in _text(chat[-1])
     finally:
         demo.close()
 
