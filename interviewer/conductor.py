@@ -55,6 +55,8 @@ class Spoken:
 
 Event = Graded | Spoken
 
+REPLY_SENTENCES = 2  # sentences of acknowledgement at most, as the reply prompt (prompts/reply.j2) asks
+
 
 @dataclass(frozen=True)
 class ConductorOptions:
@@ -201,11 +203,17 @@ class Conductor:
         asked: list[str] = []
         if self.dialogue is not None:
             grade = interview.turns[-1].grade
-            for sentence in self._written(context, plan.reply_kind, plan.ask, grade.not_covered, grade.score >= 7):
+            most = REPLY_SENTENCES + (plan.kind == "follow_up")  # a follow-up: its question after them
+            for n, sentence in enumerate(
+                    self._written(context, plan.reply_kind, plan.ask, grade.not_covered, grade.score >= 7), 1):
                 if plan.kind == "follow_up" and (asked or "?" in sentence):
                     asked.append(sentence)  # the follow-up itself, said once it is complete
+                    if _asks(sentence):
+                        break  # asked: the model stops here instead of writing what would not be said
                 elif "?" not in sentence:  # a question the plan did not call for is dropped
                     yield Spoken("ack", sentence, group, written=True)
+                if n >= most:
+                    break  # the prompt asks for at most two sentences; the verdicts wait for the model
         if plan.kind == "follow_up":
             text = " ".join(asked) if asked and _asks(asked[-1]) else ""
             if not text:

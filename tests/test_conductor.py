@@ -243,3 +243,33 @@ def test_a_reply_does_not_queue_behind_another_candidates_call(run, caplog):
     prompt = conductor.interview.prompt  # the bank's own words: its follow-up prompt, or the next question
     assert prompt.text in [f.ask for f in question.follow_ups] + [prompt.question.question]
     assert conductor.interview.turns[-1].verified  # the verdicts wait their turn: the reply is already out
+
+
+class CountingLLM(FakeLLM):
+    """A fake whose stream records how many pieces were read from it before the reader stopped."""
+
+    read = 0
+
+    def stream(self, messages, **kwargs):
+        for piece in super().stream(messages, **kwargs):
+            self.read += 1
+            yield piece
+
+
+def test_the_reply_stops_once_its_question_is_asked_or_two_sentences_are_said(run):
+    """The model is stopped at the follow-up's question (what it writes after would never be said, and the
+    verdicts wait for it); a reply with no question to ask says two sentences at most."""
+    rambling = "You named the humans. What happens to their judgements next? Also this. And that. More. Even more."
+    llm = CountingLLM(reply=rambling, choices=verdicts("no"))
+    out = events(run(llm), "Humans are involved somehow.")
+    [follow] = [e for e in out if isinstance(e, Spoken) and e.kind == "follow_up"]
+    assert follow.written and follow.text == "What happens to their judgements next?"
+    assert llm.read < len(rambling.split())  # not read to the end
+
+    llm = CountingLLM(reply="One thing you said is right. The second sentence. A third one. A fourth one.",
+                      choices=verdicts("yes"))
+    conductor = run(llm, questions=2)
+    conductor.verify = VerifyOptions(instant_weight=0)
+    out = events(conductor, conductor.interview.prompt.question.answer)  # a strong answer: it moves on
+    acks = [e.text for e in out if isinstance(e, Spoken) and e.kind == "ack" and e.written]
+    assert acks == ["One thing you said is right.", "The second sentence."]
