@@ -43,6 +43,14 @@ def embedder(services):
     return services.embedder
 
 
+def k8s_notes(folder: Path) -> Path:
+    """The candidate's own notes, given beside the description: what the written questions stand on (the
+    description only names Kubernetes, and a point must be stated in its passages)."""
+    notes = folder / "k8s-notes.md"
+    notes.write_text(f"# Running GPU jobs on Kubernetes\n\n{K8S_ANSWER}\n")
+    return notes
+
+
 def k8s_draft() -> dict:
     return {"question": "How does Kubernetes decide where a GPU training job runs ({n})?", "answer": K8S_ANSWER,
             "key_points": K8S_POINTS,
@@ -85,7 +93,7 @@ def test_a_job_description_becomes_a_topic_of_bank_and_written_questions(tmp_pat
     llm = ScriptedLLM([k8s_draft()])
     services = services_with(tmp_path, llm)
     services.__dict__["embedder"] = embedder
-    report = services.prepare([], "acme-ml", questions=2, levels=["mid", "senior"],
+    report = services.prepare([k8s_notes(tmp_path)], "acme-ml", questions=2, levels=["mid", "senior"],
                               job=D.job_description(str(JOB)))
     rlhf, tokens, k8s = report.requirements
     bank = {q.id: q for q in services.bank.questions}
@@ -128,12 +136,13 @@ def test_a_rerun_from_the_command_line_reuses_everything_and_bank_check_finds_a_
         tmp_path, embedder, monkeypatch, capsys):
     services = services_with(tmp_path, ScriptedLLM([k8s_draft()]))
     services.__dict__["embedder"] = embedder
-    first = services.prepare([], "acme-ml", questions=1, levels=["mid"], job=D.job_description(str(JOB)))
+    notes = k8s_notes(tmp_path)
+    first = services.prepare([notes], "acme-ml", questions=1, levels=["mid"], job=D.job_description(str(JOB)))
     again = services_with(tmp_path, Forbidden())  # the second run goes through the command line
     again.__dict__["embedder"] = embedder
     monkeypatch.setattr("interviewer.cli._services", lambda settings: again)
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path / "data"))
-    assert main(["prepare", "--job-description", str(JOB), "--topic", "acme-ml", "--questions", "1",
+    assert main(["prepare", str(notes), "--job-description", str(JOB), "--topic", "acme-ml", "--questions", "1",
                  "--levels", "mid", "--json"]) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["reused"] == 1 and second["requirements"] == first.requirements and second["uncovered"] == []

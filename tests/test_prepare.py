@@ -207,6 +207,17 @@ def test_a_lenient_verdict_alone_does_not_ground_a_point_the_notes_never_state(t
     assert kept["key_points"] == POINTS[:3] and report.outcomes[0].removed_points == 1
 
 
+def test_a_true_point_the_notes_do_not_state_does_not_stand_on_them(tmp_path, embedder):
+    """The verdict says yes (general knowledge, as the model's is), but the notes hold few of the point's words:
+    it is not grounded in them."""
+    general = "Logs are lumber sawn from felled trees in forests."
+    services = services_with(tmp_path, ScriptedLLM([draft(points=[*POINTS[:3], general])]))
+    services.__dict__["embedder"] = embedder
+    report = services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
+    [kept] = [o.question for o in report.kept]
+    assert kept["key_points"] == POINTS[:3] and report.outcomes[0].removed_points == 1
+
+
 def test_a_question_the_notes_do_not_support_is_dropped_with_a_note(tmp_path, embedder):
     made_up = draft(points=["Astronauts train underwater.", "Astronauts eat dried food.", *POINTS[:2]],
                     follow_ups=[{"key_point": 1, "ask": "How do astronauts rehearse a spacewalk?"}])
