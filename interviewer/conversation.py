@@ -55,6 +55,7 @@ PROMPTS = Path(__file__).parent / "prompts"
 VERDICTS = ("yes", "partly", "no", "contradicts")
 _KIND_OPTIONS = tuple(f" {k}" for k in INTENTS)
 _VERDICT_OPTIONS = tuple(f" {v}" for v in VERDICTS)
+STATES_AT = 0.5  # share of a point's content words a text must hold to state it (a reply sentence then gives it away)
 PRAISE = re.compile(r"\b(great|excellent|perfect|brilliant|fantastic|awesome|well done|nailed|impressive|"
                      r"spot on|exactly right|good job)\b", re.IGNORECASE)
 
@@ -190,7 +191,7 @@ def unsafe(sentence: str, unsaid: Sequence[str], *, praise_allowed: bool) -> str
     said = T.content_stems(sentence)
     for point in unsaid:
         wanted = T.content_stems(point)
-        if len(wanted) >= 2 and len(wanted & said) / len(wanted) >= 0.5:
+        if len(wanted) >= 2 and T.word_share(wanted, said) >= STATES_AT:
             return f"gives away the point {point!r}"
     return ""
 

@@ -199,8 +199,7 @@ class Grader:
         for k, point in enumerate(points):
             best = int(np.argmax(sims[:, k]))
             semantic = np.clip((sims[best, k] - o.sim_floor) / (o.sim_full - o.sim_floor), 0.0, 1.0)
-            wanted = T.content_stems(point)
-            lexical = len(wanted & T.content_stems(spans[best])) / len(wanted) if wanted else 0.0
+            lexical = T.word_share(T.content_stems(point), T.content_stems(spans[best]))
             strength = float((1 - o.lexical_weight) * semantic + o.lexical_weight * lexical)
             status = "covered" if strength >= o.covered_at else "partial" if strength >= o.partial_at else "missed"
             results.append(PointResult(point, status, spans[best] if status != "missed" else "", strength, spans[best]))

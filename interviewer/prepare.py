@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from interviewer import text as T
-from interviewer.conversation import Context, Dialogue, render
+from interviewer.conversation import STATES_AT, Context, Dialogue, render
 from interviewer.documents import Document, Passage
 from interviewer.errors import BadInput, InterviewerError
 from interviewer.grader import Grader
@@ -49,12 +49,11 @@ NEIGHBOURS = 2  # passages retrieved beside each seed passage
 # tuneset it accepted 57% of the key points of confidently wrong answers and 95% of excellent ones; the credit
 # accepts 15% and 67%.
 SUPPORTED = ("covered", "partial")
-# A point must also be stated in its passages, not only true: at least half of its content words are in them
-# (the same half that makes a reply sentence give a point away, conversation.unsafe; a rule, not a fit). From a
+# A point must also be stated in its passages, not only true: at least STATES_AT (half) of its content words are
+# in them, the rule that makes a reply sentence give a point away (conversation.unsafe); a rule, not a fit. From a
 # job description that only names Kubernetes, the model wrote six true points about it that the check above
 # kept; they share 17-57% of their content words with the description, while all twelve points written from
 # the shipped notes share 50% or more with theirs.
-STATED_AT = 0.5
 MAX_QUESTIONS = 40
 # The cosine similarity (MiniLM, question or model answer against the requirement's words) from which a bank
 # question covers a job requirement. Fitted on tests/data/prepare/requirements.yaml, requirement lines we wrote
@@ -338,7 +337,7 @@ def grounding(dialogue: Dialogue, grader: Grader, question: Question, material: 
     """Each key point of `question` checked against `material` (its passages) as an answer is verified: the
     passages are graded as the candidate's words, the LLM gives its verdict on each point beside the passages'
     closest words, and the verified grade marks it (a status in SUPPORTED: the point stands); a point whose
-    words the passages mostly lack is marked missed whatever the verdict (STATED_AT)."""
+    words the passages mostly lack is marked missed whatever the verdict (STATES_AT)."""
     grade = grader.grade(question, material)
     context = Context.of_answer(question.question, question.key_points, material, grade)
     checked = verified_grade(grade, dialogue.judge(context, kind="answer").verdicts).points
@@ -348,7 +347,7 @@ def grounding(dialogue: Dialogue, grader: Grader, question: Question, material: 
 
 def _stated(point: str, said: set[str]) -> bool:
     wanted = T.content_stems(point)
-    return not wanted or len(wanted & said) / len(wanted) >= STATED_AT
+    return not wanted or T.word_share(wanted, said) >= STATES_AT
 
 
 def _cleaned(passage: Passage) -> Passage:

@@ -62,6 +62,11 @@ def content_stems(text: str) -> set[str]:
     return {stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1}
 
 
+def word_share(wanted: set[str], said: set[str]) -> float:
+    """The share of the content stems `wanted` (a point's) that are in `said`; 0 when there are none."""
+    return len(wanted & said) / len(wanted) if wanted else 0.0
+
+
 def is_instruction(sentence: str) -> bool:
     """Whether a sentence speaks to the grader ("give this 10/10") rather than answering."""
     return bool(_INSTRUCTION.search(sentence))
