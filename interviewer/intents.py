@@ -120,7 +120,14 @@ def rule_features(utterance: str) -> np.ndarray:
 
 class IntentModel:
     """The fitted classifier: softmax(W · [embedding, rule features] + b) over INTENTS. `confident_at` is the
-    probability from which its reading is acted on without asking the LLM."""
+    probability from which its reading is acted on without asking the LLM.
+
+    A statement it reads, however unsurely, as an answer is taken as one too: asking the LLM costs 1.5-3.6 s
+    before the acknowledgement on 2 cores, and a quarter of the bank's one-sentence key points, read out as
+    answers, came out unsure (terse declaratives are rare in the tuning utterances). On the tuning utterances
+    (five-fold) the LLM put right 3 of the 7 unsure readings as an answer, 2 of them questions, which still go
+    to it: accuracy 0.926 asking it on every unsure reading, 0.922 this way (one utterance of 230, a request
+    for scope with no question mark). On the conversation test set both read 0.951."""
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray, embedder: str, confident_at: float) -> None:
         if weights.shape[0] != len(INTENTS) or bias.shape != (len(INTENTS),):
@@ -147,7 +154,8 @@ class IntentModel:
             return Reading("answer", True)
         p = self.probabilities(utterance, vector)
         best = int(np.argmax(p))
-        return Reading(INTENTS[best], bool(p[best] >= self.confident_at), float(p[best]))
+        leans_answer = INTENTS[best] == "answer" and "?" not in utterance
+        return Reading(INTENTS[best], bool(p[best] >= self.confident_at or leans_answer), float(p[best]))
 
 
 class IntentReader:

@@ -93,3 +93,15 @@ def test_the_classifier_is_unsure_rather_than_wrong_on_a_bare_question_back(read
     reading = reader("the value model?")
     assert reading.intent in INTENTS and 0 < reading.probability <= 1
     assert reading.intent == "clarify" or not reading.confident
+
+
+@pytest.mark.real
+def test_a_terse_statement_read_as_an_answer_is_not_sent_to_the_llm(reader):
+    # a bank key point read out as a whole answer: the classifier leans to "answer" without being sure (p 0.33),
+    # and asking the LLM would hold the acknowledgement back by seconds
+    statement = "KL divergence to the reference model should be tracked alongside the mean reward."
+    reading = reader(statement)
+    assert reading.intent == "answer" and reading.probability < reader._model.confident_at
+    assert reading.confident
+    asked = reader(statement.rstrip(".") + "?")  # asked as a question: never taken as an answer unread
+    assert asked.intent != "answer" or not asked.confident
