@@ -85,8 +85,9 @@ class Conductor:
     # while the candidate talks -------------------------------------------------------------------
 
     def listening(self, so_far: str) -> None:
-        """The words heard so far on the open prompt: evaluate the reply prompt up to them in the background."""
-        if self.dialogue is None or self.interview.phase != "listen" or not so_far.strip():
+        """The words heard so far on the open prompt (none yet as it opens: the question is read then): evaluate
+        the reply prompt up to them in the background."""
+        if self.dialogue is None or self.interview.phase != "listen":
             return
         context = self._context(so_far)
         threading.Thread(target=self._prefill, args=(context,), daemon=True, name="prefill").start()
