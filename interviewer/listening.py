@@ -261,6 +261,16 @@ class TurnListener:
                         "heard again when you next pause; or type your answer") from again
         return out
 
+    def heard_so_far(self) -> str:
+        """The words of the turn's stretches transcribed so far, in order, up to the first one still being
+        transcribed (or failed); never waits. What the LLM's prompt can be evaluated on while the candidate goes on."""
+        texts = []
+        for stretch in self._stretches:
+            if not stretch.heard.done() or stretch.heard.exception() is not None:
+                break
+            texts.append(stretch.heard.result().text)
+        return " ".join(text for text in texts if text).strip()
+
     def _result(self, stretch: _Stretch) -> Transcript:
         try:
             return stretch.heard.result(timeout=self.options.transcribe_wait_s)

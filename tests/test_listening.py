@@ -85,7 +85,11 @@ def test_speech_keeps_arriving_while_a_stretch_is_transcribed(services):
     second = _speech(services, "The policy is then fine-tuned on them.")
     results = _feed(listener, np.concatenate([_silence(0.5), first, _silence(1.0), second, _silence(1.0)]))
     assert all(r is None for r in results) and len(listener._stretches) == 2  # both queued, none awaited
+    assert listener.heard_so_far() == ""  # nothing transcribed yet, and asking does not wait
     gate.set()
+    listener._stretches[-1].heard.result(timeout=60)
+    so_far = re.findall(r"[a-z]+", listener.heard_so_far().lower())  # for the LLM's prompt, before the turn ends
+    assert so_far[0] == "rejection" and so_far[-1] == "them"
     done = [r for r in _feed(listener, _silence(1.5)) if r is not None]
     assert len(done) == 1
     words = re.findall(r"[a-z]+", done[0].text.lower())

@@ -169,3 +169,25 @@ def test_a_listener_made_for_the_prompt_answered_is_dropped_with_it(tab):
     tab.listen_with(object())
     _said(tab, WEAK)
     assert tab.listening and tab.listener is None
+
+
+def test_words_heard_while_the_candidate_talks_go_to_the_llm_prompt_once_each(tab, monkeypatch):
+    from interviewer.ui.app import _prefill
+
+    read = []
+    monkeypatch.setattr(tab.conductor, "listening", read.append)
+
+    class Listener:  # the hands-free listener, as far as the stream's handler asks it
+        so_far = ""
+
+        def heard_so_far(self):
+            return self.so_far
+
+    tab.listener = Listener()
+    _prefill(tab)  # nothing transcribed yet: nothing to read
+    Listener.so_far = "The reward model is trained"
+    _prefill(tab)
+    _prefill(tab)  # the next piece of audio, no new words: not read again
+    Listener.so_far = "The reward model is trained on human comparisons."
+    _prefill(tab)
+    assert read == ["The reward model is trained", "The reward model is trained on human comparisons."]

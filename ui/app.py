@@ -304,12 +304,22 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
             tab.problem = str(error)
             return f"{tab.interview.id}:problem:{time.monotonic()}", tab
         if heard is None:
+            _prefill(tab)
             return nothing
         t = tab.listener.timing  # counted from the end of the candidate's voice activity, not from the decision
         tab.timings = {"last_word": t.last_word_at, "turn_end": t.decided_at, "transcript": t.transcript_at}
         delivery = delivery_of(heard.words)
         tab.heard = (heard.text, delivery.to_dict() if delivery else None, key)
         return f"{tab.interview.id}:{len(tab.interview.turns)}:{len(tab.interview.exchanges)}", tab
+
+
+def _prefill(tab: Tab) -> None:
+    """The words transcribed so far, once more of them are, go to the LLM's reply prompt (evaluated in the
+    background), so that when the answer ends only its last stretch is left to read."""
+    so_far = tab.listener.heard_so_far() if tab.listener else ""
+    if so_far and so_far != tab.prefilled:
+        tab.prefilled = so_far
+        tab.conductor.listening(so_far)
 
 
 def barge_in(services: Services, tab: Tab | None) -> None:

@@ -60,6 +60,7 @@ class Tab:
     heard: tuple[str, dict | None, tuple] | None = None  # a hands-free answer waiting for its reply, with the
     # prompt it answers (words, delivery, prompt key)
     problem: str = ""  # what went wrong while listening hands-free, to be shown by the next reply
+    prefilled: str = ""  # the words of the answer being said that the LLM's prompt was last evaluated on
     _grade_at: int | None = None  # the chat message that shows the last answer's grade
     _ack: str = ""
     _shown: Graded | None = None  # the grade that message shows
