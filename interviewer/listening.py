@@ -266,9 +266,10 @@ class TurnListener:
         transcribed (or failed); never waits. What the LLM's prompt can be evaluated on while the candidate goes on."""
         texts = []
         for stretch in self._stretches:
-            if not stretch.heard.done() or stretch.heard.exception() is not None:
+            heard = stretch.heard
+            if not heard.done() or heard.cancelled() or heard.exception() is not None:
                 break
-            texts.append(stretch.heard.result().text)
+            texts.append(heard.result().text)
         return " ".join(text for text in texts if text).strip()
 
     def _result(self, stretch: _Stretch) -> Transcript:
