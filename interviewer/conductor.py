@@ -56,6 +56,9 @@ class Spoken:
 Event = Graded | Spoken
 
 REPLY_SENTENCES = 2  # sentences of acknowledgement at most, as the reply prompt (prompts/reply.j2) asks
+# Said before the last answer's verdicts, which the close waits for (it states the overall score): 8-10 s of
+# silence after "Thank you." on 2 cores otherwise
+CHECKING = "Let me check that answer against the key points before we wrap up."
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,8 @@ class Conductor:
         related = self._related(turn.answer, turn.question)
         plan = interview.plan(related)
         if plan.kind == "close" and turn.verification == "pending":
+            if self.dialogue is not None:  # the verdicts take seconds: the candidate hears why it is quiet
+                yield Spoken("wait", CHECKING, next(self._groups))
             yield from self._verified(context)
             plan = interview.plan(related)
         yield from self._reply(context, plan)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from interviewer.conductor import Conductor, Graded, Spoken
+from interviewer.conductor import CHECKING, Conductor, Graded, Spoken
 from interviewer.conversation import Dialogue
 from interviewer.errors import BackendUnavailable, LLMTimeout
 from interviewer.fakes import FakeEmbedder, FakeLLM
@@ -83,6 +83,8 @@ def test_the_last_answer_is_verified_before_the_close_states_the_overall_score(r
     graded = next(n for n, e in enumerate(out) if isinstance(e, Graded))
     close = next(n for n, e in enumerate(out) if isinstance(e, Spoken) and e.kind == "close")
     assert graded < close and out[graded].grade.score == 10 and conductor.interview.done
+    # while the verdicts are read the candidate is told why it is quiet, in words that give nothing away
+    assert [e.text for e in out[:graded] if isinstance(e, Spoken)] == ["Thank you.", CHECKING]
     assert "overall score is 10" in out[close].text  # the verified grade's, not the instant one's
     assert conductor.interview.turns[-1].decided_on == "verified"
 
