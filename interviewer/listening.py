@@ -24,6 +24,9 @@ from interviewer.types import Transcript, Word
 log = logging.getLogger(__name__)
 
 VAD_PAD_S = 0.1  # the VAD widens each stretch of speech by this much on both sides; the last word ends before
+CONFIRM_WAIT_S = 0.35  # the longest `feed` waits for the last stretch's words before the turn model's "finished"
+# stands: past it, the words are looked at with the next piece of audio (half a second later), since the page's
+# stream keeps one waiting piece and a handler busy for longer than that loses speech
 TURN_CONTEXT_S = 8.0  # audio the turn model hears, ending at the last word
 LEAD_S = 0.5  # audio before the turn's first word that the turn model hears too
 # Words an answer cannot end on: a speaker who stops after one of these is thinking, not finished. The forms of
@@ -108,6 +111,8 @@ class TurnListener:
     _asked_at: int | None = None  # the last word the turn model was asked about (once per pause)
     _probability: float | None = None
     _turn_failed: bool = False
+    _voice_end: tuple[int, float] | None = None  # where (stream sample, clock) the turn model said "finished",
+    # while the words are awaited to confirm it
     _held: str = ""  # the turn's end could not be heard: "failed" (tried again at the next end) or "busy"
     # (the recogniser was still at it: the end is tried again as soon as it has finished)
     _resampler: object = None  # a streaming resampler, so chunk edges add no clicks that sound like speech
@@ -116,20 +121,22 @@ class TurnListener:
     def feed(self, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Transcript | None:
         """Add mono audio (int16 or float, any rate); transcribe finished stretches of speech; return the whole
         answer once the turn has ended."""
+        arrived = time.time()  # the clock time of the end of this audio, for the turn's timings
         self._append(self._to_16k(samples, rate))
         spans = self._speech_spans()
         end = len(self._audio)
         if spans and self._turn_start is None:
             self._turn_start = self._offset + spans[0][0]
         if spans and spans[-1][1] >= end:
-            self._held = ""
+            self._held, self._voice_end = "", None
             return self._keep(spans, end)  # still speaking
         if self._held and not spans:
             if self._held == "busy" and all(s.heard.done() for s in self._stretches):
-                return self._end("recogniser caught up", decided=self._offset + end)
+                return self._end("recogniser caught up", decided=self._offset + end, at=arrived)
             return self._keep(spans, end)  # the last end failed: tried again once the candidate speaks again
-        if spans:
+        if spans:  # new speech: a "finished" heard before it no longer stands
             self._last_word = self._offset + max(spans[-1][1] - int(VAD_PAD_S * SAMPLE_RATE), spans[-1][0])
+            self._voice_end = None
         if self._last_word is None:
             return self._keep(spans, end)  # nothing said yet
         silence = (self._offset + end - self._last_word) / SAMPLE_RATE
@@ -140,13 +147,25 @@ class TurnListener:
             self._transcribe(start, stop)
         self._audio, self._offset = self._audio[end:], self._offset + end  # every stretch of it is sent
         self._held = ""
-        if reason == "turn model" and self._dangling():
-            return None  # "... optimised with": the words say it is unfinished, whatever the voice says
-        return self._end(reason, decided=self._offset)
+        decided, at = self._offset, arrived
+        if reason == "turn model":
+            self._voice_end = self._voice_end or (decided, at)
+            decided, at = self._voice_end  # the turn ended where the voice said so; the words only confirm it
+            if self._dangling() is not False:
+                return None  # "... optimised with": the words say it is unfinished, whatever the voice says; or
+                # they are still being transcribed, and are looked at again with the next piece of audio
+        return self._end(reason, decided=decided, at=at)
 
-    def _dangling(self) -> bool:
-        """Whether the words so far end on one that cannot end an answer ("the", "with", "and"). Waits for the
-        last stretch's transcript, which the turn's transcript needs anyway."""
+    def _dangling(self) -> bool | None:
+        """Whether the words so far end on one that cannot end an answer ("the", "with", "and"); None while the
+        last stretch is still being transcribed after CONFIRM_WAIT_S (the stream's handler must not wait longer)."""
+        if self._stretches:
+            try:
+                self._stretches[-1].heard.result(timeout=CONFIRM_WAIT_S)
+            except TimeoutError:
+                return None
+            except Exception:  # noqa: BLE001 (a failed stretch is tried again, and reported, by _heard)
+                pass
         last = next((heard.words[-1].text for heard in reversed(self._heard()) if heard.words), "")
         word = last.lower().strip(" .,;:!?\"'")
         if word in DANGLING:  # Whisper ends a stretch with a full stop even mid-sentence: the word decides
@@ -198,14 +217,15 @@ class TurnListener:
             return "fixed pause" if silence >= o.end_pause_s else None
         if silence >= o.max_pause_s:
             return "thinking pause limit"
-        if silence < o.check_pause_s or self._asked_at == self._last_word:
+        if silence < o.check_pause_s:
             return None
-        self._asked_at = self._last_word
-        self._probability = self._ask()
-        if self._probability is None:
-            return self._decide(silence)  # the model failed: the fixed pause decides from now on
-        log.debug("turn model: P(finished)=%.2f after %.2f s of silence", self._probability, silence)
-        return "turn model" if self._probability >= o.complete_above else None
+        if self._asked_at != self._last_word:  # once per pause; its answer stands until the candidate speaks again
+            self._asked_at = self._last_word
+            self._probability = self._ask()
+            if self._probability is None:
+                return self._decide(silence)  # the model failed: the fixed pause decides from now on
+            log.debug("turn model: P(finished)=%.2f after %.2f s of silence", self._probability, silence)
+        return "turn model" if self._probability is not None and self._probability >= o.complete_above else None
 
     def _ask(self) -> float | None:
         """The turn model's P(finished) for the turn so far, ending at the last word; None if it failed."""
@@ -293,11 +313,12 @@ class TurnListener:
             self._audio, self._offset = self._audio[len(self._audio):], decided
         if self._last_word is None:
             self._last_word = decided
-        return self._end("time up", decided=decided)
+        return self._end("time up", decided=decided, at=time.time())
 
-    def _end(self, reason: str, *, decided: int) -> Transcript | None:
-        """Put the turn's transcript together; None (and keep listening) when it holds too few words."""
-        decided_at, last_word, probability = time.time(), self._last_word, self._probability
+    def _end(self, reason: str, *, decided: int, at: float) -> Transcript | None:
+        """Put the turn's transcript together; None (and keep listening) when it holds too few words. `decided`:
+        the stream position at which the turn ended, which arrived at clock time `at`."""
+        decided_at, last_word, probability = at, self._last_word, self._probability
         stretches = self._heard()  # raises, keeping the stretches, when the recogniser failed
         self.reset()
         words = [word for heard in stretches for word in heard.words]
@@ -319,6 +340,7 @@ class TurnListener:
         self._audio, self._offset, self._recent = np.zeros(0, np.float32), 0, np.zeros(0, np.float32)
         self._stretches, self._last_word = [], None
         self._turn_start, self._asked_at, self._probability, self._held = None, None, None, ""
+        self._voice_end = None
 
 
 def _join(spans: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:

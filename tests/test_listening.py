@@ -162,3 +162,38 @@ def test_a_cough_is_not_an_answer_even_when_the_model_says_finished(services):
     burst = np.random.default_rng(1).normal(0, 0.3, SAMPLE_RATE // 4).astype(np.float32)
     assert all(r is None for r in _feed(listener, np.concatenate([_silence(0.5), burst, _silence(4.0)])))
     assert listener.timing is None
+
+
+def test_the_stream_never_waits_long_for_the_words_that_confirm_a_finished_answer(services):
+    """The page's stream keeps one waiting piece of audio: a handler busy for longer than a piece loses speech.
+    When the turn model hears the answer as finished but its words are still being transcribed, each piece waits
+    at most CONFIRM_WAIT_S for them; the turn ends, timed from where the voice finished, once they have come."""
+    import threading
+    import time
+
+    from interviewer.listening import CONFIRM_WAIT_S
+
+    gate = threading.Event()
+
+    class Slow:
+        def transcribe(self, audio, hint=""):
+            assert gate.wait(20), "the recogniser was never released"
+            return services.stt.transcribe(audio, hint=hint)
+
+    listener = TurnListener(Slow(), ListenOptions(check_pause_s=0.4, max_pause_s=3.0),
+                            turn=FakeTurnDetector(probability=0.99))
+    speech, audio = _answer(services)
+    waits = []
+    for i in range(0, len(audio) + 2 * SAMPLE_RATE, CHUNK):  # the answer, then two seconds of silence
+        piece = audio[i:i + CHUNK] if i < len(audio) else _silence(0.5)
+        began = time.perf_counter()
+        assert listener.feed(piece) is None  # its words are not in yet: the turn waits for them
+        waits.append(time.perf_counter() - began)
+    assert max(waits) < CONFIRM_WAIT_S + 0.2
+    gate.set()
+    listener._stretches[-1].heard.result(timeout=60)
+    done = listener.feed(_silence(0.5))
+    assert done is not None and "reward model" in done.text.lower() and listener.timing.reason == "turn model"
+    t = listener.timing
+    assert 0.4 <= t.decided_s - t.last_word_s < 0.4 + 0.5 + 0.05  # where the voice said "finished"
+    assert t.last_word_at < t.decided_at < t.transcript_at
