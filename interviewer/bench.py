@@ -90,7 +90,8 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
     the question's key points) is fed to `hear_stream` in half-second pieces, each sent once its audio has
     been spoken, as the browser sends it, then silence until the turn ends; the reply comes from
     `heard_reply`. Counted from the candidate's last word (where the synthesised speech really ends), so the
-    wait that decides the turn has ended is included, as Pipecat counts it."""
+    wait that decides the turn has ended is included, as Pipecat counts it. Each turn's stages, the page's and
+    the conductor's, go to `voice_turn_stages` (seconds from the last word): what a slow turn waited for."""
     from interviewer.ui.app import hear_stream, heard_reply, start
 
     questions = (turns + 1) // 2  # weak and strong answers alternate: some get follow-ups
@@ -98,6 +99,7 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
         tab = outputs[1]
     stages: dict[str, list[float]] = {"turn_end": [], "transcript": [], "score": [], "first_audio": [],
                                       "first_written_audio": []}
+    turns_seen: list[dict[str, float]] = []  # each turn's stages, page's and conductor's, from the last word
     step = 8000  # samples in half a second at 16 kHz
     for n in range(turns):
         if not tab.listening:
@@ -124,8 +126,11 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
         for key in stages:
             if key in t:  # no LLM-written line when the LLM was late or failed: the bank's words were spoken
                 stages[key].append(t[key] - last_word)
+        seen = {**tab.conductor.timings, **t}  # the page's stages win where both have one
+        turns_seen.append({k: round(v - last_word, 3) for k, v in sorted(seen.items(), key=lambda kv: kv[1])})
     return {f"voice_{k}_p{q}_s": _pct(v, q) for k, v in stages.items() if v for q in (50, 95)} | {
-        "voice_turns": len(stages["first_audio"]), "voice_turns_with_llm_audio": len(stages["first_written_audio"])}
+        "voice_turns": len(stages["first_audio"]), "voice_turns_with_llm_audio": len(stages["first_written_audio"]),
+        "voice_turn_stages": turns_seen}
 
 
 def bench_voice(services: Services) -> dict:
