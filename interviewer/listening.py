@@ -125,18 +125,19 @@ class TurnListener:
         self._append(self._to_16k(samples, rate))
         spans = self._speech_spans()
         end = len(self._audio)
-        if spans and self._turn_start is None:
-            self._turn_start = self._offset + spans[0][0]
+        if spans:  # new speech: a "finished" heard before it no longer stands
+            self._voice_end = None
+            if self._turn_start is None:
+                self._turn_start = self._offset + spans[0][0]
         if spans and spans[-1][1] >= end:
-            self._held, self._voice_end = "", None
+            self._held = ""
             return self._keep(spans, end)  # still speaking
         if self._held and not spans:
             if self._held == "busy" and all(s.heard.done() for s in self._stretches):
                 return self._end("recogniser caught up", decided=self._offset + end, at=arrived)
             return self._keep(spans, end)  # the last end failed: tried again once the candidate speaks again
-        if spans:  # new speech: a "finished" heard before it no longer stands
+        if spans:
             self._last_word = self._offset + max(spans[-1][1] - int(VAD_PAD_S * SAMPLE_RATE), spans[-1][0])
-            self._voice_end = None
         if self._last_word is None:
             return self._keep(spans, end)  # nothing said yet
         silence = (self._offset + end - self._last_word) / SAMPLE_RATE
