@@ -73,6 +73,14 @@ class TurnDetector(Protocol):
         ...
 
 
+class WordsDetector(Protocol):
+    """Reads whether the words said so far make a finished answer, whatever the voice sounds like."""
+
+    def complete_probability(self, text: str) -> float:
+        """P(the speaker's message ends after `text`), from its words alone."""
+        ...
+
+
 class TextToSpeech(Protocol):
     """Speech synthesis, streamed sentence by sentence."""
 

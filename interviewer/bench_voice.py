@@ -30,9 +30,11 @@ PAUSES_S = (1.0, 1.5, 2.0, 2.5, 3.0)  # thinking pauses, in turn
 
 
 def listener_for(services, mode: str, hint: str, options: ListenOptions | None = None) -> TurnListener:
-    """"fixed": the old fixed pause alone; "smart": the turn model with the settings' pauses."""
+    """"fixed": the old fixed pause alone; "smart": the turn and words models with the settings' pauses."""
     options = options or services.listen_options()
-    return TurnListener(services.stt, options, hint=hint, turn=services.turn if mode == "smart" else None)
+    smart = mode == "smart"
+    return TurnListener(services.stt, options, hint=hint, turn=services.turn if smart else None,
+                        words=services.words if smart else None)
 
 
 def stream(listener: TurnListener, script: Script, *, chunk_s: float = 0.5, paced: bool = False) -> dict:
@@ -45,6 +47,8 @@ def stream(listener: TurnListener, script: Script, *, chunk_s: float = 0.5, pace
         heard = listener.feed(script.audio[at:at + step])
         if heard is not None:
             break
+        if not paced:  # in stream time the recogniser and the words model keep up, as they do when paced
+            listener.settle()
     t = listener.timing if heard is not None else None
     out = {"ended": heard is not None, "text": heard.text if heard else "", "reason": t.reason if t else "never",
            "decided_s": t.decided_s if t else None}

@@ -94,3 +94,18 @@ class FakeTurnDetector:
         if self.fail is not None:
             raise self.fail
         return self.probability
+
+
+class FakeWords:
+    """Reads every text as finished with a fixed probability, or raises `fail`; records the texts it was given."""
+
+    def __init__(self, probability: float = 1.0, fail: Exception | None = None) -> None:
+        self.probability = probability
+        self.fail = fail
+        self.read: list[str] = []
+
+    def complete_probability(self, text: str) -> float:
+        self.read.append(text)
+        if self.fail is not None:
+            raise self.fail
+        return self.probability

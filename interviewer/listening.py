@@ -2,9 +2,11 @@
 still talking, and the turn ends when the candidate has finished, not merely paused.
 
 Voice activity (faster-whisper's Silero VAD) marks the pauses. After a short silence a turn model (Smart Turn)
-hears whether the speech sounds finished: if it does, the turn ends there; if not (a thinking pause mid-
-sentence, a trailing "and"), listening goes on until a longer limit. Without a turn model, or when it fails,
-a fixed pause ends the turn, as it always did.
+hears whether the speech sounds finished, and a words model reads whether what was said so far is: the voice
+ends the turn when the words do not say otherwise ("... optimised with" is never an answer's end), and when the
+voice is unsure, the words alone can end it once they are transcribed. Otherwise (a thinking pause mid-sentence)
+listening goes on until a longer limit. Without a turn model, or when it fails, a fixed pause ends the turn;
+without a words model, a list of words no answer ends on stands in for it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from interviewer.audio import SAMPLE_RATE
-from interviewer.backends import SpeechToText, TurnDetector
+from interviewer.backends import SpeechToText, TurnDetector, WordsDetector
 from interviewer.errors import BackendUnavailable
 from interviewer.types import Transcript, Word
 
@@ -29,9 +32,10 @@ CONFIRM_WAIT_S = 0.35  # the longest `feed` waits for the last stretch's words b
 # stream keeps one waiting piece and a handler busy for longer than that loses speech
 TURN_CONTEXT_S = 8.0  # audio the turn model hears, ending at the last word
 LEAD_S = 0.5  # audio before the turn's first word that the turn model hears too
-# Words an answer cannot end on: a speaker who stops after one of these is thinking, not finished. The forms of
-# "be" joined them when a candidate's "... and the policy is" [thinks] was heard as finished by the turn model; an
-# answer that does end on one ("yes, it is") waits for the thinking-pause limit, late but whole.
+# Words an answer cannot end on (all the words model has to go on where there is none): a speaker who stops after
+# one of these is thinking, not finished. The forms of "be" joined them when a candidate's "... and the policy is"
+# [thinks] was heard as finished by the turn model; an answer that does end on one ("yes, it is") waits for the
+# thinking-pause limit, late but whole.
 DANGLING = frozenset("""a an the and or but so because with without of to for from by into onto as than which
 who whose whom where while if whether its their our your my his her such between via per um uh er
 is are was were be been being""".split())
@@ -52,6 +56,13 @@ class ListenOptions:
     min_words: int = 2  # fewer words than this is not an answer ("mhm", a cough)
     idle_keep_s: float = 2.0  # audio kept while nobody speaks
     transcribe_wait_s: float = 60.0  # how long the turn's end waits for the recogniser before saying it failed
+    # The words model's P(the answer ends here), read once the pause's words are transcribed. At or above
+    # words_finished_above the turn ends even though the voice was unsure; below words_unfinished_below the words
+    # overrule a voice that sounds finished, for answers of words_veto_from words or more (the model reads the
+    # first few words of any message as unfinished: "I don't know" 0.002, "Skip" 0.001).
+    words_finished_above: float = 0.3
+    words_unfinished_below: float = 0.01
+    words_veto_from: int = 6
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,7 @@ class TurnTiming:
     decided_s: float  # stream: how much audio had arrived when the turn was decided
     decided_at: float  # clock: when the turn was decided
     transcript_at: float  # clock: when every stretch had been transcribed
-    reason: str  # what ended it: "turn model", "thinking pause limit", "fixed pause" or "time up"
+    reason: str  # what ended it: "turn model", "words", "thinking pause limit", "fixed pause" or "time up"
     probability: float | None = None  # the turn model's last P(finished), where it was asked
 
     @property
@@ -76,6 +87,7 @@ class TurnTiming:
 # busy transcribing for longer than a chunk lets the next chunk overwrite the one before, and speech is lost.
 # One worker: the recogniser takes one call at a time anyway.
 _RECOGNISER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcribe")
+_WORDS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="words")  # reads each stretch's words once heard
 
 
 @dataclass
@@ -86,6 +98,8 @@ class _Stretch:
     audio: np.ndarray
     shift: float  # seconds into the turn where it starts
     heard: Future
+    last_word: int = 0  # absolute sample index where its speech ends
+    finished: Future | None = None  # (word count, the words model's P(finished)) for the turn up to its end
 
 
 @dataclass
@@ -100,6 +114,7 @@ class TurnListener:
     options: ListenOptions = field(default_factory=ListenOptions)
     hint: str = ""
     turn: TurnDetector | None = None  # the turn model; None: the fixed pause decides
+    words: WordsDetector | None = None  # the words model; None: the list of words no answer ends on stands in
     timing: TurnTiming | None = None  # the stages of the turn that just ended
     last_pause_s: float = 0.0  # the silence, in seconds, after the last word of the turn that just ended
     _audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
@@ -152,25 +167,48 @@ class TurnListener:
         if reason == "turn model":
             self._voice_end = self._voice_end or (decided, at)
             decided, at = self._voice_end  # the turn ended where the voice said so; the words only confirm it
-            if self._dangling() is not False:
+            if self._unfinished() is not False:
                 return None  # "... optimised with": the words say it is unfinished, whatever the voice says; or
                 # they are still being transcribed, and are looked at again with the next piece of audio
         return self._end(reason, decided=decided, at=at)
 
-    def _dangling(self) -> bool | None:
-        """Whether the words so far end on one that cannot end an answer ("the", "with", "and"); None while the
-        last stretch is still being transcribed after CONFIRM_WAIT_S (the stream's handler must not wait longer)."""
+    def _unfinished(self) -> bool | None:
+        """Whether the words so far say the answer is unfinished though the voice sounds finished: the words
+        model reads them so (on an answer long enough for it to judge), or they end on a word no answer ends on
+        ("the", "with", "and"). None while the last stretch is still being transcribed or read after
+        CONFIRM_WAIT_S (the stream's handler must not wait longer): asked again with the next piece of audio."""
         if self._stretches:
+            last = self._stretches[-1]
             try:
-                self._stretches[-1].heard.result(timeout=CONFIRM_WAIT_S)
+                last.heard.result(timeout=CONFIRM_WAIT_S)
+                read = last.finished.result(timeout=CONFIRM_WAIT_S) if last.finished is not None else None
             except TimeoutError:
                 return None
             except Exception:  # noqa: BLE001 (a failed stretch is tried again, and reported, by _heard)
-                pass
+                read = None
+            if read is not None:
+                count, probability = read
+                if count >= self.options.words_veto_from and probability < self.options.words_unfinished_below:
+                    log.debug("turn model says finished, but the words say not (P=%.3f): still listening", probability)
+                    return True
         last = next((heard.words[-1].text for heard in reversed(self._heard()) if heard.words), "")
         word = last.lower().strip(" .,;:!?\"'")
         if word in DANGLING:  # Whisper ends a stretch with a full stop even mid-sentence: the word decides
             log.debug("turn model says finished, but the last word %r says not: still listening", last)
+            return True
+        return False
+
+    def _words_finished(self) -> bool:
+        """Whether the words model, having read every word up to the last one, says the answer has ended.
+        Never waits: False while the last stretch is being transcribed or read."""
+        if not self._stretches or self._stretches[-1].last_word != self._last_word:
+            return False  # the speech before this pause has not been sent to the recogniser yet
+        finished = self._stretches[-1].finished
+        if finished is None or not finished.done() or finished.exception() is not None or finished.result() is None:
+            return False
+        count, probability = finished.result()
+        if probability >= self.options.words_finished_above:
+            log.debug("the voice was unsure, the words say finished (P=%.3f, %d words)", probability, count)
             return True
         return False
 
@@ -226,7 +264,9 @@ class TurnListener:
             if self._probability is None:
                 return self._decide(silence)  # the model failed: the fixed pause decides from now on
             log.debug("turn model: P(finished)=%.2f after %.2f s of silence", self._probability, silence)
-        return "turn model" if self._probability is not None and self._probability >= o.complete_above else None
+        if self._probability is not None and self._probability >= o.complete_above:
+            return "turn model"
+        return "words" if self._words_finished() else None
 
     def _ask(self) -> float | None:
         """The turn model's P(finished) for the turn so far, ending at the last word; None if it failed."""
@@ -244,8 +284,24 @@ class TurnListener:
     def _transcribe(self, start: int, end: int) -> None:
         audio, shift = self._audio[start:end].copy(), (self._offset + start) / SAMPLE_RATE
         log.debug("stretch %.2f-%.2f s sent to the recogniser", shift, (self._offset + end) / SAMPLE_RATE)
-        self._stretches.append(_Stretch(audio, shift, _RECOGNISER.submit(self._recognise, audio, shift)))
         self._last_word = self._offset + max(end - int(VAD_PAD_S * SAMPLE_RATE), start)
+        stretch = _Stretch(audio, shift, _RECOGNISER.submit(self._recognise, audio, shift), self._last_word)
+        self._stretches.append(stretch)
+        if self.words is not None:
+            stretch.finished = _WORDS.submit(self._read, list(self._stretches))
+
+    def _read(self, stretches: list[_Stretch]) -> tuple[int, float] | None:
+        """The word count and the words model's P(finished) for the turn up to the last of `stretches`, once
+        each is transcribed; None where one failed or the model did (the voice and the word list decide)."""
+        try:
+            texts = [s.heard.result(timeout=self.options.transcribe_wait_s).text for s in stretches]
+            text = " ".join(t for t in texts if t).strip()
+            if not text:
+                return None
+            return len(text.split()), self.words.complete_probability(text)
+        except Exception as error:  # noqa: BLE001 (the recogniser's failures are reported by _heard; the model's here)
+            log.warning("the words model could not read the answer so far (%s: %s)", type(error).__name__, error)
+            return None
 
     def _recognise(self, audio: np.ndarray, shift: float) -> Transcript:
         began = time.perf_counter()
@@ -292,6 +348,15 @@ class TurnListener:
                 break
             texts.append(heard.result().text)
         return " ".join(text for text in texts if text).strip()
+
+    def settle(self) -> None:
+        """Wait until every stretch sent is transcribed and read: for measuring turn-taking in stream time, where
+        audio is fed faster than it is said and the recogniser would otherwise always be behind."""
+        for stretch in list(self._stretches):
+            for job in (stretch.heard, stretch.finished):
+                if job is not None:
+                    with suppress(Exception):
+                        job.result(timeout=self.options.transcribe_wait_s)
 
     def _result(self, stretch: _Stretch) -> Transcript:
         try:

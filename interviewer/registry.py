@@ -25,7 +25,7 @@ from interviewer.errors import BadInput, ModelCorrupt, ModelMissing
 log = logging.getLogger(__name__)
 
 Status = Literal["ok", "missing", "corrupt"]
-ROLES = ("llm", "stt", "tts", "embedder", "turn")
+ROLES = ("llm", "stt", "tts", "embedder", "turn", "words")
 FETCH_HINT = "run `make models` (or `interviewer models fetch`)"
 
 

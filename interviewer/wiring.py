@@ -148,6 +148,21 @@ class Services:
                         detail, self.settings.pause_seconds)
             return None
 
+    @cached_property
+    def words(self):
+        """The words model that reads whether an answer is finished, or None where it is missing or will not
+        load: a list of words no answer ends on stands in for it (logged: unsure turns then wait out the
+        thinking-pause limit)."""
+        try:
+            from interviewer.turn import WordsTurn
+
+            return WordsTurn(self.model_path("words"), threads=self.settings.threads)
+        except (KeyError, ModelMissing, ModelCorrupt, ImportError, RuntimeError, ValueError) as error:
+            detail = f"profile {self.settings.profile!r} names none" if isinstance(error, KeyError) else error
+            log.warning("no words model (%s); a hands-free answer the voice is unsure of ends after the %.1f s "
+                        "thinking-pause limit", detail, self.settings.thinking_pause_seconds)
+            return None
+
     def listen_options(self):
         """When hands-free turns end, from the settings."""
         from interviewer.listening import ListenOptions
@@ -157,10 +172,11 @@ class Services:
                              end_pause_s=s.pause_seconds)
 
     def listener(self, hint: str = ""):
-        """A hands-free listener for one answer: the recogniser, the turn model and the settings' pauses."""
+        """A hands-free listener for one answer: the recogniser, the turn and words models and the settings'
+        pauses."""
         from interviewer.listening import TurnListener
 
-        return TurnListener(self.stt, self.listen_options(), hint=hint, turn=self.turn)
+        return TurnListener(self.stt, self.listen_options(), hint=hint, turn=self.turn, words=self.words)
 
     @cached_property
     def tts(self):

@@ -1,7 +1,7 @@
 """Hands-free turn-taking on real audio: Piper speaks, the listener hears it arrive in half-second pieces.
 
-Without a turn model the fixed pause decides (the fallback); the turn model's own tests are in test_turn.py,
-and here a fake one stands in where only the listener's decisions are under test."""
+Without a turn model the fixed pause decides (the fallback); the turn and words models' own tests are in
+test_turn.py, and here fakes stand in for them where only the listener's decisions are under test."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from interviewer.audio import SAMPLE_RATE, chunks_to_16k
-from interviewer.fakes import FakeTurnDetector
+from interviewer.fakes import FakeTurnDetector, FakeWords
 from interviewer.listening import ListenOptions, TurnListener
 
 pytestmark = pytest.mark.real
@@ -197,3 +197,57 @@ def test_the_stream_never_waits_long_for_the_words_that_confirm_a_finished_answe
     t = listener.timing
     assert 0.4 <= t.decided_s - t.last_word_s < 0.4 + 0.5 + 0.05  # where the voice said "finished"
     assert t.last_word_at < t.decided_at < t.transcript_at
+
+
+def _settled(listener: TurnListener, audio: np.ndarray) -> list:
+    """Like _feed, but after each piece the recogniser and the words model catch up, as they do when the audio
+    arrives at the pace it is said (here it arrives as fast as it can be fed)."""
+    out = []
+    for i in range(0, len(audio), CHUNK):
+        out.append(listener.feed(audio[i:i + CHUNK]))
+        listener.settle()
+    return out
+
+
+def test_finished_words_end_a_turn_the_voice_was_unsure_of(services):
+    words = FakeWords(probability=0.5)
+    listener = TurnListener(services.stt, ListenOptions(check_pause_s=0.4, max_pause_s=3.0),
+                            turn=FakeTurnDetector(probability=0.1), words=words)
+    _, audio = _answer(services)
+    done = [r for r in _settled(listener, np.concatenate([audio, _silence(3.5)])) if r is not None]
+    assert len(done) == 1 and listener.timing.reason == "words"
+    assert listener.timing.decided_s - listener.timing.last_word_s < 2.0  # not the 3 s thinking-pause limit
+    assert "reward model" in words.read[-1].lower()  # it read the transcript
+
+
+def test_unfinished_words_overrule_a_voice_that_sounds_finished(services):
+    words = FakeWords(probability=0.001)
+    listener = TurnListener(services.stt, ListenOptions(check_pause_s=0.4, max_pause_s=2.5),
+                            turn=FakeTurnDetector(probability=0.99), words=words)
+    part = _speech(services, "The reward model is trained to predict")  # no word on the dangling list ends it
+    assert all(r is None for r in _settled(listener, np.concatenate([_silence(0.5), part, _silence(2.0)])))
+    words.probability = 0.5  # the sentence, once finished, reads finished
+    rest = np.concatenate([_speech(services, "which reply people prefer."), _silence(1.5)])
+    done = [r for r in _settled(listener, rest) if r is not None]
+    assert len(done) == 1 and listener.timing.reason == "turn model"
+    assert "prefer" in done[0].text.lower() and "trained" in done[0].text.lower()  # one answer, both parts
+
+
+def test_a_short_reply_is_not_overruled_by_the_words(services):
+    """The words model reads the first few words of any message as unfinished ("I don't know" 0.002): a reply
+    that short ends when the voice says so."""
+    listener = TurnListener(services.stt, ListenOptions(check_pause_s=0.4, max_pause_s=3.0),
+                            turn=FakeTurnDetector(probability=0.99), words=FakeWords(probability=0.001))
+    done = [r for r in _settled(listener, np.concatenate([_silence(0.5), _speech(services, "I don't know."),
+                                                          _silence(2.0)])) if r is not None]
+    assert len(done) == 1 and listener.timing.reason == "turn model"
+
+
+def test_a_failing_words_model_leaves_the_voice_to_decide_and_says_so(services, caplog):
+    listener = TurnListener(services.stt, ListenOptions(check_pause_s=0.4, max_pause_s=3.0),
+                            turn=FakeTurnDetector(probability=0.99), words=FakeWords(fail=RuntimeError("llama gone")))
+    _, audio = _answer(services)
+    with caplog.at_level(logging.WARNING, logger="interviewer.listening"):
+        done = [r for r in _settled(listener, np.concatenate([audio, _silence(2.0)])) if r is not None]
+    assert len(done) == 1 and listener.timing.reason == "turn model" and "reward model" in done[0].text.lower()
+    assert any("words model could not read" in r.message and "llama gone" in r.message for r in caplog.records)

@@ -1,4 +1,5 @@
-"""Smart Turn, the real model, on Piper's voice: a finished sentence sounds finished, a trailing word does not."""
+"""Smart Turn, the real model, on Piper's voice: a finished sentence sounds finished, a trailing word does not.
+The words model, the real one, on transcripts: a finished answer reads finished, one cut mid-sentence does not."""
 
 from __future__ import annotations
 
@@ -47,3 +48,55 @@ def test_a_profile_without_a_turn_model_falls_back_and_says_so(settings, tmp_pat
     with caplog.at_level(logging.WARNING, logger="interviewer.wiring"):
         assert Services(settings.model_copy(update={"models_dir": models})).turn is None
     assert any("no turn model" in r.message and "make models" in r.message for r in caplog.records)
+
+
+# --- the words model: the real one (Qwen2.5-Coder-0.5B), reading transcripts ---------------------------------
+
+FINISHED_AND_CUT = [  # a whole answer, and where a thinking pause falls in it (mid-clause, no closing word)
+    ("It keeps the policy close to the reference model.", "It keeps the policy close to the"),
+    ("Because without it the policy would exploit the reward model and drift into gibberish.",
+     "Because without it the policy would"),
+    ("Earlier tokens' keys and values are kept in memory, so generation does not recompute them.",
+     "Earlier tokens' keys and values are kept in memory, so generation does not"),
+]
+
+
+@pytest.mark.parametrize(("whole", "cut"), FINISHED_AND_CUT)
+def test_the_words_model_reads_a_finished_answer_from_one_cut_mid_sentence(services, whole, cut):
+    from interviewer.listening import ListenOptions
+
+    words = services.words
+    assert words is not None, "the words model is part of the test profile: run `make models PROFILE=test`"
+    o = ListenOptions()
+    finished, unfinished = words.complete_probability(whole), words.complete_probability(cut)
+    assert finished >= 0.1 > o.words_unfinished_below > unfinished, (finished, unfinished)
+    assert words.complete_probability(cut + ".") == pytest.approx(unfinished)  # Whisper's full stop is no end
+
+
+def test_the_words_model_evaluates_only_what_was_added(services):
+    """The words of a turn grow stretch by stretch: a call reuses the tokens of the call before."""
+    words = services.words
+    words.complete_probability("It keeps the policy close to the reference model.")
+    held = words._llama.n_tokens
+    grown = words.complete_probability("It keeps the policy close to the reference model. So the reward cannot")
+    assert words._llama.n_tokens > held and grown < 0.01
+    words._llama.reset()  # the same words read from nothing agree
+    assert words.complete_probability("It keeps the policy close to the reference model. So the reward cannot") \
+        == pytest.approx(grown, abs=1e-3)
+
+
+def test_a_profile_without_a_words_model_falls_back_and_says_so(settings, tmp_path, caplog):
+    import logging
+
+    import yaml
+
+    from interviewer.wiring import Services
+
+    models = tmp_path / "models"
+    models.mkdir()
+    registry = yaml.safe_load((settings.models_dir / "registry.yaml").read_text())
+    registry["profiles"]["test"].pop("words")
+    (models / "registry.yaml").write_text(yaml.safe_dump(registry))
+    with caplog.at_level(logging.WARNING, logger="interviewer.wiring"):
+        assert Services(settings.model_copy(update={"models_dir": models})).words is None
+    assert any("no words model" in r.message and "thinking-pause limit" in r.message for r in caplog.records)
