@@ -157,8 +157,8 @@ class TurnListener:
             return self._keep(spans, end)  # nothing said yet
         silence = (self._offset + end - self._last_word) / SAMPLE_RATE
         reason = self._decide(silence)
-        if reason is None:
-            return self._keep(spans, end)
+        if reason is None:  # once the turn model has heard this pause, its words are wanted now, not in a piece
+            return self._keep(spans, end, now=self._asked_at == self._last_word)
         for start, stop in _join(spans, int(self.options.segment_pause_s * SAMPLE_RATE)):
             self._transcribe(start, stop)
         self._audio, self._offset = self._audio[end:], self._offset + end  # every stretch of it is sent
@@ -178,10 +178,11 @@ class TurnListener:
         ("the", "with", "and"). None while the last stretch is still being transcribed or read after
         CONFIRM_WAIT_S (the stream's handler must not wait longer): asked again with the next piece of audio."""
         if self._stretches:
-            last = self._stretches[-1]
+            last, until = self._stretches[-1], time.monotonic() + CONFIRM_WAIT_S  # one wait for both
             try:
                 last.heard.result(timeout=CONFIRM_WAIT_S)
-                read = last.finished.result(timeout=CONFIRM_WAIT_S) if last.finished is not None else None
+                read = None if last.finished is None else last.finished.result(
+                    timeout=max(0.0, until - time.monotonic()))
             except TimeoutError:
                 return None
             except Exception:  # noqa: BLE001 (a failed stretch is tried again, and reported, by _heard)
@@ -200,13 +201,20 @@ class TurnListener:
 
     def _words_finished(self) -> bool:
         """Whether the words model, having read every word up to the last one, says the answer has ended.
-        Never waits: False while the last stretch is being transcribed or read."""
+        Waits at most CONFIRM_WAIT_S for its reading (False while it is still to come: asked again with the next
+        piece of audio)."""
         if not self._stretches or self._stretches[-1].last_word != self._last_word:
             return False  # the speech before this pause has not been sent to the recogniser yet
         finished = self._stretches[-1].finished
-        if finished is None or not finished.done() or finished.exception() is not None or finished.result() is None:
+        if finished is None:
             return False
-        count, probability = finished.result()
+        try:
+            read = finished.result(timeout=CONFIRM_WAIT_S)
+        except Exception:  # noqa: BLE001 (still to come; a failure was logged by _read)
+            return False
+        if read is None:
+            return False
+        count, probability = read
         if probability >= self.options.words_finished_above:
             log.debug("the voice was unsure, the words say finished (P=%.3f, %d words)", probability, count)
             return True
@@ -235,10 +243,11 @@ class TurnListener:
                          speech_pad_ms=int(VAD_PAD_S * 1000))
         return [(s["start"], s["end"]) for s in get_speech_timestamps(self._audio, vad)]
 
-    def _keep(self, spans: list[tuple[int, int]], end: int) -> None:
-        """Still listening: transcribe the stretches a long enough pause has closed, and drop what is done."""
+    def _keep(self, spans: list[tuple[int, int]], end: int, *, now: bool = False) -> None:
+        """Still listening: transcribe the stretches a long enough pause has closed (`now`: every stretch that
+        has ended), and drop what is done."""
         pause = int(self.options.segment_pause_s * SAMPLE_RATE)
-        closed = [s for s in _join(spans, pause) if end - s[1] >= pause]
+        closed = [s for s in _join(spans, pause) if end - s[1] >= (0 if now else pause)]
         for start, stop in closed:
             self._transcribe(start, stop)
         if closed:
