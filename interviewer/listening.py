@@ -302,13 +302,17 @@ class TurnListener:
     def _read(self, stretches: list[_Stretch]) -> tuple[int, float] | None:
         """The word count and the words model's P(finished) for the turn up to the last of `stretches`, once
         each is transcribed; None where one failed or the model did (the voice and the word list decide)."""
+        try:  # a reading later than the thinking-pause limit decides nothing: this worker is not held longer
+            texts = [s.heard.result(timeout=self.options.max_pause_s).text for s in stretches]
+        except Exception as error:  # noqa: BLE001 (the recogniser's failures and delays are reported by _heard)
+            log.debug("no words to read (%s)", type(error).__name__)
+            return None
         try:
-            texts = [s.heard.result(timeout=self.options.transcribe_wait_s).text for s in stretches]
             text = " ".join(t for t in texts if t).strip()
             if not text:
                 return None
             return len(text.split()), self.words.complete_probability(text)
-        except Exception as error:  # noqa: BLE001 (the recogniser's failures are reported by _heard; the model's here)
+        except Exception as error:  # noqa: BLE001 (any failure of the model must not lose the turn)
             log.warning("the words model could not read the answer so far (%s: %s)", type(error).__name__, error)
             return None
 
