@@ -191,3 +191,14 @@ def test_words_heard_while_the_candidate_talks_go_to_the_llm_prompt_once_each(ta
     Listener.so_far = "The reward model is trained on human comparisons."
     _prefill(tab)
     assert read == ["The reward model is trained", "The reward model is trained on human comparisons."]
+
+
+def test_the_timings_panel_says_what_ended_a_hands_free_answer():
+    """A slow turn end is explained: the voice, the words, or the thinking-pause limit decided it."""
+    from interviewer.ui.tab import timings_markdown
+
+    stages = {"last_word": 10.0, "turn_end": 13.2, "transcript": 13.3}
+    assert "| end of the answer decided (the thinking-pause limit) | +3.20 s |" in \
+        timings_markdown(stages, "thinking pause limit")
+    assert "end of the answer decided (your words read as finished)" in timings_markdown(stages, "words")
+    assert "| end of the answer decided | +3.20 s |" in timings_markdown(stages)  # typed: nothing to explain

@@ -53,7 +53,8 @@ def _outputs(tab: Tab, services: Services, text: str | None = None, speech: byte
     caption = f"🔊 *{markdown_safe(tab.caption)}*" if tab.caption else ""
     stages = {**(tab.conductor.timings if tab.conductor else {}), **tab.timings}
     box = gr.skip() if text is None else text
-    return tab.chat, tab, report, files, box, progress_html(tab), speech, caption, timings_markdown(stages)
+    return (tab.chat, tab, report, files, box, progress_html(tab), speech, caption,
+            timings_markdown(stages, tab.ended_by))
 
 
 def _speak(tab: Tab, services: Services, text: str | None = None):
@@ -216,7 +217,7 @@ def answer(services: Services, text: str, tab: Tab | None):
             text, cut = cap_answer(text, services.settings.max_answer_chars)
             if cut:
                 tab.say(f"✂️ {cut}")
-            tab.timings = {"turn_end": time.time()}
+            tab.timings, tab.ended_by = {"turn_end": time.time()}, ""
             yield from _reply_to(tab, services, text, text="")  # submitted: the box is cleared
     except Busy:
         yield from _busy(tab, services, text)
@@ -234,7 +235,7 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
                 yield from (_not_started(tab, services) if not tab.listening else _speak(tab, services))
                 return
             question = tab.interview.prompt.question
-            tab.timings = {"turn_end": time.time()}  # push-to-talk: the recording has just stopped
+            tab.timings, tab.ended_by = {"turn_end": time.time()}, ""  # push-to-talk: the recording has just stopped
             kept = services.keep_recording(tab.interview, Path(recording))
             wait_s = services.listen_options().transcribe_wait_s
             try:
@@ -308,6 +309,7 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
             return nothing
         t = tab.listener.timing  # counted from the end of the candidate's voice activity, not from the decision
         tab.timings = {"last_word": t.last_word_at, "turn_end": t.decided_at, "transcript": t.transcript_at}
+        tab.ended_by = t.reason
         delivery = delivery_of(heard.words)
         tab.heard = (heard.text, delivery.to_dict() if delivery else None, key)
         return f"{tab.interview.id}:{len(tab.interview.turns)}:{len(tab.interview.exchanges)}", tab
@@ -415,7 +417,7 @@ def tick(services: Services, text: str, tab: Tab | None):
                 yield from _speak(tab, services)
                 return
             said = " ".join(part for part in (text.strip(), spoken) if part)
-            tab.timings = {"turn_end": time.time()}
+            tab.timings, tab.ended_by = {"turn_end": time.time()}, ""
             yield from _reply_to(tab, services, said, timed_out=True, text="")  # submitted: cleared
     except Busy:
         yield idle

@@ -54,6 +54,7 @@ class Tab:
     overheard: deque = field(default_factory=lambda: deque(maxlen=OVERHEARD_CHUNKS))  # the microphone's last
     # pieces of audio while the interviewer spoke, kept in case the candidate is barging in
     timings: dict[str, float] = field(default_factory=dict)  # the last turn's stages, time.time() each
+    ended_by: str = ""  # what ended the last hands-free answer (TurnTiming.reason); "" for typed or recorded ones
     listener: TurnListener | None = None  # hands-free listening for the open prompt
     listener_key: tuple | None = None  # the prompt it was made for
     caption: str = ""  # the line the interviewer is saying, shown beside the player
@@ -222,11 +223,18 @@ def _last_answer(interview: Interview) -> str:
             f'({state})</span>')
 
 
-def timings_markdown(timings: dict[str, float]) -> str:
+ENDED_BY = {"turn model": "your voice sounded finished", "words": "your words read as finished",
+            "thinking pause limit": "the thinking-pause limit", "fixed pause": "the fixed pause",
+            "time up": "the answer time ran out", "recogniser caught up": "the recogniser caught up"}
+
+
+def timings_markdown(timings: dict[str, float], ended_by: str = "") -> str:
     """The last turn, stage by stage, in seconds from the candidate's last word (or the moment a typed or
-    recorded answer was sent)."""
+    recorded answer was sent), with what decided a hands-free answer had ended."""
     start = timings.get("last_word", timings.get("turn_end"))
     if start is None:
         return ""
-    rows = [f"| {label} | {timings[key] - start:+.2f} s |" for key, label in _STAGES if key in timings]
+    why = ENDED_BY.get(ended_by, ended_by)
+    rows = [f"| {label}{f' ({why})' if key == 'turn_end' and why else ''} | {timings[key] - start:+.2f} s |"
+            for key, label in _STAGES if key in timings]
     return "| stage | from your last word |\n|---|---|\n" + "\n".join(rows)
