@@ -42,7 +42,7 @@ def test_topics_and_models_as_json(run):
     assert rlhf["total"] == sum(rlhf["counts"].values()) >= 6 and rlhf["title"]
     done = run("-m", "interviewer.cli", "models", "--json")
     models = json.loads(done.stdout)
-    assert {m["role"] for m in models} == {"llm", "stt", "tts", "embedder", "turn"}
+    assert {m["role"] for m in models} == {"llm", "stt", "tts", "embedder", "turn", "words"}
     assert all(m["status"] == "ok" for m in models) and done.returncode == 0
 
 
