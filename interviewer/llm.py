@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 _FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
 CHUNK = 32  # prompt tokens evaluated per step: the granularity of deadlines and of giving way
+_OPEN = "\x00open\x00"  # stands for the words of a user message while the chat template is applied around it
 
 
 def parse_json_reply(text: str, shape: type[T]) -> T:
@@ -111,12 +113,34 @@ class LlamaCppLLM:
         """The chat template applied to `messages`, ready for the assistant's reply (which starts with
         `assistant`), as token ids."""
         rendered = self._format(messages=[{"role": m.role, "content": m.content} for m in messages])
-        text = rendered.prompt + assistant
-        tokens = self._tokenize(text)
+        return self._with_bos(self._tokenize(rendered.prompt + assistant), rendered.added_special)
+
+    def _with_bos(self, tokens: list[int], added_special: bool) -> list[int]:
         bos = self._llama.token_bos()
-        if not rendered.added_special and bos >= 0 and (not tokens or tokens[0] != bos):
+        if not added_special and bos >= 0 and (not tokens or tokens[0] != bos):
             tokens = [bos, *tokens]
         return tokens
+
+    @cached_property
+    def _user_message(self) -> tuple[str, str, bool]:
+        """The chat template around one user message: what comes before its words, what closes it, and whether
+        the template adds the BOS token itself."""
+        rendered = self._format(messages=[{"role": "user", "content": _OPEN}])
+        head, tail = rendered.prompt.split(_OPEN)
+        return head, tail, rendered.added_special
+
+    def open_message_tokens(self, text: str) -> list[int]:
+        """A user message still being said: the chat template's tokens up to the end of `text`, and none of
+        what closes the message."""
+        head, _, added_special = self._user_message
+        return self._with_bos(self._tokenize(head + text), added_special)
+
+    def message_end_tokens(self) -> list[int]:
+        """The first token of each way a user message can end where it stands: ".", "?", "!", or the template's
+        end of a message."""
+        model = self._llama._model
+        ends = [".", "?", "!", self._user_message[1].strip() or model.token_get_text(model.token_eos())]
+        return sorted({self._tokenize(end)[0] for end in ends})
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """How many tokens these messages take once the chat template is applied."""
@@ -227,6 +251,17 @@ class LlamaCppLLM:
             log.warning("prefill failed: %s", error)
         finally:
             self._lock.release()
+
+    def next_token_probabilities(self, tokens: list[int]) -> np.ndarray:
+        """The model's probability of each token of its vocabulary coming next after `tokens`; only what
+        follows the longest prefix the context already holds is evaluated."""
+        with self._foreground(None):
+            start = self._sync(tokens)
+            self.last_evaluated = len(tokens) - start
+            self._feed(tokens, start, None)
+            logits = self._logits().astype(np.float64)
+        odds = np.exp(logits - logits.max())
+        return odds / odds.sum()
 
     def choose(self, messages: Sequence[Message], slots: Sequence[Slot], *,
                deadline: float | None = None) -> list[dict[str, float]]:

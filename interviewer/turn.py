@@ -61,57 +61,22 @@ class WordsTurn:
     said, which is what a thinking pause in the middle of a sentence gives away when the voice does not.
     (LiveKit's turn detector works the same way, with a Qwen2.5-0.5B fine-tuned for it; this one is not.)
 
-    Thread-safe: one lock around the model. The words of a turn grow stretch by stretch, so each call evaluates
-    only the tokens after the longest prefix it shares with the call before.
+    Thread-safe: the model is the LLM backend's, with its lock, in a context of its own. The words of a turn grow
+    stretch by stretch, so each call evaluates only the tokens after the prefix it shares with the call before.
     """
 
-    MARK = "\x00words\x00"  # stands for the candidate's words while the chat template is applied
-
     def __init__(self, path: Path, *, threads: int | None = None, context_tokens: int = 2048) -> None:
-        import llama_cpp
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        from interviewer.llm import LlamaCppLLM
 
-        threads = threads or os.cpu_count() or 1
-        self._llama = llama_cpp.Llama(model_path=str(path), n_ctx=context_tokens, n_threads=threads,
-                                      n_threads_batch=threads, n_gpu_layers=0, verbose=False)
-        template = self._llama.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise ValueError(f"{path} has no chat template")
-        model = self._llama._model
-        rendered = Jinja2ChatFormatter(template=template, eos_token=model.token_get_text(model.token_eos()),
-                                       bos_token=model.token_get_text(model.token_bos()))(
-            messages=[{"role": "user", "content": self.MARK}]).prompt
-        head, tail = rendered.split(self.MARK)
-        self._head = head
-        ends = [".", "?", "!", tail.strip() or model.token_get_text(model.token_eos())]
-        self._ends = sorted({self._tokens(end)[0] for end in ends})  # the first token of each way to end
+        self._llm = LlamaCppLLM(path, context_tokens=context_tokens, threads=threads)
+        self._ends = self._llm.message_end_tokens()
         self._limit = context_tokens - 8
-        self._lock = threading.Lock()
         log.info("words model loaded from %s", path)
-
-    def _tokens(self, text: str) -> list[int]:
-        return self._llama.tokenize(text.encode(), add_bos=False, special=True)
 
     def complete_probability(self, text: str) -> float:
         """P(the answer ends after these words); the recogniser's closing punctuation is taken off first, since
         Whisper ends every stretch with a full stop, finished or not."""
-        words = text.strip().rstrip(" .,;:!?…-—\"'")
-        tokens = self._tokens(self._head + words)
+        tokens = self._llm.open_message_tokens(text.strip().rstrip(" .,;:!?…-—\"'"))
         if len(tokens) > self._limit:  # a very long answer: its end is what counts
-            tokens = self._tokens(self._head) + tokens[-(self._limit // 2):]
-        with self._lock:
-            llama = self._llama
-            held = llama.input_ids[:llama.n_tokens]
-            same = 0
-            for a, b in zip(held, tokens, strict=False):
-                if a != b:
-                    break
-                same += 1
-            keep = min(same, len(tokens) - 1)  # the last token is evaluated again, for its logits
-            llama._ctx.kv_cache_seq_rm(-1, keep, -1)
-            llama.n_tokens = keep
-            llama.eval(tokens[keep:])
-            logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),)).astype(np.float64)
-        logits -= logits.max()
-        odds = np.exp(logits)
-        return float(odds[self._ends].sum() / odds.sum())
+            tokens = self._llm.open_message_tokens("") + tokens[-(self._limit // 2):]
+        return float(self._llm.next_token_probabilities(tokens)[self._ends].sum())

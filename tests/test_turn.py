@@ -77,10 +77,10 @@ def test_the_words_model_evaluates_only_what_was_added(services):
     """The words of a turn grow stretch by stretch: a call reuses the tokens of the call before."""
     words = services.words
     words.complete_probability("It keeps the policy close to the reference model.")
-    held = words._llama.n_tokens
+    held = words._llm._llama.n_tokens
     grown = words.complete_probability("It keeps the policy close to the reference model. So the reward cannot")
-    assert words._llama.n_tokens > held and grown < 0.01
-    words._llama.reset()  # the same words read from nothing agree
+    assert words._llm._llama.n_tokens > held and grown < 0.01
+    words._llm._llama.reset()  # the same words read from nothing agree
     assert words.complete_probability("It keeps the policy close to the reference model. So the reward cannot") \
         == pytest.approx(grown, abs=1e-3)
 
