@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -178,11 +179,10 @@ class TurnListener:
         ("the", "with", "and"). None while the last stretch is still being transcribed or read after
         CONFIRM_WAIT_S (the stream's handler must not wait longer): asked again with the next piece of audio."""
         if self._stretches:
-            last, until = self._stretches[-1], time.monotonic() + CONFIRM_WAIT_S  # one wait for both
+            until = time.monotonic() + CONFIRM_WAIT_S  # one wait for both
             try:
-                last.heard.result(timeout=CONFIRM_WAIT_S)
-                read = None if last.finished is None else last.finished.result(
-                    timeout=max(0.0, until - time.monotonic()))
+                self._stretches[-1].heard.result(timeout=CONFIRM_WAIT_S)
+                read = self._reading(max(0.0, until - time.monotonic()))
             except TimeoutError:
                 return None
             except Exception:  # noqa: BLE001 (a failed stretch is tried again, and reported, by _heard)
@@ -205,20 +205,21 @@ class TurnListener:
         piece of audio)."""
         if not self._stretches or self._stretches[-1].last_word != self._last_word:
             return False  # the speech before this pause has not been sent to the recogniser yet
-        finished = self._stretches[-1].finished
-        if finished is None:
-            return False
         try:
-            read = finished.result(timeout=CONFIRM_WAIT_S)
-        except Exception:  # noqa: BLE001 (still to come; a failure was logged by _read)
+            read = self._reading(CONFIRM_WAIT_S)
+        except TimeoutError:
+            return False  # still to come
+        if read is None or read[1] < self.options.words_finished_above:
             return False
-        if read is None:
-            return False
-        count, probability = read
-        if probability >= self.options.words_finished_above:
-            log.debug("the voice was unsure, the words say finished (P=%.3f, %d words)", probability, count)
-            return True
-        return False
+        log.debug("the voice was unsure, the words say finished (P=%.3f, %d words)", read[1], read[0])
+        return True
+
+    def _reading(self, wait: float) -> tuple[int, float] | None:
+        """The words model's (word count, P(finished)) for the turn up to its last stretch, waiting at most `wait`
+        for it; None where there is none (no words model, or the stretch or the model failed: `_read` says
+        which). Raises TimeoutError while it is still to come."""
+        finished = self._stretches[-1].finished if self._stretches else None
+        return None if finished is None else finished.result(timeout=wait)
 
     def _to_16k(self, samples: np.ndarray, rate: int) -> np.ndarray:
         audio = samples.astype(np.float32) / (32768.0 if samples.dtype == np.int16 else 1.0)
@@ -308,7 +309,7 @@ class TurnListener:
             log.debug("no words to read (%s)", type(error).__name__)
             return None
         try:
-            text = " ".join(t for t in texts if t).strip()
+            text = _joined(texts)
             if not text:
                 return None
             return len(text.split()), self.words.complete_probability(text)
@@ -360,7 +361,7 @@ class TurnListener:
             if not heard.done() or heard.cancelled() or heard.exception() is not None:
                 break
             texts.append(heard.result().text)
-        return " ".join(text for text in texts if text).strip()
+        return _joined(texts)
 
     def settle(self) -> None:
         """Wait until every stretch sent is transcribed and read: for measuring turn-taking in stream time, where
@@ -401,7 +402,7 @@ class TurnListener:
         stretches = self._heard()  # raises, keeping the stretches, when the recogniser failed
         self.reset()
         words = [word for heard in stretches for word in heard.words]
-        text = " ".join(heard.text for heard in stretches if heard.text).strip()
+        text = _joined(heard.text for heard in stretches)
         if len(words) < self.options.min_words:
             log.info("turn dropped (%s): %d word(s) is not an answer", reason, len(words))
             return None  # a cough or an "mhm": keep listening
@@ -420,6 +421,11 @@ class TurnListener:
         self._stretches, self._last_word = [], None
         self._turn_start, self._asked_at, self._probability, self._held = None, None, None, ""
         self._voice_end = None
+
+
+def _joined(texts: Iterable[str]) -> str:
+    """The stretches' transcripts as one text, empty ones left out."""
+    return " ".join(text for text in texts if text).strip()
 
 
 def _join(spans: list[tuple[int, int]], gap: int) -> list[tuple[int, int]]:
