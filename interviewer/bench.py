@@ -246,9 +246,11 @@ def bench_verified(services: Services, answers: int = 6) -> dict:
     instant grade), then the verified grade, which comes after the whole reply. With the prompt evaluated while
     the candidate was talking (prefill at 60% and 90% of the words) and without (cold, on other questions so
     nothing is cached)."""
+    from interviewer.conductor import ConductorOptions
     from interviewer.conversation import Context
     from interviewer.eval import load_labelled
-    from interviewer.planner import follow_up_for
+    from interviewer.planner import follow_up_for, points_made
+    from interviewer.verdicts import made as made_alone
 
     dialogue = services.dialogue
     if dialogue is None:
@@ -270,7 +272,9 @@ def bench_verified(services: Services, answers: int = 6) -> dict:
         start = time.perf_counter()
         provisional = services.grader.grade(q, item["answer"])
         context = Context.of_answer(q.question, q.key_points, item["answer"], provisional)
-        target = follow_up_for(q, provisional)
+        made = points_made(q, provisional, lambda n, c=context, g=provisional: made_alone(
+            dialogue.point(c, n), g.points[n].strength), ConductorOptions().follow_up_checks)
+        target = follow_up_for(q, provisional, made)  # as the conductor asks it: its point checked first
         plan, ask = ("follow_up", target[1]) if target else ("move_on", "")
         first = None
         for _ in dialogue.reply(context, plan, ask=ask, unsaid=provisional.not_covered,

@@ -88,13 +88,15 @@ class Context:
 
     def verdict_slots(self) -> list[Slot]:
         """Where the model gives its verdict on each key point, each after the candidate's closest words."""
-        slots = []
-        for n, point in enumerate(self.key_points, 1):
-            span = " ".join(self.spans[n - 1].split()) if n <= len(self.spans) else ""
-            said = f"Candidate: {span or '(nothing)'}\n" if self.spans else ""
-            slots.append(Slot(f"{'Kind: answer' if n == 1 else ''}\n{said}Key point: {point}\nVerdict:",
-                              _VERDICT_OPTIONS))
-        return slots
+        return [self.verdict_slot(n, first=n == 0) for n in range(len(self.key_points))]
+
+    def verdict_slot(self, n: int, *, first: bool = True) -> Slot:
+        """Where the model gives its verdict on key point `n` (0-based), after the candidate's closest words;
+        `first`: as the first line of the model's reply."""
+        span = " ".join(self.spans[n].split()) if n < len(self.spans) else ""
+        said = f"Candidate: {span or '(nothing)'}\n" if self.spans else ""
+        return Slot(f"{'Kind: answer' if first else ''}\n{said}Key point: {self.key_points[n]}\nVerdict:",
+                    _VERDICT_OPTIONS)
 
 
 def closest_words(grade: Grade) -> tuple[str, ...]:
@@ -148,6 +150,19 @@ class Dialogue:
         if len(verdicts) != len(slots) or not all(np.isfinite(list(v.values())).all() for v in verdicts):
             raise BadModelOutput(f"the model gave no usable verdicts ({len(verdicts)} for {len(slots)} key points)")
         return Judgement("answer", verdicts)
+
+    def point(self, context: Context, n: int, *, deadline: float | None = None) -> dict[str, float]:
+        """The verdict on key point `n` (0-based) alone: one line of the verdicts' call, about a second once the
+        answer is evaluated, against several for all of them. Like `reply`, it never queues behind another
+        candidate's call (LLMBusy)."""
+        llm = self._get_llm()
+        if llm.busy:
+            raise LLMBusy("the model is busy with another candidate's turn")
+        [probabilities] = llm.choose(self.messages(context), [context.verdict_slot(n)], deadline=deadline)
+        verdict = {v: float(probabilities.get(f" {v}", np.nan)) for v in VERDICTS}
+        if not np.isfinite(list(verdict.values())).all():
+            raise BadModelOutput("the model gave no usable verdict on the key point")
+        return verdict
 
     def verify(self, question: str, key_points: Sequence[str], answer: str, provisional: Grade, *,
                options: VerifyOptions | None = None, deadline: float | None = None,

@@ -30,7 +30,7 @@ from interviewer.grader import EMPTY_VERDICTS, Reference
 from interviewer.knowledge.store import KnowledgeStore, open_client
 from interviewer.settings import REPO_ROOT, Settings
 from interviewer.types import Grade
-from interviewer.verdicts import VerifyOptions, belief, logit, marks, share, verified_grade, verified_score
+from interviewer.verdicts import VerifyOptions, belief, logit, made, marks, share, verified_grade, verified_score
 from interviewer.wiring import Services
 
 GRADED = REPO_ROOT / "tests" / "data" / "graded"
@@ -120,6 +120,31 @@ class Judge:
         self.cache[key] = value
         with self.path.open("a") as handle:
             handle.write(json.dumps({"key": key, "verdicts": value}) + "\n")
+
+    def made(self, question: str, key_points: tuple[str, ...], answer: str, provisional: Grade, n: int,
+             options: VerifyOptions) -> bool:
+        """Whether the LLM, reading key point `n` alone as the conductor does before asking a follow-up on it,
+        credits the answer with it (cached like the verdicts; False with `cached_only` when never read)."""
+        context = Context.of_answer(question, key_points, answer, provisional)
+        key = _order(json.dumps([self.model, "point", [m.content for m in Dialogue.messages(context)],
+                                 context.verdict_slot(n).forced]))
+        if key not in self.cache and self.cached_only:
+            return False
+        if key not in self.cache:
+            self._remember(key, self.dialogue.point(context, n))
+        return made(self.cache[key], provisional.points[n].strength, options)
+
+    def follow_up(self, question, answer: str, provisional: Grade, options: VerifyOptions,
+                  ) -> tuple[int, str] | None:
+        """The follow-up the conductor asks on the instant grade: planned, then its point checked (and the next
+        one's, see ConductorOptions.follow_up_checks)."""
+        from interviewer.conductor import ConductorOptions
+        from interviewer.planner import follow_up_for, points_made
+
+        made = points_made(question, provisional, lambda n: self.made(question.question, tuple(question.key_points),
+                                                                       answer, provisional, n, options),
+                           ConductorOptions().follow_up_checks)
+        return follow_up_for(question, provisional, made)
 
     def kind(self, question: str, key_points: tuple[str, ...], said: str) -> str:
         """The LLM's reading of an utterance's intent, cached like the verdicts (asked even with `cached_only`:
@@ -423,9 +448,10 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
     items = yaml.safe_load(EXCHANGES.read_text())
     reader = services.intents
     truth, rules, classified, chosen = [], [], [], []
-    asked_made = {"provisional": 0, "verified": 0}
-    followed = {"provisional": 0, "verified": 0}
-    probes = found = confirmed = 0
+    asked_made = {"provisional": 0, "checked": 0, "verified": 0}
+    followed = {"provisional": 0, "checked": 0, "verified": 0}
+    checked = {"provisional": 0, "checked": 0}  # follow-ups on a point made that the verified grade confirms
+    probes = found = 0
     for item in items:
         q = store.get(item["question_id"])
         said = item["says"]
@@ -444,13 +470,16 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
         if judge is not None and (verdicts := judge.verdicts(q.question, tuple(q.key_points), said,
                                                              grades["provisional"])) is not None:
             grades["verified"] = verified_grade(grades["provisional"], verdicts, options)
-        for mode, grade in grades.items():
-            target = follow_up_for(q, grade)
+        targets = {mode: follow_up_for(q, grade) for mode, grade in grades.items()}
+        if judge is not None:  # what the conductor asks: planned on the instant grade, its point checked first
+            targets["checked"] = judge.follow_up(q, said, grades["provisional"], options)
+        for mode, target in targets.items():
             if target is not None:
                 followed[mode] += 1
                 asked_made[mode] += (target[0] + 1) in made
-                if mode == "provisional" and "verified" in grades:  # the issue's target: 0 of these
-                    confirmed += (target[0] + 1) in made and grades["verified"].points[target[0]].status == "covered"
+                if mode in checked and "verified" in grades:  # the issue's target: 0 of these
+                    checked[mode] += ((target[0] + 1) in made
+                                      and grades["verified"].points[target[0]].status == "covered")
         if item.get("mentions"):
             probes += 1
             terms = [term for term, _ in related(said, q, lambda text: [h.question for h in store.search(text, k=3)])]
@@ -469,7 +498,7 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
               "everything_an_answer_accuracy": accuracy(["answer"] * len(truth)), "per_intent": per_intent,
               "follow_ups": {m: {"asked": followed[m], "asked_for_a_point_just_made": asked_made[m]}
                              for m in followed if followed[m]},
-              "follow_ups_on_a_point_made_and_confirmed_by_the_verified_grade": confirmed,
+              "follow_ups_on_a_point_made_and_confirmed_by_the_verified_grade": checked,
               "probes": {"answers_raising_a_concept": probes, "stored_question_found": found}}
     if judge is not None:
         result["replies"] = _reply_leaks(services, judge, [i for i in items if i["intent"] == "answer"][:replies],
@@ -483,7 +512,6 @@ def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: V
     exchange's own labels), by content words and by embedding similarity (≥ 0.7 counts), and for praise of an
     answer whose verified grade is under 7."""
     from interviewer.conversation import PRAISE, unsafe
-    from interviewer.planner import follow_up_for
 
     sentences = leaks_words = leaks_embedding = praised_weak = 0
     seconds = []
@@ -491,7 +519,7 @@ def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: V
         q = services.store.get(item["question_id"])
         provisional = services.grader.grade(q, item["says"])
         context = Context.of_answer(q.question, q.key_points, item["says"], provisional)
-        target = follow_up_for(q, provisional)
+        target = judge.follow_up(q, item["says"], provisional, options)
         plan, ask = ("follow_up", target[1]) if target else ("move_on", "")
         made = set(item.get("covers") or [])
         unmade = [point for n, point in enumerate(q.key_points, 1) if n not in made]
@@ -720,12 +748,15 @@ def _print_conversation(c: dict) -> None:
     print(f"| the fitted classifier alone (no LLM) | {c['classifier_accuracy']:.3f} |")
     print(f"| rules alone | {c['rules_only_accuracy']:.3f} |")
     print(f"| baseline: everything is an answer (as before) | {c['everything_an_answer_accuracy']:.3f} |")
+    modes = {"provisional": "on the instant grade", "verified": "on the verified grade",
+             "checked": "on the instant grade, each one's point read alone first (what the interviewer asks)"}
     for mode, f in c["follow_ups"].items():
-        print(f"| follow-ups on the {mode} grade asking for a point just made | "
+        print(f"| follow-ups {modes[mode]} asking for a point just made | "
               f"{f['asked_for_a_point_just_made']} of {f['asked']} |")
-    if "verified" in c["follow_ups"]:
-        print(f"| of the follow-ups asked (on the instant grade), those on a point just made that the verified grade "
-              f"confirms covered (target 0) | {c['follow_ups_on_a_point_made_and_confirmed_by_the_verified_grade']} |")
+    confirmed = c["follow_ups_on_a_point_made_and_confirmed_by_the_verified_grade"]
+    if "checked" in c["follow_ups"]:
+        print(f"| of the follow-ups asked, those on a point just made that the verified grade confirms covered "
+              f"(target 0) | {confirmed['checked']} (not read first: {confirmed['provisional']}) |")
     p = c["probes"]
     print(f"| answers raising another concept where a stored question was found to probe | "
           f"{p['stored_question_found']} of {p['answers_raising_a_concept']} |")

@@ -4,6 +4,7 @@ weak ones, never a repeat, and across sessions a preference for unseen questions
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from interviewer.knowledge.schema import LEVELS, Question
@@ -51,10 +52,11 @@ def pick_question(
     return random.Random(f"{seed}:{len(asked)}").choice(choices)
 
 
-def follow_up_for(question: Question, grade: Grade) -> tuple[int, str] | None:
+def follow_up_for(question: Question, grade: Grade, made: frozenset[int] = frozenset()) -> tuple[int, str] | None:
     """The key point to follow up (0-based) and the bank's prompt for it: a contradicted point first, then, of
     the missed or partly made points that have a prompt, the one the answer came least close to (the weakest
-    evidence, so the most clearly missed); None when nothing useful is missing.
+    evidence, so the most clearly missed); None when nothing useful is missing. Points in `made` (0-based:
+    found made since the grade was given) are not asked about.
 
     Taking the first missed point in the bank's order instead asked about a point the answer had made in other
     words in 14 of 62 follow-ups on tests/data/followup-tuning (a tuning set); the weakest one in 3 of 62. A
@@ -63,11 +65,25 @@ def follow_up_for(question: Question, grade: Grade) -> tuple[int, str] | None:
     for follow_up in question.follow_ups:
         prompts.setdefault(follow_up.key_point, follow_up.ask)
     for wanted in (("contradicted",), ("missed", "partial")):
-        found = [(p.strength, n) for n, p in enumerate(grade.points, 1) if n in prompts and p.status in wanted]
+        found = [(p.strength, n) for n, p in enumerate(grade.points, 1)
+                 if n in prompts and n - 1 not in made and p.status in wanted]
         if found:
             point = min(found)[1]
             return point - 1, prompts[point]
     return None
+
+
+def points_made(question: Question, grade: Grade, made: Callable[[int], bool], readings: int,
+                ) -> frozenset[int]:
+    """The key points (0-based) found made when each follow-up, in turn, is checked before it is asked: the
+    planned follow-up's point is read with `made` (False also when it could not be read), and while
+    the answer turns out to make it, the next follow-up's point is read, up to `readings` of them."""
+    found: set[int] = set()
+    while len(found) < readings and (target := follow_up_for(question, grade, frozenset(found))) is not None:
+        if not made(target[0]):
+            break
+        found.add(target[0])
+    return frozenset(found)
 
 
 def hint_for(question: Question, used: int) -> str:

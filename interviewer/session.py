@@ -259,12 +259,13 @@ class Interview:
             self.turns[-1] = replace(turn, verification=f"not verified: {note}")
         self._changed([])
 
-    def plan(self, related: list[tuple[str, Question]] = ()) -> Plan:
+    def plan(self, related: list[tuple[str, Question]] = (), made: frozenset[int] = frozenset()) -> Plan:
         """What follows the last graded answer. `related`: (term, question) pairs the candidate raised, found
-        by the caller in the store, any of which may be probed when nothing needs a follow-up."""
+        by the caller in the store, any of which may be probed when nothing needs a follow-up; `made`: key
+        points (0-based) the caller has since found made, which are not followed up."""
         self._require("grade")
         turn = self.turns[-1]
-        follow = self._follow_up(turn)
+        follow = self._follow_up(turn, made)
         if follow is not None:
             return follow
         main = [t for t in self.turns if t.kind == "main"]
@@ -405,12 +406,12 @@ class Interview:
             lines += [f.ask for f in question.follow_ups]
         return lines
 
-    def _follow_up(self, turn: Turn) -> Plan | None:
+    def _follow_up(self, turn: Turn, made: frozenset[int]) -> Plan | None:
         if turn.kind != "main" or turn.skipped or self.options.follow_ups < 1 or turn.grade.score >= planner.STRONG:
             return None
         if turn.grade.verdict == SAID_DONT_KNOW:
             return None  # "I don't know" is not followed up on the same thing
-        found = planner.follow_up_for(turn.question, turn.grade)
+        found = planner.follow_up_for(turn.question, turn.grade, made)
         if found is None:
             return None
         point, ask = found

@@ -199,12 +199,15 @@ def test_each_verdict_is_read_beside_the_candidates_closest_words_on_the_prompt_
     conductor = run(llm)
     question = conductor.interview.prompt.question
     events(conductor, "Humans compare two replies. A reward model learns from their choices.")
-    [replied, judged] = [f for f in llm.forced if f]
+    [checked, replied, judged] = [f for f in llm.forced if f]
     spans = [p.span for p in conductor.interview.turns[-1].provisional.points]
     for point, span in zip(question.key_points, spans, strict=True):  # each point right after its closest words
         assert f"Candidate: {span}\nKey point: {point}\nVerdict:" in judged
     assert replied.startswith("Kind: answer\nPlan: ask one follow-up") and judged.startswith("Kind: answer\n")
-    assert llm.prompts[-1] == llm.prompts[-2]  # one prompt: the verdicts reuse what the reply evaluated
+    # before the follow-up, the point it is about was read alone, in the same shape
+    assert checked.startswith("Kind: answer\n") and checked.count("Key point:") == 1
+    assert checked.removeprefix("Kind: answer") in judged
+    assert llm.prompts[-1] == llm.prompts[-2] == llm.prompts[-3]  # one prompt: each call reuses what it evaluated
     assert any(f.ask in replied for f in question.follow_ups)  # led by the bank's question, not "point N"
 
 
@@ -275,3 +278,71 @@ def test_the_reply_stops_once_its_question_is_asked_or_two_sentences_are_said(ru
     out = events(conductor, conductor.interview.prompt.question.answer)  # a strong answer: it moves on
     acks = [e.text for e in out if isinstance(e, Spoken) and e.kind == "ack" and e.written]
     assert acks == ["One thing you said is right.", "The second sentence."]
+
+
+def made(points: set[str]):
+    """A fake LLM's reading: the key points in `points` stated, the others not."""
+    def choose(messages, slot):
+        if slot.forced.strip() == "Kind:":
+            return {o: float(o == " answer") for o in slot.options}
+        wanted = " yes" if any(f"Key point: {p}\n" in slot.forced for p in points) else " no"
+        return {o: float(o == wanted) for o in slot.options}
+    return choose
+
+
+def planned(conductor: Conductor, said: str) -> int:
+    """The key point (0-based) a follow-up to `said` would be about, on the instant grade alone."""
+    from interviewer.planner import follow_up_for
+    return follow_up_for(conductor.interview.prompt.question, conductor.interview.grader.grade(
+        conductor.interview.prompt.question, said))[0]
+
+
+def test_a_follow_up_is_not_asked_about_a_point_the_llm_reads_as_made(run):
+    llm = FakeLLM(reply="Good.")
+    conductor = run(llm, questions=3)
+    question = conductor.interview.prompt.question
+    said = "Humans compare two replies. A reward model learns from their choices."
+    first = planned(conductor, said)
+    llm.choices = made({question.key_points[first]})  # made in words the embeddings missed
+    events(conductor, said)
+    prompts = {f.key_point - 1: f.ask for f in question.follow_ups}
+    [replied] = [f for f in llm.forced if f.startswith("Kind: answer\nPlan:")]
+    assert conductor.interview.prompt.kind == "follow_up" and prompts[first] not in replied
+    second = next(n for n, ask in prompts.items() if ask in replied)  # the next point instead, itself read first
+    checks = [f for f in llm.forced if f.count("Key point:") == 1]
+    assert [question.key_points[first] in checks[0], question.key_points[second] in checks[1]] == [True, True]
+    assert conductor.interview.prompt.text != prompts[first]
+
+
+def test_with_every_point_read_as_made_a_follow_up_reads_two_points_at_most_and_asks_about_neither(run):
+    llm = FakeLLM(reply="Good.", choices=verdicts("yes"))
+    conductor = run(llm, questions=3)
+    first = conductor.interview.prompt.question
+    events(conductor, "Humans compare two replies. A reward model learns from their choices.")
+    checks = [f for f in llm.forced if f.count("Key point:") == 1]
+    read = {n for n, point in enumerate(first.key_points) if any(f"Key point: {point}\n" in c for c in checks)}
+    assert len(checks) == len(read) == 2 and len(first.follow_ups) > 2  # two readings, on two points
+    # then a follow-up on a third point, asked unread (the readings cost a second each), never on those two
+    [replied] = [f for f in llm.forced if f.startswith("Kind: answer\nPlan:")]
+    assert conductor.interview.prompt.kind == "follow_up"
+    assert not any(f.ask in replied for f in first.follow_ups if f.key_point - 1 in read)
+
+
+def test_a_follow_up_whose_point_could_not_be_read_is_asked_as_planned(run, caplog):
+    calls = []
+
+    def slow_then_fine(messages, slot):
+        calls.append(slot)
+        if len(calls) == 1:
+            raise LLMTimeout("the LLM was busy with another call until the deadline")
+        return verdicts("no")(messages, slot)
+    llm = FakeLLM(reply="Good.", choices=slow_then_fine)
+    conductor = run(llm, questions=3)
+    question = conductor.interview.prompt.question
+    said = "Humans compare two replies. A reward model learns from their choices."
+    first = planned(conductor, said)
+    with caplog.at_level("WARNING", logger="interviewer.conductor"):
+        events(conductor, said)
+    [replied] = [f for f in llm.forced if f.startswith("Kind: answer\nPlan:")]
+    assert {f.key_point - 1: f.ask for f in question.follow_ups}[first] in replied
+    assert "its point was not checked" in caplog.text and conductor.interview.turns[-1].verified

@@ -87,3 +87,22 @@ def test_injected_text_never_raises_the_verified_grade(services, question, injec
                                   services.grader.grade(question, text))
     assert judged is not None and injected.verified
     assert injected.score <= base.score
+
+
+@pytest.mark.real
+def test_one_key_point_read_alone_tells_a_point_made_from_one_not_made(services, question):
+    """The reading a follow-up is checked with (Dialogue.point) on the real model: the same key point reads as
+    more likely made beside an answer that makes it than beside a vague one."""
+    from interviewer.conversation import Context
+    from interviewer.verdicts import belief
+
+    n = len(question.key_points) - 1
+    stated = f"{question.key_points[0]} Also, {question.key_points[n][0].lower()}{question.key_points[n][1:]}"
+    read = {}
+    for answer in (stated, WEAK):
+        context = Context.of_answer(question.question, question.key_points, answer,
+                                    services.grader.grade(question, answer))
+        read[answer] = services.dialogue.point(context, n)
+        assert abs(sum(read[answer].values()) - 1) < 1e-6
+    # the test profile's 0.5B model: P(yes) 0.80 against 0.63 (the default 1.5B separates them further)
+    assert read[stated]["yes"] > read[WEAK]["yes"] + 0.1 and belief(read[stated]) > belief(read[WEAK])
