@@ -275,9 +275,9 @@ def bench_verified(services: Services, answers: int = 6) -> dict:
         made = points_made(q, provisional, lambda n, c=context, g=provisional: made_alone(
             dialogue.point(c, n), g.points[n].strength), ConductorOptions().follow_up_checks)
         target = follow_up_for(q, provisional, made)  # as the conductor asks it: its point checked first
-        plan, ask = ("follow_up", target[1]) if target else ("move_on", "")
+        plan = "follow_up" if target else "move_on"
         first = None
-        for _ in dialogue.reply(context, plan, ask=ask, unsaid=provisional.not_covered,
+        for _ in dialogue.reply(context, plan, unsaid=provisional.not_covered,
                                 praise_allowed=provisional.score >= 7):
             first = first or time.perf_counter() - start  # the whole reply is written before the verdicts
         if first is not None:

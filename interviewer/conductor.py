@@ -235,38 +235,32 @@ class Conductor:
             return []
 
     def _reply(self, context: Context, plan: Plan) -> Iterator[Event]:
+        """The LLM's acknowledgement of the answer (none when it is off, busy, slow or failing), then what the
+        plan asks next: before a follow-up, one sentence and then the bank's follow-up question; otherwise up to
+        two sentences, then the next question or the close."""
         interview = self.interview
         group = next(self._groups)
-        asked: list[str] = []
         if self.dialogue is not None:
             grade = interview.turns[-1].grade
-            most = REPLY_SENTENCES + (plan.kind == "follow_up")  # a follow-up: its question after them
-            for n, sentence in enumerate(
-                    self._written(context, plan.reply_kind, plan.ask, grade.not_covered, grade.score >= 7), 1):
-                if plan.kind == "follow_up" and (asked or "?" in sentence):
-                    asked.append(sentence)  # the follow-up itself, said once it is complete
-                    if _asks(sentence):
-                        break  # asked: the model stops here instead of writing what would not be said
-                elif "?" not in sentence:  # a question the plan did not call for is dropped
+            most = 1 if plan.kind == "follow_up" else REPLY_SENTENCES
+            for n, sentence in enumerate(self._written(context, plan.reply_kind, grade.not_covered,
+                                                       grade.score >= 7), 1):
+                if "?" not in sentence:  # a question the plan did not call for is dropped
                     yield Spoken("ack", sentence, group, written=True)
                 if n >= most:
-                    break  # the prompt asks for at most two sentences; the verdicts wait for the model
+                    break  # the model is stopped: the verdicts wait for it
         if plan.kind == "follow_up":
-            text = " ".join(asked) if asked and _asks(asked[-1]) else ""
-            if not text:
-                log.info("follow-up on %s: the bank's prompt is used", plan.question.id)
-            said = interview.advance(plan, text)
-            yield Spoken("follow_up", said[0].text, group, written=bool(text))
+            said = interview.advance(plan)
+            yield Spoken("follow_up", said[0].text, group)
             return
         yield from self.said(interview.advance(plan))
 
-    def _written(self, context: Context, kind: str, ask: str, unsaid: list[str], praise_allowed: bool,
-                 ) -> Iterator[str]:
+    def _written(self, context: Context, kind: str, unsaid: list[str], praise_allowed: bool) -> Iterator[str]:
         """The LLM's sentences for a reply of this kind (see `Dialogue.reply`), as they come; none when it is
         busy, slow or failing."""
         try:
-            for sentence in self.dialogue.reply(context, kind, ask=ask, unsaid=unsaid,
-                                                praise_allowed=praise_allowed, max_tokens=self.options.reply_tokens,
+            for sentence in self.dialogue.reply(context, kind, unsaid=unsaid, praise_allowed=praise_allowed,
+                                                max_tokens=self.options.reply_tokens,
                                                 deadline=time.monotonic() + self.options.reply_s):
                 self.timings.setdefault("first_reply", time.time())
                 yield sentence
@@ -279,7 +273,7 @@ class Conductor:
         text = ""
         if self.dialogue is not None:
             context = self._context(utterance)
-            sentences = self._written(context, "clarify", "", list(question.key_points), False)
+            sentences = self._written(context, "clarify", list(question.key_points), False)
             text = " ".join(sentences)
         if not text:
             text = f"I'm asking this: {interview.prompt.text} Answer it the way you understand it; there is no trick."
@@ -337,10 +331,6 @@ def related(answer: str, question: Question, search: Callable[[str], list[Questi
 
 def _mentions(text: str, term: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text, re.IGNORECASE) is not None
-
-
-def _asks(sentence: str) -> bool:
-    return sentence.rstrip().endswith("?")
 
 
 def _reason(error: Exception, budget: float) -> str:

@@ -520,11 +520,11 @@ def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: V
         provisional = services.grader.grade(q, item["says"])
         context = Context.of_answer(q.question, q.key_points, item["says"], provisional)
         target = judge.follow_up(q, item["says"], provisional, options)
-        plan, ask = ("follow_up", target[1]) if target else ("move_on", "")
+        plan = "follow_up" if target else "move_on"
         made = set(item.get("covers") or [])
         unmade = [point for n, point in enumerate(q.key_points, 1) if n not in made]
         start = time.perf_counter()
-        said = list(judge.dialogue.reply(context, plan, ask=ask, unsaid=provisional.not_covered,
+        said = list(judge.dialogue.reply(context, plan, unsaid=provisional.not_covered,
                                          praise_allowed=provisional.score >= 7))
         seconds.append(time.perf_counter() - start)
         verdicts = judge.verdicts(q.question, tuple(q.key_points), item["says"], provisional)

@@ -278,15 +278,15 @@ class Interview:
         question = self._pick()
         return Plan("next", question) if question is not None else Plan("close")
 
-    def advance(self, plan: Plan | None = None, text: str = "") -> list[Say]:
-        """Carry out a plan (by default `plan()`): a follow-up (worded `text` when given, else the bank's
-        prompt), a probe, the next question, or the close."""
+    def advance(self, plan: Plan | None = None) -> list[Say]:
+        """Carry out a plan (by default `plan()`): a follow-up (the bank's prompt), a probe, the next question,
+        or the close."""
         plan = plan or self.plan()
         turn = self.turns[-1]
         self.turns[-1] = replace(turn, decided_on="verified" if turn.verified else "provisional")
         if plan.kind == "follow_up":
             self._go("follow_up")
-            self.prompt = Prompt(turn.question, "follow_up", text or plan.ask)
+            self.prompt = Prompt(turn.question, "follow_up", plan.ask)
             self._go("listen")
             return self._changed([Say("follow_up", self.prompt.text)])
         if plan.kind == "close":

@@ -106,21 +106,28 @@ def test_a_reply_whose_verification_was_cut_off_is_verified_on_resume_against_it
     assert f"Question: {answered.question}" in llm.prompts[-1][-1].content
 
 
-def test_a_weak_verified_answer_gets_the_llm_follow_up(run):
-    llm = FakeLLM(reply="You are right that humans are involved. What happens to their judgements next?",
+def test_a_follow_up_comes_after_the_llms_acknowledgement_of_what_was_said(run):
+    """The model acknowledges the answer in a sentence begun for it; the question is the bank's follow-up, and
+    the model is stopped after the one sentence (its own question would never be used)."""
+    llm = FakeLLM(reply=" the humans who compare replies. What happens to their judgements next? More.",
                   choices=verdicts("no"))
     conductor = run(llm)
-    out = events(conductor, "Humans are involved somehow.")
-    follow = [e for e in out if isinstance(e, Spoken) and e.kind == "follow_up"]
-    assert follow and follow[-1].text == "What happens to their judgements next?" and follow[-1].written
-    assert conductor.interview.prompt.kind == "follow_up"
-    assert conductor.interview.prompt.text == "What happens to their judgements next?"
+    question = conductor.interview.prompt.question
+    out = events(conductor, "Humans compare replies, I think.")
+    spoken = [e for e in out if isinstance(e, Spoken)]
+    acks = [e for e in spoken if e.kind == "ack" and e.written]
+    assert [e.text for e in acks] == ["You talked about the humans who compare replies."]
+    [follow] = [e for e in spoken if e.kind == "follow_up"]
+    assert spoken.index(follow) > spoken.index(acks[0]) and not follow.written
+    assert follow.text == conductor.interview.prompt.text in [f.ask for f in question.follow_ups]
+    [replied] = [f for f in llm.forced if "Plan:" in f]
+    assert replied.endswith("no question): You talked about")  # the model only continues the sentence
 
 
 def test_a_reply_that_gives_a_point_away_falls_back_to_the_bank(run):
     conductor = run(None)
     question = conductor.interview.prompt.question
-    leak = f"Remember that {question.key_points[3]} Why does that matter?"
+    leak = f" how {question.key_points[3]} Why does that matter?"
     conductor.dialogue = Dialogue(lambda: FakeLLM(reply=leak, choices=verdicts("no")))
     out = events(conductor, "Humans are involved somehow.")
     said = " ".join(e.text for e in out if isinstance(e, Spoken))
@@ -142,10 +149,10 @@ def test_a_slow_or_failing_llm_leaves_the_instant_grade_and_the_bank_prompt(run,
 
 
 def test_no_praise_for_a_weak_answer(run):
-    llm = FakeLLM(reply="Great answer! What else do you know?", choices=verdicts("no"))
+    llm = FakeLLM(reply=" the humans, which is a great answer! What else do you know?", choices=verdicts("no"))
     conductor = run(llm)
     said = " ".join(e.text for e in events(conductor, "Humans are involved somehow.") if isinstance(e, Spoken))
-    assert "Great" not in said
+    assert "great" not in said.lower() and "You talked about" not in said  # the whole sentence is dropped
 
 
 def test_an_unclear_question_back_is_read_by_the_llm(run):
@@ -203,12 +210,13 @@ def test_each_verdict_is_read_beside_the_candidates_closest_words_on_the_prompt_
     spans = [p.span for p in conductor.interview.turns[-1].provisional.points]
     for point, span in zip(question.key_points, spans, strict=True):  # each point right after its closest words
         assert f"Candidate: {span}\nKey point: {point}\nVerdict:" in judged
-    assert replied.startswith("Kind: answer\nPlan: ask one follow-up") and judged.startswith("Kind: answer\n")
+    assert replied.startswith("Kind: answer\nPlan: acknowledge, then ask one follow-up") and judged.startswith(
+        "Kind: answer\n")
     # before the follow-up, the point it is about was read alone, in the same shape
     assert checked.startswith("Kind: answer\n") and checked.count("Key point:") == 1
     assert checked.removeprefix("Kind: answer") in judged
     assert llm.prompts[-1] == llm.prompts[-2] == llm.prompts[-3]  # one prompt: each call reuses what it evaluated
-    assert any(f.ask in replied for f in question.follow_ups)  # led by the bank's question, not "point N"
+    assert conductor.interview.prompt.text in [f.ask for f in question.follow_ups]  # the bank's question
 
 
 def test_a_session_that_died_between_the_last_verdicts_and_the_close_is_not_judged_twice(run):
@@ -261,23 +269,28 @@ class CountingLLM(FakeLLM):
             yield piece
 
 
-def test_the_reply_stops_once_its_question_is_asked_or_two_sentences_are_said(run):
-    """The model is stopped at the follow-up's question (what it writes after would never be said, and the
-    verdicts wait for it); a reply with no question to ask says two sentences at most."""
-    rambling = "You named the humans. What happens to their judgements next? Also this. And that. More. Even more."
+def test_the_reply_stops_after_one_sentence_before_a_follow_up_and_two_otherwise(run):
+    """The model is stopped once what will be said is written (the verdicts wait for it): the acknowledgement
+    before a follow-up, two sentences at most before the next question."""
+    rambling = " the humans. What happens to their judgements next? Also this. And that. More. Even more."
     llm = CountingLLM(reply=rambling, choices=verdicts("no"))
-    out = events(run(llm), "Humans are involved somehow.")
-    [follow] = [e for e in out if isinstance(e, Spoken) and e.kind == "follow_up"]
-    assert follow.written and follow.text == "What happens to their judgements next?"
-    assert llm.read < len(rambling.split())  # not read to the end
+    conductor = run(llm)
+    out = events(conductor, "Humans are involved somehow.")
+    acks = [e.text for e in out if isinstance(e, Spoken) and e.kind == "ack" and e.written]
+    assert acks == ["You talked about the humans."] and conductor.interview.prompt.kind == "follow_up"
+    assert llm.read < len(rambling.split()) - 4  # not read to the end
 
     llm = CountingLLM(reply="One thing you said is right. The second sentence. A third one. A fourth one.",
                       choices=verdicts("yes"))
+    assert written_acks_to_a_strong_answer(run, llm) == ["One thing you said is right.", "The second sentence."]
+
+
+def written_acks_to_a_strong_answer(run, llm: FakeLLM) -> list[str]:
+    """The LLM's acknowledgement of a strong answer, after which the interview moves on."""
     conductor = run(llm, questions=2)
     conductor.verify = VerifyOptions(instant_weight=0)
-    out = events(conductor, conductor.interview.prompt.question.answer)  # a strong answer: it moves on
-    acks = [e.text for e in out if isinstance(e, Spoken) and e.kind == "ack" and e.written]
-    assert acks == ["One thing you said is right.", "The second sentence."]
+    out = events(conductor, conductor.interview.prompt.question.answer)
+    return [e.text for e in out if isinstance(e, Spoken) and e.kind == "ack" and e.written]
 
 
 def made(points: set[str]):
@@ -306,12 +319,11 @@ def test_a_follow_up_is_not_asked_about_a_point_the_llm_reads_as_made(run):
     llm.choices = made({question.key_points[first]})  # made in words the embeddings missed
     events(conductor, said)
     prompts = {f.key_point - 1: f.ask for f in question.follow_ups}
-    [replied] = [f for f in llm.forced if f.startswith("Kind: answer\nPlan:")]
-    assert conductor.interview.prompt.kind == "follow_up" and prompts[first] not in replied
-    second = next(n for n, ask in prompts.items() if ask in replied)  # the next point instead, itself read first
+    asked = conductor.interview.prompt.text
+    assert conductor.interview.prompt.kind == "follow_up" and asked != prompts[first]
+    second = next(n for n, ask in prompts.items() if ask == asked)  # the next point instead, itself read first
     checks = [f for f in llm.forced if f.count("Key point:") == 1]
     assert [question.key_points[first] in checks[0], question.key_points[second] in checks[1]] == [True, True]
-    assert conductor.interview.prompt.text != prompts[first]
 
 
 def test_with_every_point_read_as_made_a_follow_up_reads_two_points_at_most_and_asks_about_neither(run):
@@ -323,9 +335,8 @@ def test_with_every_point_read_as_made_a_follow_up_reads_two_points_at_most_and_
     read = {n for n, point in enumerate(first.key_points) if any(f"Key point: {point}\n" in c for c in checks)}
     assert len(checks) == len(read) == 2 and len(first.follow_ups) > 2  # two readings, on two points
     # then a follow-up on a third point, asked unread (the readings cost a second each), never on those two
-    [replied] = [f for f in llm.forced if f.startswith("Kind: answer\nPlan:")]
     assert conductor.interview.prompt.kind == "follow_up"
-    assert not any(f.ask in replied for f in first.follow_ups if f.key_point - 1 in read)
+    assert conductor.interview.prompt.text not in [f.ask for f in first.follow_ups if f.key_point - 1 in read]
 
 
 def test_a_follow_up_whose_point_could_not_be_read_is_asked_as_planned(run, caplog):
@@ -343,6 +354,12 @@ def test_a_follow_up_whose_point_could_not_be_read_is_asked_as_planned(run, capl
     first = planned(conductor, said)
     with caplog.at_level("WARNING", logger="interviewer.conductor"):
         events(conductor, said)
-    [replied] = [f for f in llm.forced if f.startswith("Kind: answer\nPlan:")]
-    assert {f.key_point - 1: f.ask for f in question.follow_ups}[first] in replied
+    assert conductor.interview.prompt.text == {f.key_point - 1: f.ask for f in question.follow_ups}[first]
     assert "its point was not checked" in caplog.text and conductor.interview.turns[-1].verified
+
+
+def test_a_quoted_reply_is_spoken_without_its_quotes_and_the_prompts_own_markup_never(run):
+    """The small model often wraps its reply in quotation marks, or carries on in the prompt's own shape."""
+    llm = FakeLLM(reply='"Right, the reward model is trained on those choices. " Candidate: <said>more</said>',
+                  choices=verdicts("yes"))
+    assert written_acks_to_a_strong_answer(run, llm) == ["Right, the reward model is trained on those choices."]

@@ -186,7 +186,7 @@ def test_resume_after_the_process_is_gone(pool, questions, tmp_path):
 
 
 def test_grade_comes_out_before_the_next_line(make):
-    """`answer` grades and stops; `plan` says what is next without doing it; `advance` does it, worded as given."""
+    """`answer` grades and stops; `plan` says what is next without doing it; `advance` does it."""
     interview = make(questions=2)
     interview.start()
     said = interview.answer("Humans are involved somehow.")
@@ -195,8 +195,8 @@ def test_grade_comes_out_before_the_next_line(make):
         interview.skip()  # nothing is open between the grade and the next line
     plan = interview.plan()
     assert plan.kind == "follow_up" and interview.phase == "grade"
-    said = interview.advance(plan, "So, what else?")
-    assert kinds(said) == ["follow_up"] and said[0].text == "So, what else?"
+    said = interview.advance(plan)
+    assert kinds(said) == ["follow_up"] and said[0].text == plan.ask and plan.ask
     assert interview.phase == "listen" and interview.prompt.kind == "follow_up"
 
 
