@@ -246,7 +246,7 @@ def bench_verified(services: Services, answers: int = 6) -> dict:
     instant grade), then the verified grade, which comes after the whole reply. With the prompt evaluated while
     the candidate was talking (prefill at 60% and 90% of the words) and without (cold, on other questions so
     nothing is cached)."""
-    from interviewer.conductor import ConductorOptions
+    from interviewer.conductor import REPLY_SENTENCES, ConductorOptions
     from interviewer.conversation import Context
     from interviewer.eval import load_labelled
     from interviewer.planner import follow_up_for, points_made
@@ -277,9 +277,11 @@ def bench_verified(services: Services, answers: int = 6) -> dict:
         target = follow_up_for(q, provisional, made)  # as the conductor asks it: its point checked first
         plan = "follow_up" if target else "move_on"
         first = None
-        for _ in dialogue.reply(context, plan, unsaid=provisional.not_covered,
-                                praise_allowed=provisional.score >= 7):
+        for n, _ in enumerate(dialogue.reply(context, plan, unsaid=provisional.not_covered,
+                                             praise_allowed=provisional.score >= 7), 1):
             first = first or time.perf_counter() - start  # the whole reply is written before the verdicts
+            if n >= (1 if target else REPLY_SENTENCES):
+                break  # where the conductor stops the model
         if first is not None:
             found[f"first_reply_sentence_{mode}"].append(first)
         found[f"tokens_left_{mode}"].append(getattr(services.llm, "last_evaluated", 0))  # evaluated after the end

@@ -68,7 +68,7 @@ class ConductorOptions:
 
     verify_s: float = 10.0  # the verified grade must come within this, or the instant grade stands
     intent_s: float = 3.0  # the LLM's reading of an unclear utterance; past it, the utterance is an answer
-    reply_s: float = 8.0  # the LLM-written reply; past it, the bank's own follow-up is used
+    reply_s: float = 8.0  # the LLM-written reply; past it, the bank's words alone serve
     reply_tokens: int = 70
     # before a follow-up planned on the instant grade is asked, the LLM reads its key point alone (about 1.1 s,
     # p95 1.7 s, once the answer is evaluated on 2 cores); a point it finds made is not asked about, and the next
@@ -167,27 +167,28 @@ class Conductor:
         interview = self.interview
         turn = interview.turns[-1]
         related = self._related(turn.answer, turn.question)
-        plan = self._checked(interview.plan(related), context, related)
+        made = self._made_points(interview.plan(related), context)
+        plan = interview.plan(related, made)
         if plan.kind == "close" and turn.verification == "pending":
             if self.dialogue is not None:  # the verdicts take seconds: the candidate hears why it is quiet
                 yield Spoken("wait", CHECKING, next(self._groups))
             yield from self._verified(context)
-            plan = interview.plan(related)
+            plan = interview.plan(related, made)  # a point read as made stays unasked on the verified grade
         yield from self._reply(context, plan)
         if interview.turns[-1].verification == "pending":
             yield from self._verified(context)
 
-    def _checked(self, plan: Plan, context: Context, related: list[tuple[str, Question]]) -> Plan:
-        """The plan, with a follow-up planned on the instant grade checked first: the LLM reads the point it is
-        about on its own, and a point it credits as made (in words the embeddings missed) is not asked about;
-        the next point is read in its place. Asking for what the candidate has just said is what makes an
-        interviewer sound as if it was not listening."""
+    def _made_points(self, plan: Plan, context: Context) -> frozenset[int]:
+        """The key points not to follow up: a follow-up planned on the instant grade is checked first, the LLM
+        reading the point it is about on its own, and a point it credits as made (in words the embeddings
+        missed) is not asked about; the next point is read in its place. Asking for what the candidate has just
+        said is what makes an interviewer sound as if it was not listening."""
         turn = self.interview.turns[-1]
-        if plan.kind != "follow_up" or self.dialogue is None or turn.verified:
-            return plan
-        made = planner.points_made(turn.question, turn.grade, lambda n: self._made(context, turn, n),
+        if (plan.kind != "follow_up" or self.dialogue is None or turn.verified
+                or turn.grade.verdict in EMPTY_VERDICTS):
+            return frozenset()
+        return planner.points_made(turn.question, turn.grade, lambda n: self._made(context, turn, n),
                                    self.options.follow_up_checks)
-        return self.interview.plan(related, made) if made else plan
 
     def _made(self, context: Context, turn: Turn, n: int) -> bool:
         """Whether the LLM, reading key point `n` alone, credits the answer with it (False when it cannot say)."""

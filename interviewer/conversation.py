@@ -3,7 +3,8 @@
 One prompt serves the whole turn, so a small model on a CPU can afford it. Its prefix (the instructions,
 the question, the conversation so far, and the candidate's words as they are transcribed) is evaluated while
 the candidate is still talking (`prefill`). When they stop, the model's reply is forced into a fixed shape,
-in two calls on that one prefix. First the reply, planned on the instant grade:
+in calls on that one prefix. Before a follow-up, the one key point it is about is read alone (a verdict line
+as below: `Dialogue.point`). Then the reply, planned on the instant grade:
 
     Kind: answer                              <- one token chosen among the intents (or set beforehand)
     Plan: acknowledge, then ask one follow-up question.   <- decided by the planner (prompts/reply.j2)
@@ -65,6 +66,10 @@ _VERDICT_OPTIONS = tuple(f" {v}" for v in VERDICTS)
 # alone, begun "You talked about", it gave a usable one in 20 of 20 (1.9 s p50 with the answer evaluated). So
 # the model acknowledges, and the follow-up question is the bank's.
 OPENERS = {"follow_up": "You talked about"}
+QUOTES = ('"', "\u201c", "\u201d")
+# the prompt's own shape in a reply sentence: the model carrying on past its reply (the sentence is not said)
+MARKUP = re.compile(r"</?said>|^(Candidate|Interviewer|Question|Key point|Verdict|Kind|Plan|Reply|Acknowledgement)"
+                    r"\b\s*[:(]")
 STATES_AT = 0.5  # share of a point's content words a text must hold to state it (a reply sentence then gives it away)
 PRAISE = re.compile(r"\b(great|excellent|perfect|brilliant|fantastic|awesome|well done|nailed|impressive|"
                      r"spot on|exactly right|good job)\b", re.IGNORECASE)
@@ -215,7 +220,7 @@ def unsafe(sentence: str, unsaid: Sequence[str], *, praise_allowed: bool) -> str
     weak answer), or "" when it is fine."""
     if "\ufffd" in sentence or not T.words(sentence):
         return "garbled text"
-    if re.search(r"</?said>|^(Candidate|Key point|Verdict|Kind):", sentence):
+    if MARKUP.search(sentence):
         return "the prompt's own markup"
     if not praise_allowed and PRAISE.search(sentence):
         return "praise for an answer that earned none"
@@ -244,6 +249,13 @@ def _sentences(pieces: Iterator[str]) -> Iterator[str]:
 
 
 def _bare(sentence: str) -> str:
-    """A sentence without the space and the stray quotation marks around it (the small model often quotes its
-    whole reply: '"So, what ...? "')."""
-    return sentence.strip().strip('"\u201c\u201d').strip()
+    """A sentence without the space around it, nor the quotation marks the small model often puts around its
+    whole reply ('"So, what ...? "', or only one of them); a quotation inside it is left alone."""
+    sentence = sentence.strip()
+    if sentence[:1] in QUOTES:
+        sentence = sentence[1:].strip()
+        if sentence[-1:] in QUOTES:
+            sentence = sentence[:-1].strip()
+    elif sentence[-1:] in QUOTES and sum(sentence.count(q) for q in QUOTES) % 2:
+        sentence = sentence[:-1].strip()
+    return sentence

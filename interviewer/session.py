@@ -124,13 +124,13 @@ class Plan:
     kind: Literal["follow_up", "probe", "next", "close"]
     question: Question | None = None  # what will be asked (follow-up: the same question)
     point: int | None = None  # follow-up: 0-based index of the key point it is about
-    ask: str = ""  # the bank's words for it, used when nothing better is written
+    ask: str = ""  # the bank's words for it (a probe: the question, led by the term)
     term: str = ""  # probe: the term the candidate used
 
     @property
     def reply_kind(self) -> str:
-        """What the LLM's reply to the answer is to do: lead to the missed point ("follow_up"), or acknowledge
-        it and let the interview move on ("move_on")."""
+        """What the LLM's reply to the answer is to do: acknowledge it before a follow-up ("follow_up"), or
+        acknowledge it and let the interview move on ("move_on")."""
         return "follow_up" if self.kind == "follow_up" else "move_on"
 
 

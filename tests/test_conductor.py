@@ -118,7 +118,7 @@ def test_a_follow_up_comes_after_the_llms_acknowledgement_of_what_was_said(run):
     acks = [e for e in spoken if e.kind == "ack" and e.written]
     assert [e.text for e in acks] == ["You talked about the humans who compare replies."]
     [follow] = [e for e in spoken if e.kind == "follow_up"]
-    assert spoken.index(follow) > spoken.index(acks[0]) and not follow.written
+    assert spoken.index(follow) > spoken.index(acks[0])
     assert follow.text == conductor.interview.prompt.text in [f.ask for f in question.follow_ups]
     [replied] = [f for f in llm.forced if "Plan:" in f]
     assert replied.endswith("no question): You talked about")  # the model only continues the sentence
@@ -133,7 +133,6 @@ def test_a_reply_that_gives_a_point_away_falls_back_to_the_bank(run):
     said = " ".join(e.text for e in out if isinstance(e, Spoken))
     assert question.key_points[3] not in said
     assert conductor.interview.prompt.text in [f.ask for f in question.follow_ups]
-    assert not any(e.written for e in out if isinstance(e, Spoken) and e.kind == "follow_up")  # the bank's
 
 
 @pytest.mark.parametrize("failure", [LLMTimeout("slow"), BackendUnavailable("llama.cpp failed")])
@@ -272,13 +271,13 @@ class CountingLLM(FakeLLM):
 def test_the_reply_stops_after_one_sentence_before_a_follow_up_and_two_otherwise(run):
     """The model is stopped once what will be said is written (the verdicts wait for it): the acknowledgement
     before a follow-up, two sentences at most before the next question."""
-    rambling = " the humans. What happens to their judgements next? Also this. And that. More. Even more."
+    rambling = " the humans. They compare replies. What happens to their judgements next? Also this. And that."
     llm = CountingLLM(reply=rambling, choices=verdicts("no"))
     conductor = run(llm)
     out = events(conductor, "Humans are involved somehow.")
     acks = [e.text for e in out if isinstance(e, Spoken) and e.kind == "ack" and e.written]
     assert acks == ["You talked about the humans."] and conductor.interview.prompt.kind == "follow_up"
-    assert llm.read < len(rambling.split()) - 4  # not read to the end
+    assert llm.read <= 4  # stopped at the end of its sentence (the fake's pieces are words)
 
     llm = CountingLLM(reply="One thing you said is right. The second sentence. A third one. A fourth one.",
                       choices=verdicts("yes"))
@@ -337,6 +336,28 @@ def test_with_every_point_read_as_made_a_follow_up_reads_two_points_at_most_and_
     # then a follow-up on a third point, asked unread (the readings cost a second each), never on those two
     assert conductor.interview.prompt.kind == "follow_up"
     assert conductor.interview.prompt.text not in [f.ask for f in first.follow_ups if f.key_point - 1 in read]
+
+
+def test_on_the_last_question_points_read_as_made_stay_unasked_once_the_verdicts_are_in(run):
+    """With every follow-up's point read as made, the last question closes; the close waits for the verdicts,
+    and a verified grade that does not credit those points does not bring a follow-up on them back."""
+    from interviewer.conductor import ConductorOptions
+
+    reads = []
+
+    def alone_made_then_not(messages, slot):
+        if slot.forced.strip() == "Kind:":
+            return {o: float(o == " answer") for o in slot.options}
+        reads.append(slot.forced)
+        wanted = " yes" if len(reads) <= checks else " no"  # read alone: made; in the verdicts: not
+        return {o: float(o == wanted) for o in slot.options}
+    llm = FakeLLM(reply="Right.", choices=alone_made_then_not)
+    conductor = run(llm, questions=1)
+    checks = len(conductor.interview.prompt.question.follow_ups)
+    conductor.options = ConductorOptions(follow_up_checks=checks)
+    out = events(conductor, "Humans compare two replies. A reward model learns from their choices.")
+    assert len(reads) > checks and conductor.interview.turns[-1].verified  # read alone, then verified
+    assert conductor.interview.done and [e.kind for e in out if isinstance(e, Spoken)][-1] == "close"
 
 
 def test_a_follow_up_whose_point_could_not_be_read_is_asked_as_planned(run, caplog):
