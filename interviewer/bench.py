@@ -278,9 +278,9 @@ def bench_verified(services: Services, answers: int = 6) -> dict:
         plan = "follow_up" if target else "move_on"
         first = None
         for n, _ in enumerate(dialogue.reply(context, plan, unsaid=provisional.not_covered,
-                                             praise_allowed=provisional.score >= 7), 1):
+                                             praise_allowed=False), 1):  # as on an instant grade
             first = first or time.perf_counter() - start  # the whole reply is written before the verdicts
-            if n >= (1 if target else REPLY_SENTENCES):
+            if n >= REPLY_SENTENCES:
                 break  # where the conductor stops the model
         if first is not None:
             found[f"first_reply_sentence_{mode}"].append(first)

@@ -56,7 +56,7 @@ class Spoken:
 
 Event = Graded | Spoken
 
-REPLY_SENTENCES = 2  # sentences of acknowledgement at most, as the reply prompt (prompts/reply.j2) asks
+REPLY_SENTENCES = 1  # sentences of acknowledgement, as the reply prompt (prompts/reply.j2) asks
 # Said before the last answer's verdicts, which the close waits for (it states the overall score): 8-10 s of
 # silence after "Thank you." on 2 cores otherwise
 CHECKING = "Let me check that answer against the key points before we wrap up."
@@ -237,18 +237,17 @@ class Conductor:
 
     def _reply(self, context: Context, plan: Plan) -> Iterator[Event]:
         """The LLM's acknowledgement of the answer (none when it is off, busy, slow or failing), then what the
-        plan asks next: before a follow-up, one sentence and then the bank's follow-up question; otherwise up to
-        two sentences, then the next question or the close."""
+        plan asks next: the bank's follow-up question, a probe, the next question or the close. Praise passes
+        the guard only on a verified grade of 7 or more: the instant grade can rate a confidently wrong answer 8."""
         interview = self.interview
         group = next(self._groups)
         if self.dialogue is not None:
             grade = interview.turns[-1].grade
-            most = 1 if plan.kind == "follow_up" else REPLY_SENTENCES
-            for n, sentence in enumerate(self._written(context, plan.reply_kind, grade.not_covered,
-                                                       grade.score >= 7), 1):
+            written = self._written(context, plan.reply_kind, grade.not_covered, grade.verified and grade.score >= 7)
+            for n, sentence in enumerate(written, 1):
                 if "?" not in sentence:  # a question the plan did not call for is dropped
                     yield Spoken("ack", sentence, group, written=True)
-                if n >= most:
+                if n >= REPLY_SENTENCES:
                     break  # the model is stopped: the verdicts wait for it
         if plan.kind == "follow_up":
             said = interview.advance(plan)

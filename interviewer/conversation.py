@@ -33,7 +33,6 @@ praise an answer that earned none.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -64,8 +63,14 @@ _VERDICT_OPTIONS = tuple(f" {v}" for v in VERDICTS)
 # (all-MiniLM cosine) to the main question, asked again, than to the bank's follow-up, and it wrapped 18 of
 # them in quotation marks or prompt tags, so the bank's question was used anyway. Asked for the acknowledgement
 # alone, begun "You talked about", it gave a usable one in 20 of 20 (1.9 s p50 with the answer evaluated). So
-# the model acknowledges, and the follow-up question is the bank's.
-OPENERS = {"follow_up": "You talked about"}
+# the model acknowledges, and the follow-up question is the bank's. Before the next question, asked for "one
+# specific thing they got right" or "a short neutral acknowledgement" (as this was first built), it spoke of
+# "the candidate" in the third person in 6 of 15 tuneset answers, praised a confidently wrong answer ("Good
+# explanation.", and a wrong definition restated as correct: the instant grade had given it 8) and said "I will
+# move on to the next question."; begun "You talked about", 15 of 15 were neutral and in the second person (2
+# then stopped by the give-away guard). The reply is written on the instant grade, which cannot tell a
+# confidently wrong answer from a right one, so it acknowledges what was said and does not judge it.
+OPENERS = {"follow_up": "You talked about", "move_on": "You talked about"}
 QUOTES = ('"', "\u201c", "\u201d")
 # the prompt's own shape in a reply sentence: the model carrying on past its reply (the sentence is not said)
 MARKUP = re.compile(r"</?said>|^(Candidate|Interviewer|Question|Key point|Verdict|Kind|Plan|Reply|Acknowledgement)"
@@ -192,19 +197,19 @@ class Dialogue:
 
     def reply(self, context: Context, plan: str, *, unsaid: Sequence[str], praise_allowed: bool,
               max_tokens: int = 70, deadline: float | None = None) -> Iterator[str]:
-        """The interviewer's words, sentence by sentence (a generator), for a `plan`: "follow_up" (the
-        acknowledgement before it, begun with the plan's opener: the question is the bank's), "move_on" or
-        "clarify". A sentence that would give away a point in `unsaid`, or praise when `praise_allowed` is
-        False, ends the reply there. It never queues: with the model busy with another candidate's call (several
-        tabs on one machine), it raises LLMBusy at once, since the bank's words now beat the LLM's after a wait."""
+        """The interviewer's words, sentence by sentence (a generator), for a `plan`: "follow_up" or "move_on"
+        (an acknowledgement of the answer, begun with the plan's opener), or "clarify". A sentence that would
+        give away a point in `unsaid`, or praise when `praise_allowed` is False, ends the reply there. It never
+        queues: with the model busy with another candidate's call (several tabs on one machine), it raises
+        LLMBusy at once, since the bank's words now beat the LLM's after a wait."""
         llm = self._get_llm()
         if llm.busy:
             raise LLMBusy("the model is busy with another candidate's turn")
         kind = "clarify" if plan == "clarify" else "answer"  # the utterance's intent, as the verdicts' call has it
         opener = OPENERS.get(plan, "")
-        prefix = f"Kind: {kind}" + render("reply.j2", plan=plan, praise=praise_allowed, opener=opener)
+        prefix = f"Kind: {kind}" + render("reply.j2", plan=plan, opener=opener)
         pieces = llm.stream(self.messages(context), max_tokens=max_tokens, deadline=deadline, assistant=prefix)
-        for sentence in _sentences(itertools.chain([opener], pieces)):
+        for sentence in _sentences(_continued(opener, pieces) if opener else pieces):
             if sentence.rstrip(".!") == opener:
                 log.info("reply sentence dropped (nothing after its opener): %r", sentence)
                 return
@@ -246,6 +251,22 @@ def _sentences(pieces: Iterator[str]) -> Iterator[str]:
                 yield sentence
     if _bare(buffer):
         yield _bare(buffer)
+
+
+def _continued(opener: str, pieces: Iterator[str]) -> Iterator[str]:
+    """The words begun for the model, then its continuation of them, spaced, with the opener said once: a server
+    that cannot continue a reply is asked to (see OpenAICompatibleLLM.stream), and may write the opener, or the
+    whole line of the prompt that ends with it, again before going on."""
+    head = ""
+    for piece in pieces:
+        head += piece
+        if re.search(r"[.!?\n]", head):
+            break
+    before, found, after = head.rpartition(opener)
+    rest = after if found and "\n" not in before else head
+    rest = rest.lstrip(" \t")  # a newline stays: the model began another section at once
+    yield opener + ("" if not rest.strip() or rest[:1] in ",.;:\n" else " ") + rest
+    yield from pieces
 
 
 def _bare(sentence: str) -> str:

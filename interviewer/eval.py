@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import statistics
 import sys
@@ -511,6 +512,7 @@ def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: V
     the verdicts). Each spoken sentence is checked against the points the candidate really did not make (the
     exchange's own labels), by content words and by embedding similarity (≥ 0.7 counts), and for praise of an
     answer whose verified grade is under 7."""
+    from interviewer.conductor import REPLY_SENTENCES
     from interviewer.conversation import PRAISE, unsafe
 
     sentences = leaks_words = leaks_embedding = praised_weak = 0
@@ -524,8 +526,8 @@ def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: V
         made = set(item.get("covers") or [])
         unmade = [point for n, point in enumerate(q.key_points, 1) if n not in made]
         start = time.perf_counter()
-        said = list(judge.dialogue.reply(context, plan, unsaid=provisional.not_covered,
-                                         praise_allowed=provisional.score >= 7))
+        said = list(itertools.islice(judge.dialogue.reply(  # what the conductor says, on an instant grade
+            context, plan, unsaid=provisional.not_covered, praise_allowed=False), REPLY_SENTENCES))
         seconds.append(time.perf_counter() - start)
         verdicts = judge.verdicts(q.question, tuple(q.key_points), item["says"], provisional)
         weak = (verified_grade(provisional, verdicts, options) if verdicts is not None else provisional).score < 7

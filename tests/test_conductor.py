@@ -53,7 +53,7 @@ def test_a_request_to_repeat_is_not_graded_and_needs_no_llm(run):
 
 
 def test_an_answer_gets_the_instant_grade_then_a_reply_then_the_verified_grade(run):
-    llm = FakeLLM(reply="You explained the reward model clearly.", choices=verdicts("yes"))
+    llm = FakeLLM(reply=" how the reward model is trained.", choices=verdicts("yes"))
     conductor = run(llm, questions=3)
     conductor.verify = VerifyOptions(instant_weight=0)  # the LLM's reading alone decides here
     first = conductor.interview.prompt.question
@@ -63,13 +63,14 @@ def test_an_answer_gets_the_instant_grade_then_a_reply_then_the_verified_grade(r
     assert isinstance(out[-1], Graded) and [e for e in out if isinstance(e, Graded)] == [out[-1]]  # comes last
     assert out[-1].grade.verified and out[-1].grade.score == 10 and conductor.interview.turns[-1].verified
     spoken = out[1:-1]
-    assert "You explained the reward model clearly." in [s.text for s in spoken]
+    assert "You talked about how the reward model is trained." in [s.text for s in spoken]
     # the reply did not wait for the verdicts: it was planned on the instant grade, and the turn says so
     turn = conductor.interview.turns[-1]
     assert turn.decided_on == "provisional" and turn.provisional.score < 10
     assert [llm.forced.index(f) for f in llm.forced if "Verdict:" in f] == [len(llm.forced) - 1]  # judged last
     # the LLM's lines are marked as its own (the page times their first audio), the bank's and the state's not
-    assert [s.text for s in spoken if s.written and s.kind == "ack"] == ["You explained the reward model clearly."]
+    assert [s.text for s in spoken if s.written and s.kind == "ack"] == [
+        "You talked about how the reward model is trained."]
 
 
 def test_the_last_answer_is_verified_before_the_close_states_the_overall_score(run):
@@ -268,9 +269,9 @@ class CountingLLM(FakeLLM):
             yield piece
 
 
-def test_the_reply_stops_after_one_sentence_before_a_follow_up_and_two_otherwise(run):
-    """The model is stopped once what will be said is written (the verdicts wait for it): the acknowledgement
-    before a follow-up, two sentences at most before the next question."""
+def test_the_reply_stops_after_its_one_sentence(run):
+    """The model is stopped once what will be said is written (the verdicts wait for it): the acknowledgement,
+    before a follow-up or the next question."""
     rambling = " the humans. They compare replies. What happens to their judgements next? Also this. And that."
     llm = CountingLLM(reply=rambling, choices=verdicts("no"))
     conductor = run(llm)
@@ -279,17 +280,13 @@ def test_the_reply_stops_after_one_sentence_before_a_follow_up_and_two_otherwise
     assert acks == ["You talked about the humans."] and conductor.interview.prompt.kind == "follow_up"
     assert llm.read <= 4  # stopped at the end of its sentence (the fake's pieces are words)
 
-    llm = CountingLLM(reply="One thing you said is right. The second sentence. A third one. A fourth one.",
+    llm = CountingLLM(reply=" the reward model. The second sentence. A third one. A fourth one. A fifth one.",
                       choices=verdicts("yes"))
-    assert written_acks_to_a_strong_answer(run, llm) == ["One thing you said is right.", "The second sentence."]
-
-
-def written_acks_to_a_strong_answer(run, llm: FakeLLM) -> list[str]:
-    """The LLM's acknowledgement of a strong answer, after which the interview moves on."""
     conductor = run(llm, questions=2)
     conductor.verify = VerifyOptions(instant_weight=0)
-    out = events(conductor, conductor.interview.prompt.question.answer)
-    return [e.text for e in out if isinstance(e, Spoken) and e.kind == "ack" and e.written]
+    out = events(conductor, conductor.interview.prompt.question.answer)  # a strong answer: it moves on
+    acks = [e.text for e in out if isinstance(e, Spoken) and e.kind == "ack" and e.written]
+    assert acks == ["You talked about the reward model."] and llm.read <= 5  # its words, and the next one
 
 
 def made(points: set[str]):
@@ -381,6 +378,20 @@ def test_a_follow_up_whose_point_could_not_be_read_is_asked_as_planned(run, capl
 
 def test_a_quoted_reply_is_spoken_without_its_quotes_and_the_prompts_own_markup_never(run):
     """The small model often wraps its reply in quotation marks, or carries on in the prompt's own shape."""
-    llm = FakeLLM(reply='"Right, the reward model is trained on those choices. " Candidate: <said>more</said>',
-                  choices=verdicts("yes"))
-    assert written_acks_to_a_strong_answer(run, llm) == ["Right, the reward model is trained on those choices."]
+    def choose(messages, slot):
+        return {o: float(o == " clarify") for o in slot.options}
+    llm = FakeLLM(reply='"I mean the model that scores replies. " Candidate: <said>more</said>', choices=choose)
+    conductor = run(llm)
+    events(conductor, "What do you mean by the reward?")
+    assert conductor.interview.exchanges[-1].reply == "I mean the model that scores replies."
+
+
+@pytest.mark.parametrize("reply", [" the humans.", "the humans.", "You talked about the humans.",
+                                   "Acknowledgement (no question): You talked about the humans."])
+def test_the_acknowledgement_continues_its_opener_once(run, reply):
+    """A model continues the words begun for it with or without a space; a server that cannot continue a reply
+    (it is asked to, over HTTP) may write them again, or the whole line of the prompt they end: the sentence
+    says them once, spaced."""
+    llm = FakeLLM(reply=reply, choices=verdicts("no"))
+    out = events(run(llm), "Humans are involved somehow.")
+    assert [e.text for e in out if isinstance(e, Spoken) and e.written] == ["You talked about the humans."]

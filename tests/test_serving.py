@@ -64,6 +64,8 @@ def test_a_turn_is_judged_and_answered_by_the_server(llm_server, question):
         assert set(verdict) == set(VERDICTS) and sorted(verdict.values()) == [0.0, 0.0, 0.0, 1.0]
     said = list(dialogue.reply(context, "move_on", unsaid=[], praise_allowed=True))
     assert said and all(len(s) < 400 for s in said)
+    # the server is asked to continue the words begun for the model: they are said once
+    assert said[0].startswith("You talked about ") and said[0].count("You talked about") == 1
 
 
 def test_unreachable_server_is_a_clear_error():
