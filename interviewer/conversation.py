@@ -78,7 +78,7 @@ MARKUP = re.compile(r"</?said>|^(Candidate|Interviewer|Question|Key point|Verdic
 STATES_AT = 0.5  # share of a point's content words a text must hold to state it (a reply sentence then gives it away)
 PRAISE = re.compile(r"\b(great|excellent|perfect|brilliant|fantastic|awesome|well done|nailed|impressive|"
                     r"good (?:answer|explanation|point|job)|well explained|nicely|"
-                     r"spot on|exactly right|good job)\b", re.IGNORECASE)
+                    r"spot on|exactly right|good job)\b", re.IGNORECASE)
 
 
 @cache
