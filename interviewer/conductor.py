@@ -167,8 +167,9 @@ class Conductor:
         interview = self.interview
         turn = interview.turns[-1]
         related = self._related(turn.answer, turn.question)
-        made = self._made_points(interview.plan(related), context)
-        plan = interview.plan(related, made)
+        plan = interview.plan(related)
+        if made := self._made_points(plan, context):
+            plan = interview.plan(related, made)
         if plan.kind == "close" and turn.verification == "pending":
             if self.dialogue is not None:  # the verdicts take seconds: the candidate hears why it is quiet
                 yield Spoken("wait", CHECKING, next(self._groups))

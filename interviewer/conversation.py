@@ -172,13 +172,19 @@ class Dialogue:
             raise BadModelOutput(f"the model gave no usable verdicts ({len(verdicts)} for {len(slots)} key points)")
         return Judgement("answer", verdicts)
 
+    def _unqueued(self) -> LLM:
+        """The model, unless another candidate's call holds it (LLMBusy): a reply or a reading that would queue
+        behind it comes too late to beat the bank's words."""
+        llm = self._get_llm()
+        if llm.busy:
+            raise LLMBusy("the model is busy with another candidate's turn")
+        return llm
+
     def point(self, context: Context, n: int, *, deadline: float | None = None) -> dict[str, float]:
         """The verdict on key point `n` (0-based) alone: one line of the verdicts' call, about a second once the
         answer is evaluated, against several for all of them. Like `reply`, it never queues behind another
         candidate's call (LLMBusy)."""
-        llm = self._get_llm()
-        if llm.busy:
-            raise LLMBusy("the model is busy with another candidate's turn")
+        llm = self._unqueued()
         [probabilities] = llm.choose(self.messages(context), [context.verdict_slot(n)], deadline=deadline)
         verdict = {v: float(probabilities.get(f" {v}", np.nan)) for v in VERDICTS}
         if not np.isfinite(list(verdict.values())).all():
@@ -203,9 +209,7 @@ class Dialogue:
         give away a point in `unsaid`, or praise when `praise_allowed` is False, ends the reply there. It never
         queues: with the model busy with another candidate's call (several tabs on one machine), it raises
         LLMBusy at once, since the bank's words now beat the LLM's after a wait."""
-        llm = self._get_llm()
-        if llm.busy:
-            raise LLMBusy("the model is busy with another candidate's turn")
+        llm = self._unqueued()
         kind = "clarify" if plan == "clarify" else "answer"  # the utterance's intent, as the verdicts' call has it
         opener = OPENERS.get(plan, "")
         prefix = f"Kind: {kind}" + render("reply.j2", plan=plan, opener=opener)

@@ -451,7 +451,7 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
     truth, rules, classified, chosen = [], [], [], []
     asked_made = {"provisional": 0, "checked": 0, "verified": 0}
     followed = {"provisional": 0, "checked": 0, "verified": 0}
-    checked = {"provisional": 0, "checked": 0}  # follow-ups on a point made that the verified grade confirms
+    confirmed = {"provisional": 0, "checked": 0}  # follow-ups on a point made that the verified grade confirms
     probes = found = 0
     for item in items:
         q = store.get(item["question_id"])
@@ -478,8 +478,8 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
             if target is not None:
                 followed[mode] += 1
                 asked_made[mode] += (target[0] + 1) in made
-                if mode in checked and "verified" in grades:  # the target: 0 of these
-                    checked[mode] += ((target[0] + 1) in made
+                if mode in confirmed and "verified" in grades:  # the target: 0 of these
+                    confirmed[mode] += ((target[0] + 1) in made
                                       and grades["verified"].points[target[0]].status == "covered")
         if item.get("mentions"):
             probes += 1
@@ -499,7 +499,7 @@ def eval_conversation(services: Services, judge: Judge | None, options: VerifyOp
               "everything_an_answer_accuracy": accuracy(["answer"] * len(truth)), "per_intent": per_intent,
               "follow_ups": {m: {"asked": followed[m], "asked_for_a_point_just_made": asked_made[m]}
                              for m in followed if followed[m]},
-              "follow_ups_on_a_point_made_and_confirmed_by_the_verified_grade": checked,
+              "follow_ups_on_a_point_made_and_confirmed_by_the_verified_grade": confirmed,
               "probes": {"answers_raising_a_concept": probes, "stored_question_found": found}}
     if judge is not None:
         result["replies"] = _reply_leaks(services, judge, [i for i in items if i["intent"] == "answer"][:replies],
