@@ -160,22 +160,29 @@ class Conductor:
         yield from self._after_grade(self._context(utterance, graded.grade))
 
     def _after_grade(self, context: Context) -> Iterator[Event]:
-        """What follows a graded answer: the reply, then its verified grade. The reply is planned and written on
-        the instant grade, so the candidate hears it without waiting for the verdicts (about 60 prompt tokens
-        per key point: 9 s for six points on 2 cores); the verified grade replaces the instant one as soon as
-        it comes. Only the close waits for it, since it states the overall score."""
+        """What follows a graded answer: the LLM's acknowledgement, then what comes next, then the verified grade.
+        The acknowledgement is written first, on the instant grade: it says what the answer talked about, which
+        no later step changes, so it is heard while the follow-up's point is read and the verdicts are judged
+        (about 60 prompt tokens per key point: 9 s for six points on 2 cores). The verified grade replaces the
+        instant one as soon as it comes; only the close waits for it, since it states the overall score."""
         interview = self.interview
         turn = interview.turns[-1]
         related = self._related(turn.answer, turn.question)
         plan = interview.plan(related)
+        group = next(self._groups)
+        yield from self._acknowledged(context, plan, group)
         if made := self._made_points(plan, context):
             plan = interview.plan(related, made)
         if plan.kind == "close" and turn.verification == "pending":
             if self.dialogue is not None:  # the verdicts take seconds: the candidate hears why it is quiet
-                yield Spoken("wait", CHECKING, next(self._groups))
+                group = next(self._groups)
+                yield Spoken("wait", CHECKING, group)
             yield from self._verified(context)
             plan = interview.plan(related, made)  # a point read as made stays unasked on the verified grade
-        yield from self._reply(context, plan)
+        if plan.kind == "follow_up":
+            yield Spoken("follow_up", interview.advance(plan)[0].text, group)  # one message with the acknowledgement
+        else:
+            yield from self.said(interview.advance(plan))
         if interview.turns[-1].verification == "pending":
             yield from self._verified(context)
 
@@ -236,25 +243,18 @@ class Conductor:
             log.exception("searching the bank for terms the answer raised failed; no probe this time")
             return []
 
-    def _reply(self, context: Context, plan: Plan) -> Iterator[Event]:
-        """The LLM's acknowledgement of the answer (none when it is off, busy, slow or failing), then what the
-        plan asks next: the bank's follow-up question, a probe, the next question or the close. Praise passes
+    def _acknowledged(self, context: Context, plan: Plan, group: int) -> Iterator[Spoken]:
+        """The LLM's acknowledgement of the answer (none when it is off, busy, slow or failing). Praise passes
         the guard only on a verified grade of 7 or more: the instant grade can rate a confidently wrong answer 8."""
-        interview = self.interview
-        group = next(self._groups)
-        if self.dialogue is not None:
-            grade = interview.turns[-1].grade
-            written = self._written(context, plan.reply_kind, grade.not_covered, grade.verified and grade.score >= 7)
-            for n, sentence in enumerate(written, 1):
-                if "?" not in sentence:  # a question the plan did not call for is dropped
-                    yield Spoken("ack", sentence, group, written=True)
-                if n >= REPLY_SENTENCES:
-                    break  # the model is stopped: the verdicts wait for it
-        if plan.kind == "follow_up":
-            said = interview.advance(plan)
-            yield Spoken("follow_up", said[0].text, group)
+        if self.dialogue is None:
             return
-        yield from self.said(interview.advance(plan))
+        grade = self.interview.turns[-1].grade
+        written = self._written(context, plan.reply_kind, grade.not_covered, grade.verified and grade.score >= 7)
+        for n, sentence in enumerate(written, 1):
+            if "?" not in sentence:  # a question the plan did not call for is dropped
+                yield Spoken("ack", sentence, group, written=True)
+            if n >= REPLY_SENTENCES:
+                break  # the model is stopped: the point's reading and the verdicts wait for it
 
     def _written(self, context: Context, kind: str, unsaid: list[str], praise_allowed: bool) -> Iterator[str]:
         """The LLM's sentences for a reply of this kind (see `Dialogue.reply`), as they come; none when it is

@@ -84,8 +84,10 @@ def test_the_last_answer_is_verified_before_the_close_states_the_overall_score(r
     graded = next(n for n, e in enumerate(out) if isinstance(e, Graded))
     close = next(n for n, e in enumerate(out) if isinstance(e, Spoken) and e.kind == "close")
     assert graded < close and out[graded].grade.score == 10 and conductor.interview.done
-    # while the verdicts are read the candidate is told why it is quiet, in words that give nothing away
-    assert [e.text for e in out[:graded] if isinstance(e, Spoken)] == ["Thank you.", CHECKING]
+    # the LLM's acknowledgement does not wait for the verdicts; while they are read the candidate is told why it
+    # is quiet, in words that give nothing away
+    assert [e.text for e in out[:graded] if isinstance(e, Spoken)] == ["Thank you.", "You talked about Right.",
+                                                                      CHECKING]
     assert "overall score is 10" in out[close].text  # the verified grade's, not the instant one's
     assert conductor.interview.turns[-1].decided_on == "verified"
 
@@ -206,13 +208,13 @@ def test_each_verdict_is_read_beside_the_candidates_closest_words_on_the_prompt_
     conductor = run(llm)
     question = conductor.interview.prompt.question
     events(conductor, "Humans compare two replies. A reward model learns from their choices.")
-    [checked, replied, judged] = [f for f in llm.forced if f]
+    [replied, checked, judged] = [f for f in llm.forced if f]  # the acknowledgement is heard while the rest is read
     spans = [p.span for p in conductor.interview.turns[-1].provisional.points]
     for point, span in zip(question.key_points, spans, strict=True):  # each point right after its closest words
         assert f"Candidate: {span}\nKey point: {point}\nVerdict:" in judged
     assert replied.startswith("Kind: answer\nPlan: acknowledge, then ask one follow-up") and judged.startswith(
         "Kind: answer\n")
-    # before the follow-up, the point it is about was read alone, in the same shape
+    # then, before the follow-up, the point it is about was read alone, in the same shape
     assert checked.startswith("Kind: answer\n") and checked.count("Key point:") == 1
     assert checked.removeprefix("Kind: answer") in judged
     assert llm.prompts[-1] == llm.prompts[-2] == llm.prompts[-3]  # one prompt: each call reuses what it evaluated
@@ -226,14 +228,14 @@ def test_a_session_that_died_between_the_last_verdicts_and_the_close_is_not_judg
     events(conductor, sentences[0])
     assert conductor.interview.prompt.kind == "follow_up"
 
-    def died(context, plan):
-        raise KeyboardInterrupt  # the process went down once the last answer was verified
-        yield
-    conductor._reply = died
+    def died(plan):
+        raise KeyboardInterrupt  # the process went down once the last answer was verified, before the close
+
+    conductor.interview.advance = died
     with pytest.raises(KeyboardInterrupt):
         events(conductor, sentences[1])
     assert conductor.interview.phase == "grade" and conductor.interview.turns[-1].verified
-    del conductor._reply
+    del conductor.interview.advance
     llm.forced.clear()
     out = list(conductor.resumed())
     assert not [f for f in llm.forced if "Verdict:" in f] and conductor.interview.done
