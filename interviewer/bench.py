@@ -89,11 +89,13 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
     """A scripted spoken session through the page's own handlers, hands-free: each answer (synthesised from
     the question's key points) is fed to `hear_stream` in half-second pieces, each sent once its audio has
     been spoken, as the browser sends it, then silence until the turn ends; the reply comes from
-    `heard_reply`. Counted from the candidate's last word (where the synthesised speech really ends), so the
+    `heard_reply`; the candidate starts once the question has been heard out (its audio and the page's
+    second of margin). Counted from the candidate's last word (where the synthesised speech really ends), so the
     wait that decides the turn has ended is included, as Pipecat counts it. Each turn's stages, the page's and
     the conductor's, go to `voice_turn_stages` (seconds from the last word): what a slow turn waited for."""
     from interviewer.ui.app import hear_stream, heard_reply, start
 
+    services.warm_up(voice=True)  # as the page does before its first visitor
     questions = (turns + 1) // 2  # weak and strong answers alternate: some get follow-ups
     for outputs in start(services, services.settings.seed, ["rlhf"], "mid", questions, 600, True):
         tab = outputs[1]
@@ -111,7 +113,8 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
         speech = speech[:loud[-1] + 1]
         audio = np.concatenate([np.zeros(step), speech, np.zeros(step * 8)])
         pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-        tab.speaking_until = 0.0  # the reply has been heard out; the candidate starts talking
+        time.sleep(max(0.0, tab.speaking_until - time.time()))  # the candidate hears the question out
+        tab.speaking_until = 0.0
         began = time.time()
         for at in range(0, len(pcm), step):
             time.sleep(max(0.0, began + (at + step) / 16000 - time.time()))  # a piece leaves once it was said

@@ -60,6 +60,38 @@ def test_llm_is_busy_while_a_call_runs_but_not_for_a_prefill(services):
     assert seen and not any(seen)
 
 
+def test_warm_up_loads_every_model_and_the_llm_reads_its_instructions_before_the_first_answer(settings, question,
+                                                                                               tmp_path):
+    """What the page does before its first visitor: the first answer then waits for no model to load, and its
+    prompt's standing instructions (the same for every question) are already evaluated."""
+    import threading
+
+    from interviewer.conversation import Context, Dialogue
+    from interviewer.wiring import Services
+
+    services = Services(settings.model_copy(update={"data_dir": tmp_path}))  # models not loaded by other tests
+    services.warm_up(voice=True)
+    for thread in threading.enumerate():
+        if thread.name == "warm-up":
+            thread.join()
+    assert {"llm", "stt", "turn", "words", "spoken"} <= set(vars(services))  # loaded (cached on the services)
+    context = Context(question.question, tuple(question.key_points), said="A reward model is trained on choices.")
+    services.dialogue.judge(context, kind="answer")  # the first call on this model since it loaded
+    llm, messages = services.llm, Dialogue.messages(context)
+    instructions = len(llm.prompt_tokens(messages[:1]))
+    assert instructions > 100 and llm.last_evaluated <= len(llm.prompt_tokens(messages)) - instructions + 8
+
+
+def test_a_model_that_will_not_load_at_warm_up_is_logged_and_the_page_still_starts(settings, tmp_path, caplog):
+    from interviewer.wiring import Services
+
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"not a model at all")
+    services = Services(settings.model_copy(update={"model": bad, "data_dir": tmp_path}))
+    services.warm_up(voice=False)
+    assert "the llm model did not load ahead of the first interview" in caplog.text and "GGUF" in caplog.text
+
+
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z]+", text.lower())
 

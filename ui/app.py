@@ -593,6 +593,7 @@ def launch(services: Services, defaults: SessionOptions, *, block: bool = True):
         print("\n" + "!" * 100 + f"\n{warning}\n" + "!" * 100 + "\n", file=sys.stderr)
     services.check_models(services.roles_needed(voice=True))
     services.store  # noqa: B018 (load models and the bank before the first visitor, not during)
+    services.warm_up(voice=True)
     demo = build_app(services, defaults)
     demo.queue(default_concurrency_limit=settings.concurrency)
     demo.launch(server_name=settings.host, server_port=settings.port, inbrowser=block,
