@@ -4,10 +4,10 @@
 collection. It then plans the questions: seed passages spread evenly over each file, each seed with the
 passages the store finds closest to it. For each planned question the LLM writes a question, a model
 answer, key points, follow-ups and a glossary under a JSON schema; the bank's own rules validate it, and a
-draft that breaks them is sent back once with the problems listed. Every key point is then checked
-against the passages by the grader's verification path (the same per-point verdicts that verify a
-candidate's answer, with the passages in the candidate's place); a point they do not support is removed,
-and a question left with too few points or no follow-up is dropped, with a note.
+draft that breaks them is sent back with the problems listed. Every key point is then checked against the
+passages by the grader's verification path (the same per-point verdicts that verify a candidate's answer,
+with the passages in the candidate's place); a point they do not support is removed, and a question left
+with too few points or no follow-up is dropped, with a note.
 
 Each planned question has a key: a hash of its passages, its level, the model and the prompts. Outcomes
 are appended to a journal as they are reached, so running `prepare` again on unchanged files does no LLM
@@ -279,7 +279,8 @@ class Preparer:
         return results, reused
 
     def write(self, topic: str, key: str, slot: Slot) -> Outcome:
-        """One question from one slot: drafted, validated (one retry with the problems), grounded."""
+        """One question from one slot: drafted and validated (up to TRIES drafts, each after the first written
+        with the problems of the one before), then grounded."""
         qid = f"{topic}-{key[:8]}"
         messages = [Message("system", render("prepare_system.j2")),
                     Message("user", render("prepare_user.j2", level=slot.level, level_hint=LEVEL_HINTS[slot.level],
@@ -360,32 +361,41 @@ def _draft_problems(draft: Draft) -> list[str]:
     problems = []
     if any(point.rstrip().endswith("?") for point in draft.key_points):
         problems.append("key_points: each key point must be a statement of fact, not a question")
-    asks = [f.ask.strip().lower() for f in draft.follow_ups]
-    if len(set(asks)) < len(asks) or draft.question.strip().lower() in asks:
+    if not draft.follow_ups:
         problems.append("follow_ups: each follow-up must be a different question from the main question")
-    if any(len(term.split()) > 5 or term.rstrip().endswith("?") for term in draft.glossary):
+    if not draft.glossary:
         problems.append("glossary: each entry must be a technical term of one to five words")
     return problems
 
 
-def _said_once(draft: Draft) -> Draft:
-    """The draft with a key point it repeats word for word said once, its follow-ups pointed at the first: the
-    1.5B model repeats a point from one draft to the next when told not to, and the repeat adds nothing (the
-    bank's rules then decide whether enough points are left)."""
+def _repaired(draft: Draft) -> Draft:
+    """The draft less what repeats something else in it, or is not what its field holds: a key point said word
+    for word before (its follow-ups pointed at the first), a follow-up that is the main question or an earlier
+    follow-up again, a glossary entry that is a sentence or a question. The 1.5B model writes these from one
+    draft to the next when told not to, and each is an extra the rest does without; whether enough is left is
+    for `_draft_problems` and the bank's rules to say."""
     first: dict[str, int] = {}
     for n, point in enumerate(draft.key_points, start=1):
-        first.setdefault(" ".join(point.lower().split()), n)
+        first.setdefault(_plain(point), n)
     kept = sorted(first.values())
-    if len(kept) == len(draft.key_points):
-        return draft
-    renumber = {n: kept.index(first[" ".join(point.lower().split())]) + 1
-                for n, point in enumerate(draft.key_points, start=1)}
-    follow_ups = [f.model_copy(update={"key_point": renumber.get(f.key_point, f.key_point)}) for f in draft.follow_ups]
-    return draft.model_copy(update={"key_points": [draft.key_points[n - 1] for n in kept], "follow_ups": follow_ups})
+    renumber = {n: kept.index(first[_plain(point)]) + 1 for n, point in enumerate(draft.key_points, start=1)}
+    asked = {_plain(draft.question)}
+    follow_ups = []
+    for f in draft.follow_ups:
+        if _plain(f.ask) not in asked:
+            asked.add(_plain(f.ask))
+            follow_ups.append(f.model_copy(update={"key_point": renumber.get(f.key_point, f.key_point)}))
+    glossary = [term for term in draft.glossary if len(term.split()) <= 5 and not term.rstrip().endswith("?")]
+    return draft.model_copy(update={"key_points": [draft.key_points[n - 1] for n in kept], "follow_ups": follow_ups,
+                                    "glossary": glossary})
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def _question(qid: str, topic: str, slot: Slot, draft: Draft) -> Question:
-    draft = _said_once(draft)
+    draft = _repaired(draft)
     problems = _draft_problems(draft)
     if problems:
         raise ValueError("; ".join(problems))

@@ -157,7 +157,8 @@ def test_a_rerun_does_no_llm_work_and_an_interrupted_run_continues(tmp_path, emb
 
 def test_drafts_that_break_the_rules_are_sent_back_with_the_problems(tmp_path, embedder):
     as_questions = draft(points=["What is a log?", "What is a page?", "What is a commit?"])
-    same_asks = draft(follow_ups=[{"key_point": 1, "ask": "Why is the log flushed first?"}] * 2)
+    same_asks = draft(question="Why is the log flushed first?",  # its one follow-up is the question again
+                      follow_ups=[{"key_point": 1, "ask": "why is the log  flushed first?"}])
     llm = ScriptedLLM([as_questions, same_asks, draft()])
     services = services_with(tmp_path, llm)
     services.__dict__["embedder"] = embedder
@@ -174,18 +175,33 @@ def test_drafts_that_break_the_rules_are_sent_back_with_the_problems(tmp_path, e
         services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
 
 
-def test_a_key_point_repeated_word_for_word_is_kept_once_without_a_new_draft(tmp_path, embedder):
-    repeated = draft(points=[*POINTS[:3], "  a transaction is committed once its commit record is DURABLE in the log."],
-                     follow_ups=[{"key_point": 4, "ask": "When exactly does a transaction count as committed?"},
-                                 {"key_point": 3, "ask": "What happens to the log when the machine restarts?"}])
-    llm = ScriptedLLM([repeated])
+def repaired(tmp_path, embedder, written: dict) -> dict:
+    """The question kept from this one draft, which needed no second one."""
+    llm = ScriptedLLM([written])
     services = services_with(tmp_path, llm)
     services.__dict__["embedder"] = embedder
     report = services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
     [kept] = [o.question for o in report.kept]
     assert [o.tries for o in report.outcomes] == [1] and len(llm.prompts) == 1  # repaired, not written again
+    return kept
+
+
+def test_a_key_point_repeated_word_for_word_is_kept_once_without_a_new_draft(tmp_path, embedder):
+    repeated = draft(points=[*POINTS[:3], "  a transaction is committed once its commit record is DURABLE in the log."],
+                     follow_ups=[{"key_point": 4, "ask": "When exactly does a transaction count as committed?"},
+                                 {"key_point": 3, "ask": "What happens to the log when the machine restarts?"}])
+    kept = repaired(tmp_path, embedder, repeated)
     assert kept["key_points"] == POINTS[:3]
     assert [f["key_point"] for f in kept["follow_ups"]] == [2, 3]  # the repeat's follow-up asks about the first
+
+
+def test_a_follow_up_or_glossary_entry_that_repeats_or_misfits_is_left_out_without_a_new_draft(tmp_path, embedder):
+    other = {"key_point": 2, "ask": "When does a transaction count as committed?"}
+    messy = draft(question="Why is the log flushed first?",
+                  follow_ups=[{"key_point": 1, "ask": "Why is the log flushed first?"}, other, other])
+    messy["glossary"] = ["write-ahead log", "the log is always written before the data pages are", "checkpoint?"]
+    kept = repaired(tmp_path, embedder, messy)
+    assert kept["follow_ups"] == [other] and kept["glossary"] == ["write-ahead log"]
 
 
 class LenientLLM(ScriptedLLM):
