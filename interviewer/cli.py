@@ -239,6 +239,8 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
     if not start and interview.phase == "listen" and not interview.pending:
         show(conductor.said(interview.repeat()))
     while not interview.done:
+        if interactive:  # the LLM reads the question in the background while the candidate types, as in the page
+            conductor.listening("")
         began = time.monotonic()
         try:
             answer = input("> ") if interactive else sys.stdin.readline()

@@ -36,6 +36,40 @@ def test_text_interview_from_stdin_prints_a_json_report(run):
     assert "Question 1 of 2" in done.stderr  # the conversation goes to stderr, the report to stdout
 
 
+def test_typed_at_a_terminal_the_llm_reads_each_question_while_the_candidate_types(settings, monkeypatch, capsys):
+    """At a terminal (not a pipe) each open prompt goes to the LLM's prompt before the answer is read, so only
+    the answer is left to evaluate when it comes, as in the page."""
+    import builtins
+    import io
+
+    from interviewer import cli
+    from interviewer.conductor import Conductor
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    read_ahead, answers = [], ["The policy is tuned against a reward model.", "/skip", "/end"]
+
+    def listening(self, so_far):
+        read_ahead.append((self.interview.prompt.text, so_far, self))
+
+    def typed(prompt=""):
+        text, _, conductor = read_ahead[-1]
+        assert text == conductor.interview.prompt.text  # the prompt open now was read before the candidate types
+        return answers.pop(0)
+
+    monkeypatch.setattr(Conductor, "listening", listening)
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    monkeypatch.setattr(builtins, "input", typed)
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("INTERVIEWER_PROFILE", "test")
+    assert cli.main(["interview", "--topic", "rlhf", "--text", "--questions", "3"]) == 0
+    assert not answers and len(read_ahead) == 3 and all(so_far == "" for _, so_far, _ in read_ahead)
+    assert read_ahead[0][0] != read_ahead[1][0]  # each newly opened prompt is read (a follow-up, or the next question)
+    assert "Question 1 of 3" in capsys.readouterr().out
+
+
 def test_topics_and_models_as_json(run):
     topics = json.loads(run("-m", "interviewer.cli", "topics", "--json").stdout)
     rlhf = next(t for t in topics if t["topic"] == "rlhf")
