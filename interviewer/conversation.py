@@ -145,7 +145,7 @@ class Dialogue:
         """The turn's prompt; `closed=False` leaves the candidate's words open (they are still talking).
         Sentences addressed to the grader are taken out of the candidate's words before the model sees them."""
         user = render("turn_user.j2", question=context.question, earlier=context.earlier,
-                      said=T.without_instructions(context.said.strip()))
+                      said=T.without_instructions(T.spelled_letters(context.said.strip())))
         return [Message("system", render("turn_system.j2")), Message("user", user + ("\n</said>" if closed else ""))]
 
     def prefill(self, context: Context) -> None:

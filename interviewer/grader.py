@@ -140,6 +140,7 @@ class Grader:
     def _kept_sentences(self, answer: str) -> tuple[list[str], list[str]]:
         """The answer's sentences, less those addressed to the grader, and the notes that explain cuts."""
         notes = []
+        answer = T.spelled_letters(answer)  # "pee pee oh" as a recogniser may write it is PPO
         tokens = answer.split()
         if len(tokens) > self.options.max_words:
             answer = " ".join(tokens[: self.options.max_words])

@@ -107,6 +107,51 @@ def looks_english(text: str) -> bool:
     return not (foreign >= 3 and foreign > english)
 
 
+# Letter names as a recogniser (or a candidate writing down what they said) spells them: "pee pee oh" is PPO.
+# Names that are also everyday words join a run of letters but never make one: a run needs two names that can
+# be nothing else, so "why you" stays as it is, and "a", "i" and "are" only end or begin a run where they must.
+_LETTER_NAMES = {"bee": "B", "cee": "C", "dee": "D", "eff": "F", "gee": "G", "aitch": "H", "jay": "J", "kay": "K",
+                 "el": "L", "ell": "L", "em": "M", "en": "N", "pee": "P", "cue": "Q", "ar": "R", "ess": "S", "tee": "T",
+                 "vee": "V", "ex": "X", "zee": "Z", "zed": "Z", **{c: c.upper() for c in "bcdefghjklmnpqrstuvwxyz"}}
+_EVERYDAY_LETTERS = {"ay": "A", "eye": "I", "oh": "O", "o": "O", "you": "U", "why": "Y", "are": "R", "a": "A",
+                     "i": "I"}
+_LETTERS = _LETTER_NAMES | _EVERYDAY_LETTERS
+_PIECES = re.compile(r"([A-Za-z]+)")
+
+
+def spelled_letters(text: str) -> str:
+    """Acronyms spoken letter by letter written as acronyms: "dee pee oh and pee pee oh" -> "DPO and PPO",
+    "are el aitch eff" -> "RLHF", "the kay vee cache" -> "the KV cache", "gee pee you" -> "GPU". Only letters
+    one space apart make a run; everything else is left as it is."""
+    pieces = _PIECES.split(text)  # separators at even indices, words at odd ones
+    out, n = [], 1
+    while n < len(pieces):
+        end = n
+        while end + 2 < len(pieces) and pieces[end].lower() in _LETTERS and pieces[end + 1] == " " \
+                and pieces[end + 2].lower() in _LETTERS:
+            end += 2
+        run = [w.lower() for w in pieces[n:end + 1:2]] if pieces[n].lower() in _LETTERS else []
+        start = 0
+        while start < len(run) and run[start] in _EVERYDAY_LETTERS and not (
+                run[start] == "are" and sum(w in _LETTER_NAMES for w in run[start + 1:]) >= 3):
+            start += 1  # "why", "you" before the letters are words; "are" too, unless three letters follow
+        stop = len(run)
+        while stop > start and run[stop - 1] in ("a", "i", "are"):
+            stop -= 1  # an article or a verb after the letters
+        letters = run[start:stop]
+        if len(letters) >= 2 and sum(w in _LETTER_NAMES for w in letters) >= 2:
+            first, last = n + 2 * start, n + 2 * (stop - 1)
+            out.append("".join(pieces[n - 1:first]))  # the separator before, and any words left out of the run
+            out.append("".join(_LETTERS[w] for w in letters))
+            out.append("".join(pieces[last + 1:end + 1]))
+            n = end + 2
+        else:
+            out.append(pieces[n - 1] + pieces[n])
+            n += 2
+    out.append(pieces[n - 1] if n - 1 < len(pieces) else "")
+    return "".join(out)
+
+
 def without_instructions(text: str) -> str:
     """The text less its sentences addressed to the grader, so they never reach a judge as instructions."""
     parts = sentences(text)

@@ -57,6 +57,15 @@ def test_statements_join_short_sentences_and_fold_the_tail():
     assert statements("Short.") == ("Short.",)
 
 
+SPELLED = ("so first you do ess eff tee on demonstrations then you train a reward model on human comparisons of "
+           "pairs and then pee pee oh pushes the policy up the reward with a kay el penalty to the ess eff tee model")
+
+
+def test_acronyms_a_recogniser_spelled_out_earn_what_the_acronyms_earn(grade):
+    written = SPELLED.replace("ess eff tee", "SFT").replace("pee pee oh", "PPO").replace("kay el", "KL")
+    assert grade(SPELLED).to_dict() | {"points": None} == grade(written).to_dict() | {"points": None}
+
+
 def test_off_topic_is_capped(grade):
     text = ("The French Revolution began in 1789 when the Estates-General met at Versailles, and it ended "
             "the absolute monarchy of Louis the Sixteenth after years of fiscal crisis and bad harvests.")
