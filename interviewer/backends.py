@@ -37,7 +37,8 @@ class LLM(Protocol):
 
     def choose(self, messages: Sequence[Message], slots: Sequence[Slot], *,
                deadline: float | None = None) -> list[dict[str, float]]:
-        """The reply forced into `slots`: per slot, each option's probability (summing to 1)."""
+        """The reply forced into each of `slots`: per slot, each option's probability (summing to 1), each slot
+        read straight after the prompt where the backend can (llama.cpp can; a server reads them in one reply)."""
         ...
 
     def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256) -> T:

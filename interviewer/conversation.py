@@ -108,16 +108,16 @@ class Context:
         return cls(question, tuple(key_points), (), answer, closest_words(grade))
 
     def verdict_slots(self) -> list[Slot]:
-        """Where the model gives its verdict on each key point, each after the candidate's closest words."""
-        return [self.verdict_slot(n, first=n == 0) for n in range(len(self.key_points))]
+        """Where the model gives its verdict on each key point, each after the candidate's closest words (each
+        read on its own, see LLM.choose)."""
+        return [self.verdict_slot(n) for n in range(len(self.key_points))]
 
-    def verdict_slot(self, n: int, *, first: bool = True) -> Slot:
-        """Where the model gives its verdict on key point `n` (0-based), after the candidate's closest words;
-        `first`: as the first line of the model's reply."""
+    def verdict_slot(self, n: int) -> Slot:
+        """Where the model gives its verdict on key point `n` (0-based), after the candidate's closest words, as
+        the start of its reply."""
         span = " ".join(self.spans[n].split()) if n < len(self.spans) else ""
         said = f"Candidate: {span or '(nothing)'}\n" if self.spans else ""
-        return Slot(f"{'Kind: answer' if first else ''}\n{said}Key point: {self.key_points[n]}\nVerdict:",
-                    _VERDICT_OPTIONS)
+        return Slot(f"Kind: answer\n{said}Key point: {self.key_points[n]}\nVerdict:", _VERDICT_OPTIONS)
 
 
 def closest_words(grade: Grade) -> tuple[str, ...]:

@@ -119,3 +119,17 @@ def test_one_key_point_read_alone_tells_a_point_made_from_one_not_made(services,
         assert abs(sum(read[answer].values()) - 1) < 1e-6
     # the test profile's 0.5B model: P(yes) 0.80 against 0.63 (the default 1.5B separates them further)
     assert read[stated]["yes"] > read[WEAK]["yes"] + 0.1 and belief(read[stated]) > belief(read[WEAK])
+
+
+@pytest.mark.real
+def test_each_key_point_is_read_on_its_own_never_after_the_models_earlier_verdicts(services, question):
+    """Read in one line, the model followed its own earlier picks ("partly" for one point, "partly" for all after
+    it); each verdict of the answer's reading is now the same as that key point read alone."""
+    from interviewer.conversation import Context
+
+    answer = f"{question.key_points[0]} I am not sure about the rest."
+    context = Context.of_answer(question.question, question.key_points, answer, services.grader.grade(question, answer))
+    together = services.dialogue.judge(context, kind="answer").verdicts
+    for n in range(len(question.key_points)):
+        alone = services.dialogue.point(context, n)
+        assert all(abs(alone[v] - together[n][v]) < 0.02 for v in alone), (n, alone, together[n])
