@@ -117,6 +117,7 @@ _EVERYDAY_LETTERS = {"ay": "A", "eye": "I", "oh": "O", "o": "O", "you": "U", "wh
                      "i": "I"}
 _LETTERS = _LETTER_NAMES | _EVERYDAY_LETTERS
 _PIECES = re.compile(r"([A-Za-z]+)")
+_JOINED = set("'’_-/0123456789")  # a letter beside one of these is part of a longer word or name
 
 
 def spelled_letters(text: str) -> str:
@@ -124,13 +125,19 @@ def spelled_letters(text: str) -> str:
     "are el aitch eff" -> "RLHF", "the kay vee cache" -> "the KV cache", "gee pee you" -> "GPU". Only letters
     one space apart make a run; everything else is left as it is."""
     pieces = _PIECES.split(text)  # separators at even indices, words at odd ones
+
+    def letter(n: int) -> bool:  # a whole word that names a letter: not part of "it's", "n_layers" or "w.p."
+        word, before, after = pieces[n], pieces[n - 1], pieces[n + 1]
+        if word.lower() not in _LETTERS or (len(word) == 1 and not word.islower()):  # "W x", "Q K": maths
+            return False
+        return not (before[-1:] in _JOINED or after[:1] in _JOINED or (after == "." and n + 2 < len(pieces)))
+
     out, n = [], 1
     while n < len(pieces):
         end = n
-        while end + 2 < len(pieces) and pieces[end].lower() in _LETTERS and pieces[end + 1] == " " \
-                and pieces[end + 2].lower() in _LETTERS:
+        while end + 2 < len(pieces) and letter(end) and pieces[end + 1] == " " and letter(end + 2):
             end += 2
-        run = [w.lower() for w in pieces[n:end + 1:2]] if pieces[n].lower() in _LETTERS else []
+        run = [w.lower() for w in pieces[n:end + 1:2]] if letter(n) else []
         start = 0
         while start < len(run) and run[start] in _EVERYDAY_LETTERS and not (
                 run[start] == "are" and sum(w in _LETTER_NAMES for w in run[start + 1:]) >= 3):

@@ -65,6 +65,8 @@ def test_text_addressed_to_the_judge_is_taken_out_before_it_sees_the_answer():
     ("why you would want a b test", "why you would want a b test"),  # everyday words make no acronym
     ("you are a fan, i see", "you are a fan, i see"),
     ("L = -log σ(β[log π/π_ref(y_w)])", "L = -log σ(β[log π/π_ref(y_w)])"),
+    ("the token's K vector times W x, n_layers x n_kv_heads, q w.p. 0.5",  # maths, and letters inside words
+     "the token's K vector times W x, n_layers x n_kv_heads, q w.p. 0.5"),
 ])
 def test_acronyms_spelled_letter_by_letter_are_read_as_acronyms(said, written):
     assert T.spelled_letters(said) == written
