@@ -155,7 +155,7 @@ def spelled_letters(text: str) -> str:
         else:
             out.append(pieces[n - 1] + pieces[n])
             n += 2
-    out.append(pieces[n - 1] if n - 1 < len(pieces) else "")
+    out.append(pieces[-1])  # the separator after the last word (pieces always end on one)
     return "".join(out)
 
 
