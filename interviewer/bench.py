@@ -88,19 +88,21 @@ def bench_speech(services: Services) -> dict:
 def bench_voice_turn(services: Services, turns: int = 8) -> dict:
     """A scripted spoken session through the page's own handlers, hands-free: each answer (synthesised from
     the question's key points) is fed to `hear_stream` in half-second pieces, each sent once its audio has
-    been spoken, as the browser sends it, then silence until the turn ends; the reply comes from
-    `heard_reply`; the candidate starts once the question has been heard out (its audio and the page's
-    second of margin). Counted from the candidate's last word (where the synthesised speech really ends), so the
-    wait that decides the turn has ended is included, as Pipecat counts it. Each turn's stages, the page's and
-    the conductor's, go to `voice_turn_stages` (seconds from the last word): what a slow turn waited for."""
+    been spoken, as the browser sends it, then silence until the turn ends; the nod and the reply come from
+    `heard_reply`, as the page calls it when the stream's handler says so; the candidate starts once the
+    question has been heard out (its audio and the page's second of margin). "first_heard" is the first
+    interviewer audio of either kind, the nod where there was one. Counted from the candidate's last word
+    (where the synthesised speech really ends), so the wait that decides the turn has ended is included, as
+    Pipecat counts it. Each turn's stages, the page's and the conductor's, go to `voice_turn_stages` (seconds
+    from the last word): what a slow turn waited for."""
     from interviewer.ui.app import hear_stream, heard_reply, start
 
     services.warm_up(voice=True)  # as the page does before its first visitor
     questions = (turns + 1) // 2  # weak and strong answers alternate: some get follow-ups
     for outputs in start(services, services.settings.seed, ["rlhf"], "mid", questions, 600, True):
         tab = outputs[1]
-    stages: dict[str, list[float]] = {"turn_end": [], "transcript": [], "score": [], "first_audio": [],
-                                      "first_written_audio": []}
+    stages: dict[str, list[float]] = {"turn_end": [], "transcript": [], "score": [], "nod": [], "first_audio": [],
+                                      "first_heard": [], "first_written_audio": []}
     turns_seen: list[dict[str, float]] = []  # each turn's stages, page's and conductor's, from the last word
     step = 8000  # samples in half a second at 16 kHz
     for n in range(turns):
@@ -119,20 +121,25 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
         for at in range(0, len(pcm), step):
             time.sleep(max(0.0, began + (at + step) / 16000 - time.time()))  # a piece leaves once it was said
             heard, _ = hear_stream(services, (16000, pcm[at:at + step]), tab)  # it updates `tab` in place
-            if isinstance(heard, str):  # which answer was heard: it has been graded
+            if isinstance(heard, str) and tab.heard is None:  # the nod: said, and the answer is heard on
+                for _ in heard_reply(services, tab):
+                    pass
+            elif isinstance(heard, str):  # which answer was heard: it has been graded
                 break
         else:
             raise RuntimeError(f"the turn did not end: {said!r}")
         for _ in heard_reply(services, tab):
             pass  # the reply, streamed; its first audio time is in tab.timings
         t, last_word = tab.timings, began + (step + len(speech)) / 16000
+        t["first_heard"] = min(t[key] for key in ("nod", "first_audio") if key in t)  # what the candidate hears first
         for key in stages:
             if key in t:  # no LLM-written line when the LLM was late or failed: the bank's words were spoken
                 stages[key].append(t[key] - last_word)
         seen = {**tab.conductor.timings, **t}  # the page's stages win where both have one
         turns_seen.append({k: round(v - last_word, 3) for k, v in sorted(seen.items(), key=lambda kv: kv[1])})
     return {f"voice_{k}_p{q}_s": _pct(v, q) for k, v in stages.items() if v for q in (50, 95)} | {
-        "voice_turns": len(stages["first_audio"]), "voice_turns_with_llm_audio": len(stages["first_written_audio"]),
+        "voice_turns": len(stages["first_heard"]), "voice_nods": len(stages["nod"]),
+        "voice_turns_with_llm_audio": len(stages["first_written_audio"]),
         "voice_turn_stages": turns_seen}
 
 
@@ -143,9 +150,9 @@ def bench_voice(services: Services) -> dict:
 
     page = bench_voice_turn(services)
     voice = bench_turn_taking(services)
-    voice["last_word_to_first_audio_s"] = {"p50": page["voice_first_audio_p50_s"],
-                                           "p95": page["voice_first_audio_p95_s"], "turns": page["voice_turns"],
-                                           "turn_model": services.turn is not None}
+    voice["last_word_to_first_audio_s"] = {"p50": page["voice_first_heard_p50_s"],
+                                           "p95": page["voice_first_heard_p95_s"], "turns": page["voice_turns"],
+                                           "nods": page["voice_nods"], "turn_model": services.turn is not None}
     return page | {"voice_turn": voice}
 
 
@@ -329,8 +336,11 @@ ROWS = [
     ("voice_turn_end_p50_s", "voice turn: last word → end of turn decided p50", "s"),
     ("voice_transcript_p50_s", "voice turn: last word → transcript final p50", "s"),
     ("voice_score_p50_s", "voice turn: last word → score ready p50", "s"),
-    ("voice_first_audio_p50_s", "voice turn: last word → first audio of the reply p50", "s"),
-    ("voice_first_audio_p95_s", "voice turn: last word → first audio of the reply p95", "s"),
+    ("voice_first_heard_p50_s", "voice turn: last word → first interviewer audio (the nod or the reply) p50", "s"),
+    ("voice_first_heard_p95_s", "voice turn: last word → first interviewer audio (the nod or the reply) p95", "s"),
+    ("voice_nod_p50_s", "voice turn: last word → the nod, on turns that had one, p50", "s"),
+    ("voice_first_audio_p50_s", "voice turn: last word → first audio of the reply's words p50", "s"),
+    ("voice_first_audio_p95_s", "voice turn: last word → first audio of the reply's words p95", "s"),
     ("voice_first_written_audio_p50_s", "voice turn: last word → first audio the LLM wrote p50", "s"),
     ("voice_first_written_audio_p95_s", "voice turn: last word → first audio the LLM wrote p95", "s"),
     ("voice_turns", "voice turns measured", "turns"),

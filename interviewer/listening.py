@@ -33,6 +33,7 @@ CONFIRM_WAIT_S = 0.35  # the longest `feed` waits for the last stretch's words b
 # stream keeps one waiting piece and a handler busy for longer than that loses speech
 TURN_CONTEXT_S = 8.0  # audio the turn model hears, ending at the last word
 LEAD_S = 0.5  # audio before the turn's first word that the turn model hears too
+NOD_FROM_S = 0.6  # speech before a pause shorter than this (a cough, an "mhm") gets no nod
 # Words an answer cannot end on (all the words model has to go on where there is none): a speaker who stops after
 # one of these is thinking, not finished. The forms of "be" joined them when a candidate's "... and the policy is"
 # [thinks] was heard as finished by the turn model; an answer that does end on one ("yes, it is") waits for the
@@ -129,6 +130,7 @@ class TurnListener:
     _turn_failed: bool = False
     _voice_end: tuple[int, float] | None = None  # where (stream sample, clock) the turn model said "finished",
     # while the words are awaited to confirm it
+    _nodded: bool = False  # the turn has had its nod (see `nod_due`)
     _held: str = ""  # the turn's end could not be heard: "failed" (tried again at the next end) or "busy"
     # (the recogniser was still at it: the end is tried again as soon as it has finished)
     _resampler: object = None  # a streaming resampler, so chunk edges add no clicks that sound like speech
@@ -166,12 +168,27 @@ class TurnListener:
         self._held = ""
         decided, at = self._offset, arrived
         if reason == "turn model":
+            if self._voice_end is None and self._stretches and not self._stretches[-1].heard.done():
+                self._voice_end = (decided, at)  # this piece returns at once, to let the page nod (`nod_due`):
+                return None  # the words, a second or more away on 2 cores, are awaited from the next one
             self._voice_end = self._voice_end or (decided, at)
             decided, at = self._voice_end  # the turn ended where the voice said so; the words only confirm it
             if self._unfinished() is not False:
                 return None  # "... optimised with": the words say it is unfinished, whatever the voice says; or
                 # they are still being transcribed, and are looked at again with the next piece of audio
         return self._end(reason, decided=decided, at=at)
+
+    def nod_due(self) -> bool:
+        """Whether the interviewer may nod now ("Okay."): the voice has just sounded finished and its words are
+        still being transcribed, so the turn is most likely over but not yet ended. Once a turn; True once. A
+        nod also suits a turn the words then keep open (a listener's "okay" invites the speaker to go on), so it
+        needs no more than the voice; it needs some speech, though: a cough or an "mhm" gets none."""
+        if self._nodded or self._voice_end is None or self._turn_start is None or self._last_word is None:
+            return False
+        if (self._last_word - self._turn_start) / SAMPLE_RATE < NOD_FROM_S:
+            return False
+        self._nodded = True
+        return True
 
     def _unfinished(self) -> bool | None:
         """Whether the words so far say the answer is unfinished though the voice sounds finished: the words
@@ -420,7 +437,7 @@ class TurnListener:
         self._audio, self._offset, self._recent = np.zeros(0, np.float32), 0, np.zeros(0, np.float32)
         self._stretches, self._last_word = [], None
         self._turn_start, self._asked_at, self._probability, self._held = None, None, None, ""
-        self._voice_end = None
+        self._voice_end, self._nodded = None, False
 
 
 def _joined(texts: Iterable[str]) -> str:

@@ -160,7 +160,9 @@ def test_a_failing_turn_model_falls_back_to_the_fixed_pause_and_says_so(services
 def test_a_cough_is_not_an_answer_even_when_the_model_says_finished(services):
     listener = TurnListener(services.stt, turn=FakeTurnDetector(probability=1.0))
     burst = np.random.default_rng(1).normal(0, 0.3, SAMPLE_RATE // 4).astype(np.float32)
-    assert all(r is None for r in _feed(listener, np.concatenate([_silence(0.5), burst, _silence(4.0)])))
+    audio = np.concatenate([_silence(0.5), burst, _silence(4.0)])
+    assert all(listener.feed(audio[i:i + CHUNK]) is None and not listener.nod_due()  # nor worth a nod
+               for i in range(0, len(audio), CHUNK))
     assert listener.timing is None
 
 
@@ -183,13 +185,18 @@ def test_the_stream_never_waits_long_for_the_words_that_confirm_a_finished_answe
     listener = TurnListener(Slow(), ListenOptions(check_pause_s=0.4, max_pause_s=3.0),
                             turn=FakeTurnDetector(probability=0.99))
     speech, audio = _answer(services)
-    waits = []
+    waits, nods = [], []
     for i in range(0, len(audio) + 2 * SAMPLE_RATE, CHUNK):  # the answer, then two seconds of silence
         piece = audio[i:i + CHUNK] if i < len(audio) else _silence(0.5)
         began = time.perf_counter()
         assert listener.feed(piece) is None  # its words are not in yet: the turn waits for them
         waits.append(time.perf_counter() - began)
+        nods.append(listener.nod_due())
     assert max(waits) < CONFIRM_WAIT_S + 0.2
+    # the interviewer may nod once, at the first piece after the voice sounded finished, not while it spoke
+    assert nods.count(True) == 1
+    heard = (nods.index(True) + 1) * CHUNK  # the audio that had arrived when the nod was due
+    assert len(audio) - 0.5 * SAMPLE_RATE < heard <= len(audio) + 1.5 * SAMPLE_RATE
     gate.set()
     listener._stretches[-1].heard.result(timeout=60)
     done = listener.feed(_silence(0.5))
@@ -226,10 +233,12 @@ def test_unfinished_words_overrule_a_voice_that_sounds_finished(services):
                             turn=FakeTurnDetector(probability=0.99), words=words)
     part = _speech(services, "The reward model is trained to predict")  # no word on the dangling list ends it
     assert all(r is None for r in _settled(listener, np.concatenate([_silence(0.5), part, _silence(2.0)])))
+    assert listener.nod_due() and not listener.nod_due()  # the voice sounded finished: a nod, once
     words.probability = 0.5  # the sentence, once finished, reads finished
     rest = np.concatenate([_speech(services, "which reply people prefer."), _silence(1.5)])
     done = [r for r in _settled(listener, rest) if r is not None]
     assert len(done) == 1 and listener.timing.reason == "turn model"
+    assert not listener.nod_due()  # the turn is over: no nod until the next one sounds finished
     assert "prefer" in done[0].text.lower() and "trained" in done[0].text.lower()  # one answer, both parts
 
 

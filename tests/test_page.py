@@ -5,6 +5,7 @@ the fake embedder, through the real turn pipeline (the conductor with the LLM sw
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -145,6 +146,64 @@ def test_the_first_audio_of_a_line_the_llm_wrote_is_timed_apart_from_the_first_a
     list(_speak(tab, Services()))
     assert tab.timings["first_written_audio"] >= tab.timings["first_audio"]
     assert "first audio of a line the LLM wrote sent" in timings_markdown(tab.timings)
+
+
+def test_the_nod_comes_as_the_voice_sounds_finished_before_the_reply(tab):
+    """Hands-free, the interviewer says "Okay." as soon as the candidate's voice sounds finished, before the
+    answer's words are in; the reply follows as ever, and the timings panel counts the nod apart from the
+    reply's first audio."""
+    from interviewer.listening import TurnTiming
+    from interviewer.types import AudioChunk, Transcript, Word
+    from interviewer.ui.app import NOD, hear_stream, heard_reply
+    from interviewer.ui.tab import timings_markdown
+
+    said = []
+
+    class Voice:
+        def speak(self, text):
+            said.append(text)
+            yield AudioChunk(np.zeros(2205, np.int16), 22050)
+
+        def prepare(self, lines):
+            pass
+
+    class Services:  # what the stream and the reply need of the page's services
+        spoken = Voice()
+        settings = grader = None
+
+    class Listener:  # the hands-free listener: the voice sounds finished one piece before the words are in
+        timing = None
+        pieces = 0
+
+        def feed(self, samples, rate):
+            self.pieces += 1
+            if self.pieces < 2:
+                return None
+            words = tuple(Word(w, 0.3 * i, 0.3 * i + 0.25) for i, w in enumerate(WEAK.split()))
+            self.timing = TurnTiming(2.0, 2.5, 100.0, 101.2, "turn model")
+            return Transcript(WEAK, words, words[-1].end)
+
+        def nod_due(self):
+            return self.pieces == 1
+
+        def heard_so_far(self):
+            return ""
+
+    tab.voice, tab.to_speak = True, []  # the question has been said
+    tab.listen_with(Listener())
+    piece = (16000, np.zeros(8000, np.int16))
+    mark, _ = hear_stream(Services(), piece, tab)
+    assert isinstance(mark, str) and tab.heard is None  # the page's reply handler is woken: to nod
+    nodded = list(heard_reply(Services(), tab))
+    assert said == [NOD] and len(nodded) == 1 and nodded[0][6]  # one piece of audio: the nod
+    assert not tab.chat[-1]["content"].startswith(NOD)  # said, not written: the chat shows the answer next
+    mark, _ = hear_stream(Services(), piece, tab)
+    assert tab.heard is not None and tab.timings["nod"] <= time.time()
+    list(heard_reply(Services(), tab))
+    assert said[1] == "Thank you." and len(said) > 2  # then the reply, its instant acknowledgement first
+    assert said.count(NOD) == 1 and tab.timings["first_audio"] >= tab.timings["nod"]
+    assert "the interviewer's nod" in timings_markdown(tab.timings)
+    assert tab.nodded_at is None  # the next answer's nod is its own
 
 
 def test_an_answer_begun_while_the_last_one_was_verified_keeps_its_listener(tab):

@@ -36,6 +36,7 @@ _HEARING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hear-recording"
 # Embedding ahead runs here, not on a daemon thread: the interpreter waits for it at exit, where a daemon thread
 # inside torch would abort the process (it did, after a test, with "terminate called without an active exception").
 _WARMING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-ahead")
+NOD = "Okay."  # said as the candidate's voice sounds finished (see `_nod`): neutral, never praise
 CACHE_SWEEP = (600, 3600)  # every 10 minutes, Gradio deletes the files it cached more than an hour ago
 
 
@@ -117,7 +118,7 @@ def _prepare(tab: Tab, services: Services) -> None:
     _WARMING.submit(_warm, services, tab.interview.prompt.question)
     tab.conductor.listening("")
     if tab.voice:
-        services.spoken.prepare(tab.interview.likely_next())
+        services.spoken.prepare([NOD, *tab.interview.likely_next()])
 
 
 def _warm(services: Services, question) -> None:
@@ -306,9 +307,14 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
             return f"{tab.interview.id}:problem:{time.monotonic()}", tab
         if heard is None:
             _prefill(tab)
+            if tab.voice and not tab.hushed and tab.listener is not None and tab.listener.nod_due():
+                tab.nod = True  # the reply's handler says it, as this one must not wait for the audio
+                return f"{tab.interview.id}:nod:{time.monotonic()}", tab
             return nothing
         t = tab.listener.timing  # counted from the end of the candidate's voice activity, not from the decision
         tab.timings = {"last_word": t.last_word_at, "turn_end": t.decided_at, "transcript": t.transcript_at}
+        if tab.nodded_at is not None:
+            tab.timings["nod"], tab.nodded_at = tab.nodded_at, None
         tab.ended_by = t.reason
         delivery = delivery_of(heard.words)
         tab.heard = (heard.text, delivery.to_dict() if delivery else None, key)
@@ -354,8 +360,9 @@ def _feed(tab: Tab, services: Services, chunk):
 
 
 def heard_reply(services: Services, tab: Tab | None):
-    """The reply to an answer heard hands-free: its grade, then what comes next."""
-    if tab is None or (tab.heard is None and not tab.problem):
+    """The reply to an answer heard hands-free: its grade, then what comes next. Before it, while the answer's
+    last words are still being transcribed, the nod (see `_nod`)."""
+    if tab is None or (tab.heard is None and not tab.problem and not tab.nod):
         import gradio as gr
 
         yield (gr.skip(),) * 9
@@ -365,6 +372,10 @@ def heard_reply(services: Services, tab: Tab | None):
             with tab.hearing:
                 waiting, tab.heard = tab.heard, None
                 problem, tab.problem = tab.problem, ""
+                nod, tab.nod = tab.nod, False
+            if nod and waiting is None and not problem:
+                yield from _nod(tab, services)
+                return
             if problem:
                 tab.say(f"⚠️ {problem}")
                 yield from _speak(tab, services)
@@ -377,6 +388,20 @@ def heard_reply(services: Services, tab: Tab | None):
                 log.info("a hands-free answer heard for a prompt that is no longer open was dropped")
     except Busy:
         yield from _busy(tab, services)
+
+
+def _nod(tab: Tab, services: Services):
+    """The interviewer's "Okay.", as soon as the candidate's voice sounds finished, so they know at once they were
+    heard, where the reply's first words wait for the answer's transcript (a second or more on 2 cores). It is
+    what a listener says either way: to a finished answer, and to a pause the words then show was not the end
+    (the candidate goes on, and is heard: the microphone is not muted for it, the browser's echo cancellation
+    keeps the interviewer's voice out). Its audio was made ahead (`_prepare`)."""
+    for chunk in services.spoken.speak(NOD):
+        if tab.hushed or not tab.listening:
+            break
+        if len(chunk.samples):
+            tab.nodded_at = tab.nodded_at or time.time()
+            yield _outputs(tab, services, None, chunks_to_wav([chunk]))
 
 
 def command(services: Services, name: str, text: str, tab: Tab | None):

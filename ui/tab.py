@@ -24,7 +24,8 @@ from interviewer.types import Grade
 
 _STAGES = (("last_word", "your last word"), ("turn_end", "end of the answer decided"),
            ("transcript", "transcript final"), ("provisional", "instant grade shown"),
-           ("verified", "verified grade shown"), ("first_audio", "interviewer's first audio sent"),
+           ("verified", "verified grade shown"), ("nod", "the interviewer's nod (“Okay.”) sent"),
+           ("first_audio", "interviewer's first audio of the reply sent"),
            ("first_reply", "first sentence the LLM wrote"),
            ("first_written_audio", "first audio of a line the LLM wrote sent"))
 
@@ -61,6 +62,8 @@ class Tab:
     heard: tuple[str, dict | None, tuple] | None = None  # a hands-free answer waiting for its reply, with the
     # prompt it answers (words, delivery, prompt key)
     problem: str = ""  # what went wrong while listening hands-free, to be shown by the next reply
+    nod: bool = False  # the candidate's voice sounded finished: a nod waits to be spoken (see app.nod)
+    nodded_at: float | None = None  # when the nod of the answer being heard was sent (time.time())
     prefilled: str = ""  # the words of the answer being said that the LLM's prompt was last evaluated on
     _grade_at: int | None = None  # the chat message that shows the last answer's grade
     _ack: str = ""
@@ -164,7 +167,7 @@ class Tab:
             return
         key = self.prompt_key
         if key != self._prompt:
-            self._prompt = key
+            self._prompt, self.nod, self.nodded_at = key, False, None
             self.deadline = time.time() + self.interview.options.answer_seconds
             with self.hearing:  # one made for this prompt already holds its answer (said while the turn ended)
                 if self.listener_key != key:
