@@ -136,9 +136,10 @@ class TurnListener:
     _resampler: object = None  # a streaming resampler, so chunk edges add no clicks that sound like speech
     _rate: int = SAMPLE_RATE
 
-    def feed(self, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Transcript | None:
+    def feed(self, samples: np.ndarray, rate: int = SAMPLE_RATE, *, nods: bool = False) -> Transcript | None:
         """Add mono audio (int16 or float, any rate); transcribe finished stretches of speech; return the whole
-        answer once the turn has ended."""
+        answer once the turn has ended. `nods`: the caller nods when the voice sounds finished (see `nod_due`),
+        so that piece returns at once rather than waiting for the words."""
         arrived = time.time()  # the clock time of the end of this audio, for the turn's timings
         self._append(self._to_16k(samples, rate))
         spans = self._speech_spans()
@@ -168,8 +169,9 @@ class TurnListener:
         self._held = ""
         decided, at = self._offset, arrived
         if reason == "turn model":
-            if self._voice_end is None and self._stretches and not self._stretches[-1].heard.done():
-                self._voice_end = (decided, at)  # this piece returns at once, to let the page nod (`nod_due`):
+            if (nods and self._voice_end is None and self._nod_worthy() and self._stretches
+                    and not self._stretches[-1].heard.done()):
+                self._voice_end = (decided, at)  # this piece returns at once, to let the caller nod (`nod_due`):
                 return None  # the words, a second or more away on 2 cores, are awaited from the next one
             self._voice_end = self._voice_end or (decided, at)
             decided, at = self._voice_end  # the turn ended where the voice said so; the words only confirm it
@@ -183,12 +185,16 @@ class TurnListener:
         still being transcribed, so the turn is most likely over but not yet ended. Once a turn; True once. A
         nod also suits a turn the words then keep open (a listener's "okay" invites the speaker to go on), so it
         needs no more than the voice; it needs some speech, though: a cough or an "mhm" gets none."""
-        if self._nodded or self._voice_end is None or self._turn_start is None or self._last_word is None:
-            return False
-        if (self._last_word - self._turn_start) / SAMPLE_RATE < NOD_FROM_S:
+        if self._voice_end is None or not self._nod_worthy():
             return False
         self._nodded = True
         return True
+
+    def _nod_worthy(self) -> bool:
+        """Whether the turn so far may have a nod: none yet, and enough speech for one."""
+        if self._nodded or self._turn_start is None or self._last_word is None:
+            return False
+        return (self._last_word - self._turn_start) / SAMPLE_RATE >= NOD_FROM_S
 
     def _unfinished(self) -> bool | None:
         """Whether the words so far say the answer is unfinished though the voice sounds finished: the words

@@ -16,6 +16,7 @@ from interviewer.fakes import FakeEmbedder
 from interviewer.grader import Grader
 from interviewer.knowledge.store import KnowledgeStore, open_client
 from interviewer.session import Interview, SessionOptions
+from interviewer.types import AudioChunk, Transcript, Word
 from interviewer.ui.tab import Tab, progress_html
 
 WEAK = "It has something to do with rewards."
@@ -153,7 +154,6 @@ def test_the_nod_comes_as_the_voice_sounds_finished_before_the_reply(tab):
     answer's words are in; the reply follows as ever, and the timings panel counts the nod apart from the
     reply's first audio."""
     from interviewer.listening import TurnTiming
-    from interviewer.types import AudioChunk, Transcript, Word
     from interviewer.ui.app import NOD, hear_stream, heard_reply
     from interviewer.ui.tab import timings_markdown
 
@@ -175,7 +175,8 @@ def test_the_nod_comes_as_the_voice_sounds_finished_before_the_reply(tab):
         timing = None
         pieces = 0
 
-        def feed(self, samples, rate):
+        def feed(self, samples, rate, nods=False):
+            assert nods  # the voice is on: the listener is told the page nods
             self.pieces += 1
             if self.pieces < 2:
                 return None
@@ -204,6 +205,47 @@ def test_the_nod_comes_as_the_voice_sounds_finished_before_the_reply(tab):
     assert said.count(NOD) == 1 and tab.timings["first_audio"] >= tab.timings["nod"]
     assert "the interviewer's nod" in timings_markdown(tab.timings)
     assert tab.nodded_at is None  # the next answer's nod is its own
+
+
+def test_a_nod_is_left_out_when_it_would_come_late_or_out_of_place(tab):
+    """No nod with the voice off or hushed (the listener is not told to nod); a nod that waited behind the last
+    reply for too long, or whose prompt closed, is not said; one said at a pause the candidate went on from is
+    not timed as the answer's."""
+    from interviewer.listening import TurnTiming
+    from interviewer.ui.app import NOD_LATE_S, _nods, hear_stream, heard_reply
+
+    said = []
+
+    class Voice:
+        def speak(self, text):
+            said.append(text)
+            yield AudioChunk(np.zeros(2205, np.int16), 22050)
+
+    class Services:
+        spoken = Voice()
+
+    tab.voice, tab.hushed = False, False
+    assert not _nods(tab)
+    tab.voice, tab.hushed = True, True
+    assert not _nods(tab)
+    tab.hushed = False
+    assert _nods(tab)
+    for late in ((tab.prompt_key, time.monotonic() - NOD_LATE_S - 0.5), (("an older prompt",), time.monotonic())):
+        tab.nod = late
+        assert list(heard_reply(Services(), tab)) == [] and said == [] and tab.nod is None
+
+    class Listener:  # the turn ends 3 s after a nod said at an earlier pause
+        def feed(self, samples, rate, nods=False):
+            self.timing = TurnTiming(5.0, 5.5, time.time(), time.time(), "turn model")
+            return Transcript(WEAK, (Word("It", 0.0, 0.2), Word("has", 0.3, 0.5)), 0.5)
+
+        def nod_due(self):
+            return False
+
+    tab.listen_with(Listener())
+    tab.nodded_at = time.time() - 3.0
+    hear_stream(Services(), (16000, np.zeros(8000, np.int16)), tab)
+    assert tab.heard is not None and "nod" not in tab.timings and tab.nodded_at is None
 
 
 def test_an_answer_begun_while_the_last_one_was_verified_keeps_its_listener(tab):

@@ -37,6 +37,7 @@ _HEARING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hear-recording"
 # inside torch would abort the process (it did, after a test, with "terminate called without an active exception").
 _WARMING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-ahead")
 NOD = "Okay."  # said as the candidate's voice sounds finished (see `_nod`): neutral, never praise
+NOD_LATE_S = 1.0  # a nod not said within this long of the voice sounding finished is left out
 CACHE_SWEEP = (600, 3600)  # every 10 minutes, Gradio deletes the files it cached more than an hour ago
 
 
@@ -307,14 +308,15 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
             return f"{tab.interview.id}:problem:{time.monotonic()}", tab
         if heard is None:
             _prefill(tab)
-            if tab.voice and not tab.hushed and tab.listener is not None and tab.listener.nod_due():
-                tab.nod = True  # the reply's handler says it, as this one must not wait for the audio
-                return f"{tab.interview.id}:nod:{time.monotonic()}", tab
+            if _nods(tab) and tab.listener is not None and tab.listener.nod_due():
+                tab.nod = (key, time.monotonic())  # the reply's handler says it: this one must not wait for audio
+                return f"{tab.interview.id}:nod:{tab.nod[1]}", tab
             return nothing
         t = tab.listener.timing  # counted from the end of the candidate's voice activity, not from the decision
         tab.timings = {"last_word": t.last_word_at, "turn_end": t.decided_at, "transcript": t.transcript_at}
-        if tab.nodded_at is not None:
-            tab.timings["nod"], tab.nodded_at = tab.nodded_at, None
+        if tab.nodded_at is not None and tab.nodded_at >= t.last_word_at:  # not one at a pause the answer went on from
+            tab.timings["nod"] = tab.nodded_at
+        tab.nodded_at = None
         tab.ended_by = t.reason
         delivery = delivery_of(heard.words)
         tab.heard = (heard.text, delivery.to_dict() if delivery else None, key)
@@ -356,7 +358,12 @@ def _feed(tab: Tab, services: Services, chunk):
         tab.listen_with(_listener(services, tab))
     rate, samples = chunk
     mono = samples.mean(axis=1).astype(samples.dtype) if samples.ndim == 2 else samples
-    return tab.listener.feed(mono, rate)
+    return tab.listener.feed(mono, rate, nods=_nods(tab))
+
+
+def _nods(tab: Tab) -> bool:
+    """Whether the interviewer nods when the candidate's voice sounds finished: when its voice is on."""
+    return tab.voice and not tab.hushed
 
 
 def heard_reply(services: Services, tab: Tab | None):
@@ -372,9 +379,12 @@ def heard_reply(services: Services, tab: Tab | None):
             with tab.hearing:
                 waiting, tab.heard = tab.heard, None
                 problem, tab.problem = tab.problem, ""
-                nod, tab.nod = tab.nod, False
+                nod, tab.nod = tab.nod, None
             if nod and waiting is None and not problem:
-                yield from _nod(tab, services)
+                if nod[0] == tab.prompt_key and time.monotonic() - nod[1] <= NOD_LATE_S:
+                    yield from _nod(tab, services)
+                else:  # this handler was busy with the last reply: a nod now would come out of the blue
+                    log.info("a nod that could not be said within %.1f s was left out", NOD_LATE_S)
                 return
             if problem:
                 tab.say(f"⚠️ {problem}")
@@ -400,7 +410,7 @@ def _nod(tab: Tab, services: Services):
         if tab.hushed or not tab.listening:
             break
         if len(chunk.samples):
-            tab.nodded_at = tab.nodded_at or time.time()
+            tab.nodded_at = time.time()
             yield _outputs(tab, services, None, chunks_to_wav([chunk]))
 
 

@@ -62,7 +62,8 @@ class Tab:
     heard: tuple[str, dict | None, tuple] | None = None  # a hands-free answer waiting for its reply, with the
     # prompt it answers (words, delivery, prompt key)
     problem: str = ""  # what went wrong while listening hands-free, to be shown by the next reply
-    nod: bool = False  # the candidate's voice sounded finished: a nod waits to be spoken (see app.nod)
+    nod: tuple | None = None  # the candidate's voice sounded finished: a nod waits to be said (see app._nod),
+    # with the prompt it is for and when it was due (time.monotonic())
     nodded_at: float | None = None  # when the nod of the answer being heard was sent (time.time())
     prefilled: str = ""  # the words of the answer being said that the LLM's prompt was last evaluated on
     _grade_at: int | None = None  # the chat message that shows the last answer's grade
@@ -167,11 +168,11 @@ class Tab:
             return
         key = self.prompt_key
         if key != self._prompt:
-            self._prompt, self.nod, self.nodded_at = key, False, None
+            self._prompt = key
             self.deadline = time.time() + self.interview.options.answer_seconds
             with self.hearing:  # one made for this prompt already holds its answer (said while the turn ended)
                 if self.listener_key != key:
-                    self.listener = None
+                    self.listener, self.nod, self.nodded_at = None, None, None
 
 
 def _same(one: Grade, other: Grade) -> bool:
