@@ -138,7 +138,7 @@ def test_spoken_answer_is_transcribed_graded_and_answered_aloud(app, services, t
     assert "words/min" in heard and len(heard.split()) > 40
     graded = next(_text(m) for m in reversed(chat) if "/10" in _text(m))
     assert "Score" in graded and len(_streamed_seconds(audio)) >= 2  # the acknowledgement, then what is next
-    assert "instant grade shown" in timings and "interviewer's first audio sent" in timings
+    assert "instant grade shown" in timings and "interviewer's first audio of the reply sent" in timings
 
 
 @pytest.mark.parametrize("content, message", [
