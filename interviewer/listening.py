@@ -169,11 +169,11 @@ class TurnListener:
         self._held = ""
         decided, at = self._offset, arrived
         if reason == "turn model":
-            if (nods and self._voice_end is None and self._nod_worthy() and self._stretches
-                    and not self._stretches[-1].heard.done()):
-                self._voice_end = (decided, at)  # this piece returns at once, to let the caller nod (`nod_due`):
-                return None  # the words, a second or more away on 2 cores, are awaited from the next one
-            self._voice_end = self._voice_end or (decided, at)
+            if self._voice_end is None:
+                self._voice_end = (decided, at)
+                if nods and self._nod_worthy() and self._stretches and not self._stretches[-1].heard.done():
+                    return None  # this piece returns at once, to let the caller nod (`nod_due`): the words, a
+                    # second or more away on 2 cores, are awaited from the next one
             decided, at = self._voice_end  # the turn ended where the voice said so; the words only confirm it
             if self._unfinished() is not False:
                 return None  # "... optimised with": the words say it is unfinished, whatever the voice says; or

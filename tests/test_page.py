@@ -234,6 +234,16 @@ def test_a_nod_is_left_out_when_it_would_come_late_or_out_of_place(tab):
         tab.nod = late
         assert list(heard_reply(Services(), tab)) == [] and said == [] and tab.nod is None
 
+    class Broken:
+        def speak(self, text):
+            raise RuntimeError("piper gone")
+            yield
+
+    Services.spoken = Broken()  # a voice that fails on the nod: the handler goes on, the reply will say so
+    tab.nod = (tab.prompt_key, time.monotonic())
+    assert list(heard_reply(Services(), tab)) == [] and tab.nodded_at is None
+    Services.spoken = Voice()
+
     class Listener:  # the turn ends 3 s after a nod said at an earlier pause
         def feed(self, samples, rate, nods=False):
             self.timing = TurnTiming(5.0, 5.5, time.time(), time.time(), "turn model")

@@ -308,7 +308,7 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
             return f"{tab.interview.id}:problem:{time.monotonic()}", tab
         if heard is None:
             _prefill(tab)
-            if _nods(tab) and tab.listener is not None and tab.listener.nod_due():
+            if _nods(tab) and tab.listener.nod_due():  # `_feed` made the listener
                 tab.nod = (key, time.monotonic())  # the reply's handler says it: this one must not wait for audio
                 return f"{tab.interview.id}:nod:{tab.nod[1]}", tab
             return nothing
@@ -406,12 +406,15 @@ def _nod(tab: Tab, services: Services):
     what a listener says either way: to a finished answer, and to a pause the words then show was not the end
     (the candidate goes on, and is heard: the microphone is not muted for it, the browser's echo cancellation
     keeps the interviewer's voice out). Its audio was made ahead (`_prepare`)."""
-    for chunk in services.spoken.speak(NOD):
-        if tab.hushed or not tab.listening:
-            break
-        if len(chunk.samples):
-            tab.nodded_at = time.time()
-            yield _outputs(tab, services, None, chunks_to_wav([chunk]))
+    try:
+        for chunk in services.spoken.speak(NOD):
+            if tab.hushed or not tab.listening:
+                break
+            if len(chunk.samples):
+                tab.nodded_at = time.time()
+                yield _outputs(tab, services, None, chunks_to_wav([chunk]))
+    except Exception:  # noqa: BLE001 (the nod is a courtesy: the reply, spoken by `_speak`, says if the voice broke)
+        log.exception("the nod could not be said; the reply follows as usual")
 
 
 def command(services: Services, name: str, text: str, tab: Tab | None):
