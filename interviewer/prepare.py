@@ -1,19 +1,19 @@
 """Interview questions written from the user's own material, grounded in its passages.
 
-`prepare` reads the files, splits them into passages and embeds those into the topic's own Chroma
-collection. It then plans the questions: seed passages spread evenly over each file, each seed with the
-passages the store finds closest to it. For each planned question the LLM writes a question, a model
-answer, key points, follow-ups and a glossary under a JSON schema; the bank's own rules validate it, and a
-draft that breaks them is sent back with the problems listed. Every key point is then checked against the
-passages by the grader's verification path (the same per-point verdicts that verify a candidate's answer,
-with the passages in the candidate's place); a point they do not support is removed, and a question left
-with too few points or no follow-up is dropped, with a note.
+`prepare` reads the files, splits them into passages and embeds those into the topic's own Chroma collection.
+It then plans the questions: seed passages spread evenly over each file (moved off code samples to the nearest
+passage of prose), each seed with the passages the store finds closest to it. For each planned question the
+LLM writes a question, a model answer, key points, follow-ups and a glossary under a JSON schema; the bank's
+own rules validate it, and a draft that breaks them is sent back with the problems listed. Every key point is
+then checked against the passages by the grader's verification path (the same per-point verdicts that verify a
+candidate's answer, with the passages in the candidate's place); a point they do not support is removed, and a
+question left with too few points or no follow-up is dropped, with a note.
 
-Each planned question has a key: a hash of its passages, its level, the model and the prompts. Outcomes
-are appended to a journal as they are reached, so running `prepare` again on unchanged files does no LLM
-work, a changed file redoes only the questions whose passages changed, and an interrupted run continues
-where it stopped. The result is a bank YAML file the user can read and edit: a question marked
-`reviewed: true` by the user is kept as they left it.
+Each planned question has a key: a hash of its passages, its level, the model and the prompts. Outcomes are
+appended to a journal as they are reached, so running `prepare` again on unchanged files does no LLM work, a
+changed file redoes only the questions whose passages changed, and an interrupted run continues where it
+stopped. The result is a bank YAML file the user can read and edit: a question marked `reviewed: true` by the
+user is kept as they left it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,7 +36,7 @@ from interviewer.conversation import STATES_AT, Context, Dialogue, render
 from interviewer.documents import Document, Passage
 from interviewer.errors import BadInput, InterviewerError
 from interviewer.grader import Grader
-from interviewer.knowledge.schema import FOLLOW_UPS, KEY_POINTS, LEVELS, SLUG, Question, Topic
+from interviewer.knowledge.schema import ANSWER_WORDS, FOLLOW_UPS, KEY_POINTS, LEVELS, SLUG, Question, Topic
 from interviewer.types import Message, PointResult
 from interviewer.verdicts import verified_grade
 
@@ -55,6 +56,7 @@ SUPPORTED = ("covered", "partial")
 # kept; they share 17-57% of their content words with the description, while all twelve points written from
 # the shipped notes share 50% or more with theirs.
 MAX_QUESTIONS = 40
+MOSTLY_PROSE = 0.5  # a seed passage has at least this share of its words outside code and links: a rule, not a fit
 # The cosine similarity (MiniLM, question or model answer against the requirement's words) from which a bank
 # question covers a job requirement. Fitted on tests/data/prepare/requirements.yaml, requirement lines we wrote
 # for it: the 17 a shipped topic covers find their topic at 0.52-0.74, the 9 that no topic covers find nothing
@@ -154,8 +156,9 @@ Progress = Callable[[int, int, str], None]  # (done, total, what is happening)
 
 def plan(documents: Sequence[Document], count: int, levels: Sequence[str],
          search: Callable[[str], list[str]]) -> list[Slot]:
-    """`count` questions spread over the documents in proportion to their passages, seeds evenly spaced in
-    each, levels taken in turn; `search` gives the ids of the passages closest to a text."""
+    """`count` questions spread over the documents in proportion to their passages, levels taken in turn; each
+    seed is the passage nearest an even spacing of the document that is mostly prose (the nearest of all where
+    none is). `search` gives the ids of the passages closest to a text."""
     by_doc = [doc.passages() for doc in documents]
     by_id = {p.id: p for passages in by_doc for p in passages}
     total = sum(len(p) for p in by_doc)
@@ -166,13 +169,35 @@ def plan(documents: Sequence[Document], count: int, levels: Sequence[str],
     quota = [int(s) for s in shares]
     for n in sorted(range(len(by_doc)), key=lambda n: shares[n] - quota[n], reverse=True)[:count - sum(quota)]:
         quota[n] += 1
+    prose: dict[str, float] = {}
+    for passages in by_doc:
+        inside = False  # whether a code block opened in an earlier passage is still open
+        for passage in passages:
+            prose[passage.id] = prose_share(("```" if inside else "") + passage.text)
+            inside ^= passage.text.count("```") % 2 == 1
     slots: list[Slot] = []
     for passages, wanted in zip(by_doc, quota, strict=True):
         for k in range(wanted):
-            seed = passages[int((k + 0.5) * len(passages) / wanted)]
-            near = [by_id[pid] for pid in search(seed.text) if pid != seed.id and pid in by_id][:NEIGHBOURS]
+            spot = (k + 0.5) * len(passages) / wanted - 0.5
+            nearest = sorted(passages, key=lambda p: abs(p.index - spot))
+            free = [p for p in nearest if p.id not in {slot.seed.id for slot in slots}] or nearest
+            seed = next((p for p in free if prose[p.id] >= MOSTLY_PROSE), free[0])
+            near = [by_id[pid] for pid in search(seed.text) if pid != seed.id and pid in by_id]
+            near = sorted(near, key=lambda p: prose[p.id] < MOSTLY_PROSE)[:NEIGHBOURS]  # the closest prose first
             slots.append(Slot(seed, (seed, *near), levels[len(slots) % len(levels)]))
     return slots
+
+
+_CODE = re.compile(r"```.*?(?:```|$)|`[^`]*`|\[[^\]]*\]\([^)]*\)|https?://\S+", re.S)
+
+
+def prose_share(text: str) -> float:
+    """The share of a passage's words that are outside code blocks, inline code and links: what a question
+    can stand on (a code sample or a list of links states no fact a key point can rest on)."""
+    def words(part: str) -> int:
+        return sum(1 for word in part.split() if any(c.isalpha() for c in word))
+
+    return words(_CODE.sub(" ", text)) / max(1, words(text))
 
 
 def match(requirements: Sequence[str], search: Callable[[str], list[tuple[str, float]]],
@@ -387,7 +412,22 @@ def _repaired(draft: Draft) -> Draft:
             follow_ups.append(f.model_copy(update={"key_point": renumber.get(f.key_point, f.key_point)}))
     glossary = [term for term in draft.glossary if len(term.split()) <= 5 and not term.rstrip().endswith("?")]
     return draft.model_copy(update={"key_points": [draft.key_points[n - 1] for n in kept], "follow_ups": follow_ups,
-                                    "glossary": glossary})
+                                    "glossary": glossary, "answer": _within_length(draft.answer)})
+
+
+def _within_length(answer: str) -> str:
+    """A model answer over the bank's length cut after its last whole sentence that fits, where what is left
+    is still long enough (the 1.5B model overran 200 words by a sentence in three drafts running, told the
+    limit each time); otherwise as written, for the bank's rule to send back."""
+    low, high = ANSWER_WORDS
+    if len(answer.split()) <= high:
+        return answer
+    kept: list[str] = []
+    for sentence in T.sentences(answer):
+        if len(" ".join([*kept, sentence]).split()) > high:
+            break
+        kept.append(sentence)
+    return " ".join(kept) if len(" ".join(kept).split()) >= low else answer
 
 
 def _plain(text: str) -> str:

@@ -20,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from interviewer import documents as D
+from interviewer import prepare as P
 from interviewer.errors import BadInput, BadModelOutput
 from interviewer.knowledge.schema import load_bank
 from interviewer.prepare import read_journal
@@ -204,6 +205,24 @@ def test_a_follow_up_or_glossary_entry_that_repeats_or_misfits_is_left_out_witho
     assert kept["follow_ups"] == [other] and kept["glossary"] == ["write-ahead log"]
 
 
+def test_a_model_answer_a_sentence_too_long_is_cut_at_its_last_whole_sentence_that_fits(tmp_path, embedder):
+    extra = " So a log of the old and new bits is all a node needs to redo the work."
+    long = ANSWER + extra * 5  # 121 + 5 x 18 = 211 words (1,030 characters: within what the grammar allows)
+    assert len(long.split()) > 200
+    kept = repaired(tmp_path, embedder, draft(answer=long))
+    assert kept["answer"] == ANSWER + extra * 4 and len(kept["answer"].split()) <= 200
+
+
+def test_a_model_answer_that_cannot_be_cut_to_length_is_sent_back(tmp_path, embedder):
+    one_sentence = ANSWER.replace(".", ",").replace(";", ",")[:-1]
+    run_on = one_sentence + " and " + "so it is read " * 22 + "again."  # 211 words, no sentence end to cut at
+    llm = ScriptedLLM([draft(answer=run_on), draft()])
+    services = services_with(tmp_path, llm)
+    services.__dict__["embedder"] = embedder
+    report = services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
+    assert [o.tries for o in report.outcomes] == [2] and "200" in llm.prompts[1][-1].content
+
+
 class LenientLLM(ScriptedLLM):
     """The 1.5B model's habit: half sure that any fluent point is made ("partly" at 0.75), even one the notes
     never mention."""
@@ -243,6 +262,29 @@ def test_a_question_the_notes_do_not_support_is_dropped_with_a_note(tmp_path, em
     assert len(report.kept) == 1
     [note] = report.as_dict()["dropped"]
     assert "grounding check" in note and "2 of 4 key points unsupported" in note
+
+
+def test_questions_are_planned_on_prose_not_on_code_samples():
+    """A code sample states nothing a key point can stand on: a seed falling on one moves to the nearest
+    passage that is mostly prose, and the neighbours retrieved beside a seed are prose before code."""
+    prose = "The log record of a change is flushed to disk before the page is written, so a crash loses nothing. "
+    code = "```python " + "db = open_database(path) db.begin() db.write(page, data) db.commit() " * 10
+    rest = "db.recover(log, start=checkpoint) db.replay(records) db.check(pages) " * 10 + "``` " + prose * 3
+    paragraphs = [prose * 7, prose * 7, code, rest, prose * 7, prose * 7]
+    doc = D.Document("notes.md", "\n\n".join(f"{p} Part {n}." for n, p in enumerate(paragraphs)))
+    passages = doc.passages()
+    assert len(passages) == 6 and P.prose_share(passages[2].text) < P.MOSTLY_PROSE < P.prose_share(passages[1].text)
+    # read alone, passage 4 looks like code; but it begins inside the block passage 3 opened, and ends in prose
+    assert P.prose_share(passages[3].text) < P.MOSTLY_PROSE < P.prose_share("```" + passages[3].text)
+    ids = [p.id for p in passages]
+
+    def search(text):  # the code samples first, as a store may rank them
+        return [ids[2], ids[3], *[i for i in ids if i not in (ids[2], ids[3])]]
+
+    [slot] = P.plan([doc], 1, ["mid"], search)  # the middle of six passages falls on the code sample
+    assert slot.seed.id == ids[3]  # the nearest that is mostly prose, read as the document runs
+    assert [p.id for p in slot.passages[1:]] == ids[:2]  # prose neighbours before the code sample
+    assert [s.seed.id for s in P.plan([doc], 3, ["mid"], search)] == [ids[0], ids[3], ids[4]]
 
 
 def test_the_material_is_asked_about_never_obeyed_and_reviewed_edits_are_kept(tmp_path, embedder):
