@@ -275,8 +275,11 @@ class Conductor:
         if self.dialogue is not None:
             context = self._context(utterance)
             sentences = self._written(context, "clarify", list(question.key_points), False)
-            text = " ".join(sentences)
+            # a clarification explains; the 1.5B model often just asks the candidate's question back ("what do
+            # you mean by fan-out?" -> "What is the term 'fan-out'?"), so its questions are left out
+            text = " ".join(sentence for sentence in sentences if not sentence.rstrip().endswith("?"))
         if not text:
+            log.info("clarify on %s: the LLM gave no explanation; the question is said again", question.id)
             text = f"I'm asking this: {interview.prompt.text} Answer it the way you understand it; there is no trick."
         yield from self.said(interview.clarify(utterance, text))
 

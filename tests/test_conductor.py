@@ -167,6 +167,20 @@ def test_an_unclear_question_back_is_read_by_the_llm(run):
     assert conductor.interview.exchanges[-1].kind == "clarify"
 
 
+def test_a_clarification_that_only_asks_the_question_back_is_not_said(run):
+    """Seen with the 1.5B model: "what do you mean by fan-out?" answered with "What is the term 'fan-out'?"."""
+    def choose(messages, slot):
+        return {o: float(o == " clarify") for o in slot.options}
+    conductor = run(FakeLLM(reply="What is the term 'fan-out'?", choices=choose))
+    question = conductor.interview.prompt.text
+    [said] = events(conductor, "What do you mean by the reward?")
+    assert said.kind == "clarify" and "?" not in said.text.replace(question, "")
+    assert said.text.startswith("I'm asking this: ") and question in said.text
+    conductor = run(FakeLLM(reply="It is the model that scores replies. Does that help?", choices=choose))
+    [said] = events(conductor, "What do you mean by the reward?")
+    assert said.text == "It is the model that scores replies."
+
+
 def test_what_was_said_is_kept_while_the_llm_decides_what_it_is_and_dropped_if_not_an_answer(run):
     kept = []
 
