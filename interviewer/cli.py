@@ -438,7 +438,8 @@ def _prepare(args, settings: Settings) -> int:
         print(f"requirement: {need['requirement']}\n  covered by: {', '.join(found) or 'nothing (no question kept)'}")
     print(f"{summary['kept']} of {summary['planned']} questions kept ({summary['reused']} unchanged from the last "
           f"run), {summary['key_points_removed']} key points removed as unsupported by your material")
-    print(f"wrote {report.bank_file}: review and edit it, then `make interview TOPIC={report.topic}`")
+    print(f"wrote {report.bank_file}: review and edit it, then `interviewer interview --topic {report.topic}` "
+          f"(or `make interview TOPIC={report.topic}` in the repository)")
     return 0
 
 

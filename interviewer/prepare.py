@@ -352,9 +352,13 @@ class Preparer:
         try:
             kept = Question.model_validate(record)
         except ValidationError as error:
-            why = "; ".join(_problem(e) for e in error.errors())
+            left = [f"{len(keep)} key point{'s' * (len(keep) != 1)} left, at least {KEY_POINTS[0]} needed"
+                    if len(keep) < KEY_POINTS[0] else "",
+                    "no follow-up left on a supported point" if not follow_ups else ""]
+            why = "; ".join(filter(None, left)) or "; ".join(_problem(e) for e in error.errors())
             return Outcome(key, None, f"{question.id}: dropped by the grounding check ({removed} of "
-                                      f"{len(checked)} key points unsupported: {why})", tries, removed)
+                                      f"{len(checked)} key points not supported by the material: {why})",
+                           tries, removed)
         return Outcome(key, kept.model_dump(mode="json", exclude_defaults=True) | {"topic": kept.topic},
                        "kept", tries, removed)
 

@@ -261,7 +261,8 @@ def test_a_question_the_notes_do_not_support_is_dropped_with_a_note(tmp_path, em
     report = services.prepare([NOTES], "wal-notes", questions=2, levels=["mid"])
     assert len(report.kept) == 1
     [note] = report.as_dict()["dropped"]
-    assert "grounding check" in note and "2 of 4 key points unsupported" in note
+    assert "grounding check (2 of 4 key points not supported by the material" in note
+    assert "2 key points left, at least 3 needed; no follow-up left on a supported point" in note
 
 
 def test_questions_are_planned_on_prose_not_on_code_samples():
