@@ -159,6 +159,8 @@ class Interview:
     def __post_init__(self) -> None:
         if not self.pool:
             raise BadInput(f"no questions for topic(s) {', '.join(self.options.topics)}")
+        if len(self.pool) < self.options.questions:  # a small topic (one's own notes): every question it has
+            self.options = replace(self.options, questions=len(self.pool))
         self.level = self.level or self.options.level
 
     @property

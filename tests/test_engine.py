@@ -60,6 +60,15 @@ def test_start_greets_and_listens_for_the_first_question(make):
         make().submit("before start")
 
 
+def test_a_topic_with_fewer_questions_than_asked_for_says_how_many_it_has(pool):
+    """One's own notes may yield two questions: asking for five must not promise five and stop after two."""
+    interview = Interview(pool[:2], Grader(FakeEmbedder()), SessionOptions(topics=("rlhf",), questions=5))
+    said = interview.start()
+    assert "2-question interview" in said[0].text and "Question 1 of 2" in said[1].text
+    said = interview.submit(strong(interview))
+    assert "Question 2 of 2" in said[-1].text
+
+
 def test_weak_answer_gets_a_follow_up_then_the_next_question(make):
     interview = make(questions=3)
     interview.start()
