@@ -134,7 +134,8 @@ def changes(before: tuple[PointResult, ...], after: list[PointResult]) -> list[s
         elif new.status in ("covered", "partial") and old.status == "missed":
             said.append(f"Now credited, said in other words ({quote}): {new.point}")
         elif new.status == "missed":
-            said.append(f"No longer credited: the answer uses similar words but does not state: {new.point}")
+            said.append(f"No longer credited: the LLM did not find this point made, though the words are close: "
+                        f"{new.point}")
     return said
 
 
