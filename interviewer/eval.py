@@ -302,7 +302,7 @@ def _graded(services: Services, judge: Judge | None, items: list[dict], scale: t
     """Each item's cosine baseline, instant grade and (with a judge) verified grade, all out of 10."""
     cosines = _cosines(services, [(i["question"].answer, i["answer"]) for i in items])
     services.grader.warm([i["question"] for i in items])
-    services.grader.warm_answers([i["answer"] for i in items])
+    services.grader.warm_answers([i["answer"] for i in items], [i["question"] for i in items])
     for item, cosine in zip(items, cosines, strict=True):
         question = item["question"]
         item["cosine"] = float(np.clip(scale[0] * cosine + scale[1], 0, 10))

@@ -116,11 +116,12 @@ class Grader:
         texts = (t for q in questions for t in (*q.key_points, *statements(q.answer, o), *_references(q)))
         self._vectors(list(dict.fromkeys(texts)))
 
-    def warm_answers(self, answers: list[str]) -> None:
-        """Embed the spans of many answers at once, so grading them afterwards embeds nothing."""
+    def warm_answers(self, answers: list[str], questions: list[Gradable] | None = None) -> None:
+        """Embed the spans of many answers (to these questions, in order) at once, so grading them afterwards
+        embeds nothing."""
         spans = []
-        for answer in answers:
-            kept = self._kept_sentences(answer.strip())[0]
+        for answer, question in zip(answers, questions or [None] * len(answers), strict=True):
+            kept = self._kept_sentences(answer.strip(), question)[0]
             spans.extend(_spans(kept, self.options.window_words) + [" ".join(kept)])
         self._vectors(spans)
 
@@ -137,10 +138,13 @@ class Grader:
                 self._cache.popitem(last=False)
         return np.stack(rows) if rows else np.zeros((0, self._embedder.dim), dtype=np.float32)
 
-    def _kept_sentences(self, answer: str) -> tuple[list[str], list[str]]:
-        """The answer's sentences, less those addressed to the grader, and the notes that explain cuts."""
+    def _kept_sentences(self, answer: str, question: Gradable | None = None) -> tuple[list[str], list[str]]:
+        """The answer's sentences, less those addressed to the grader, and the notes that explain cuts; acronyms
+        of the question's glossary terms are followed by the terms ("SFT (supervised fine-tuning)")."""
         notes = []
         answer = T.spelled_letters(answer)  # "pee pee oh" as a recogniser may write it is PPO
+        if question is not None:
+            answer = T.expand_acronyms(answer, _acronyms(question))
         tokens = answer.split()
         if len(tokens) > self.options.max_words:
             answer = " ".join(tokens[: self.options.max_words])
@@ -153,7 +157,7 @@ class Grader:
 
     def grade(self, question: Gradable, answer: str) -> Grade:
         """Score one answer to one question, with the evidence for each key point."""
-        kept, notes = self._kept_sentences(answer.strip())
+        kept, notes = self._kept_sentences(answer.strip(), question)
         body = " ".join(kept)
         if not T.looks_english(body):
             notes.append("This answer does not look like English; grading works on English answers only.")
@@ -232,6 +236,12 @@ class Grader:
         results = tuple(PointResult(p, "missed") for p in question.key_points)
         tip = f"Start from the core idea: {question.key_points[0]}"
         return Grade(0, "F", results, verdict, tip, "high", "", tuple(notes))
+
+
+def _acronyms(question: Gradable) -> dict[str, str]:
+    """The acronyms of a bank question's glossary terms that its own text does not use (see T.acronyms)."""
+    known = " ".join([question.question, question.answer, *question.key_points])
+    return T.acronyms(getattr(question, "glossary", ()), known)
 
 
 def _references(question: Gradable) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-']*|\d+(?:\.\d+)?")
@@ -157,6 +158,40 @@ def spelled_letters(text: str) -> str:
             n += 2
     out.append(pieces[-1])  # the separator after the last word (pieces always end on one)
     return "".join(out)
+
+
+_ACRONYM = re.compile(r"(?<![\w'’-])([A-Z]{2,6})(?![\w'’-])")
+_TERM_PARTS = re.compile(r"[A-Za-z]+")
+
+
+def acronyms(terms: Iterable[str], known: str = "") -> dict[str, str]:
+    """Acronyms the terms stand behind, each with its term: "SFT" for "supervised fine-tuning", "RLHF" for
+    "reinforcement learning from human feedback" (function words are left out of the initials), "RL" and "KV"
+    for the start of a term ("reinforcement learning ...", "key-value cache"). A term with a digit or an
+    acronym of its own is left out, and so is any acronym that appears in `known` (the text answers are
+    matched against): there it matches as it is."""
+    found: dict[str, str] = {}
+    for term in terms:
+        if any(c.isdigit() for c in term) or any(w.isupper() and len(w) > 1 for w in _TERM_PARTS.findall(term)):
+            continue
+        initials, ends = "", []
+        for word in re.finditer(r"\S+", term):
+            parts = [w for w in _TERM_PARTS.findall(word.group()) if len(w) > 1 and w.lower() not in STOPWORDS]
+            initials += "".join(w[0].upper() for w in parts)
+            if parts:
+                ends.append((initials, word.end()))
+        for acronym, end in ends:
+            if len(acronym) >= 2:
+                found.setdefault(acronym, term[:end])
+    return {a: t for a, t in found.items() if not re.search(rf"(?<![\w-]){a}(?![\w-])", known)}
+
+
+def expand_acronyms(text: str, table: dict[str, str]) -> str:
+    """The text with each acronym of `table` followed by its term ("SFT copies" -> "SFT (supervised
+    fine-tuning) copies"): an embedding model reads an acronym it does not know as an unrelated word."""
+    if not table:
+        return text
+    return _ACRONYM.sub(lambda m: f"{m.group(1)} ({table[m.group(1)]})" if m.group(1) in table else m.group(1), text)
 
 
 def without_instructions(text: str) -> str:

@@ -118,3 +118,14 @@ def test_english_without_the_usual_markers_is_not_flagged(grade, text):
 
 def test_other_scripts_are_flagged(grade):
     assert any("English" in n for n in grade("奖励模型是根据人类的偏好比较来训练的，然后用强化学习优化策略。").notes)
+
+
+def test_an_acronym_of_a_glossary_term_counts_as_the_term(services):
+    """Candidates say "SFT" where the bank writes "supervised fine-tuning"; MiniLM does not know they are one."""
+    question = services.store.get("rlhf-why-rl-not-sft")
+    assert "supervised fine-tuning" in question.glossary and "SFT" not in question.answer
+    said = "{} only ever shows the model good examples to imitate, it never learns what's bad."
+    acronym = services.grader.grade(question, said.format("SFT")).points[0]
+    unknown = services.grader.grade(question.model_copy(update={"glossary": ["PPO"]}), said.format("SFT")).points[0]
+    assert unknown.status == "missed" and acronym.status == "covered"
+    assert "SFT (supervised fine-tuning)" in acronym.evidence  # the candidate's own word is still shown
