@@ -417,7 +417,7 @@ class Services:
                 docs.append(source if isinstance(source, D.Document) else D.read(Path(source)))
             except BadInput as error:
                 skipped.append(str(error))
-                log.warning("prepare: %s", error)
+                log.info("prepare: skipped %s", error)  # the report or the error says it to the user
         if not docs:
             raise BadInput("nothing to prepare from:\n  " + "\n  ".join(skipped or ["no files were given"]))
         return docs, skipped
