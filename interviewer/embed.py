@@ -26,7 +26,9 @@ class SentenceEmbedder:
 
     def __init__(self, path: Path, *, wait_s: float = 30.0) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # a "Loading weights" bar on every command, for 0.1 s of loading
         self.name = path.name
         self.path = path
         self.wait_s = wait_s
