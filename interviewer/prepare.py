@@ -180,7 +180,8 @@ def plan(documents: Sequence[Document], count: int, levels: Sequence[str],
         for k in range(wanted):
             spot = (k + 0.5) * len(passages) / wanted - 0.5
             nearest = sorted(passages, key=lambda p: abs(p.index - spot))
-            free = [p for p in nearest if p.id not in {slot.seed.id for slot in slots}] or nearest
+            used = {slot.seed.id for slot in slots}
+            free = [p for p in nearest if p.id not in used] or nearest
             seed = next((p for p in free if prose[p.id] >= MOSTLY_PROSE), free[0])
             near = [by_id[pid] for pid in search(seed.text) if pid != seed.id and pid in by_id]
             near = sorted(near, key=lambda p: prose[p.id] < MOSTLY_PROSE)[:NEIGHBOURS]  # the closest prose first
@@ -352,10 +353,12 @@ class Preparer:
         try:
             kept = Question.model_validate(record)
         except ValidationError as error:
-            left = [f"{len(keep)} key point{'s' * (len(keep) != 1)} left, at least {KEY_POINTS[0]} needed"
-                    if len(keep) < KEY_POINTS[0] else "",
-                    "no follow-up left on a supported point" if not follow_ups else ""]
-            why = "; ".join(filter(None, left)) or "; ".join(_problem(e) for e in error.errors())
+            left = []
+            if len(keep) < KEY_POINTS[0]:
+                left.append(f"{len(keep)} key point{'s' * (len(keep) != 1)} left, at least {KEY_POINTS[0]} needed")
+            if not follow_ups:
+                left.append("no follow-up left on a supported point")
+            why = "; ".join(left) or "; ".join(_problem(e) for e in error.errors())
             return Outcome(key, None, f"{question.id}: dropped by the grounding check ({removed} of "
                                       f"{len(checked)} key points not supported by the material: {why})",
                            tries, removed)
@@ -426,12 +429,13 @@ def _within_length(answer: str) -> str:
     low, high = ANSWER_WORDS
     if len(answer.split()) <= high:
         return answer
-    kept: list[str] = []
+    kept, words = [], 0
     for sentence in T.sentences(answer):
-        if len(" ".join([*kept, sentence]).split()) > high:
+        if words + len(sentence.split()) > high:
             break
         kept.append(sentence)
-    return " ".join(kept) if len(" ".join(kept).split()) >= low else answer
+        words += len(sentence.split())
+    return " ".join(kept) if words >= low else answer
 
 
 def _plain(text: str) -> str:
