@@ -178,9 +178,10 @@ class LlamaCppLLM:
         same = np.asarray(held[:n]) == np.asarray(tokens[:n], dtype=held.dtype)
         return n if same.all() else int(np.argmin(same))
 
-    def _sync(self, tokens: list[int]) -> int:
+    def _sync(self, tokens: list[int], *, aligned: bool = False) -> int:
         """Make the context hold the longest available prefix of `tokens` (the live one or a snapshot's);
-        returns how many tokens it holds."""
+        returns how many tokens it holds. `aligned`: only whole CHUNKs of it, counted from the start, so that
+        every token is evaluated in the same batch of tokens however much the context held before."""
         llama = self._llama
         live = self._common(llama.input_ids[:llama.n_tokens], tokens)
         best = max(self._snapshots, key=lambda s: self._common(s.tokens, tokens), default=None)
@@ -188,6 +189,8 @@ class LlamaCppLLM:
             self._restore(best)
             live = self._common(best.tokens, tokens)
         keep = min(live, len(tokens) - 1)  # the last token is evaluated again, for fresh logits
+        if aligned:
+            keep -= keep % CHUNK
         self._trim(keep)
         return keep
 
@@ -270,7 +273,7 @@ class LlamaCppLLM:
         earlier picks ("partly" once, "partly" for every key point after it)."""
         tokens = self.prompt_tokens(messages)
         with self._foreground(deadline):
-            start = self._sync(tokens)
+            start = self._sync(tokens, aligned=True)
             self.last_evaluated = len(tokens) - start
             self._feed(tokens, start, deadline)
             found = []
