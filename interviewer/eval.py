@@ -31,7 +31,7 @@ from interviewer.grader import EMPTY_VERDICTS, Reference
 from interviewer.knowledge.store import KnowledgeStore, open_client
 from interviewer.settings import REPO_ROOT, Settings
 from interviewer.types import Grade
-from interviewer.verdicts import VerifyOptions, belief, logit, made, marks, share, verified_grade, verified_score
+from interviewer.verdicts import VerifyOptions, made, marks, odds, share, verified_grade, verified_score
 from interviewer.wiring import Services
 
 GRADED = REPO_ROOT / "tests" / "data" / "graded"
@@ -158,9 +158,9 @@ class Judge:
 
 
 def _features(provisional: Grade, verdicts: tuple[dict, ...]) -> list[float]:
-    """What the verified grade is made of, averaged over the key points: the LLM's belief (as a logit), the
+    """What the verified grade is made of, averaged over the key points: the LLM's log-odds of yes, the
     embedding strength, and the probability of a contradiction."""
-    return [float(np.mean([logit(belief(v)) for v in verdicts])),
+    return [float(np.mean([odds(v) for v in verdicts])),
             float(np.mean([p.strength for p in provisional.points])),
             float(max(v["contradicts"] for v in verdicts))]
 
@@ -269,7 +269,7 @@ def eval_semeval(services: Services, judge: Judge | None, options: VerifyOptions
 
 def fit_credit(rows: list[dict]) -> dict:
     """The logistic credit of a point (bias, llm_weight, embedding_weight of VerifyOptions), refitted on the
-    SemEval training sample: was the student's answer correct, from the LLM's belief and the embedding."""
+    SemEval training sample: was the student's answer correct, from the LLM's log-odds and the embedding."""
     from sklearn.linear_model import LogisticRegression
 
     x = np.array([r["features"][:2] for r in rows])

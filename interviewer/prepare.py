@@ -42,13 +42,13 @@ from interviewer.verdicts import verified_grade
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "5"  # bump when the prompts or the checks change: every question is then written again
+PROMPT_VERSION = "6"  # bump when the prompts or the checks change: every question is then written again
 NEIGHBOURS = 2  # passages retrieved beside each seed passage
 # A key point stands on its passages where the verified grade, reading the passages as the candidate's answer,
 # counts it at least partly made (its credit, fitted on the tuneset, at or above VerifyOptions.partial_at). The
-# LLM's belief alone (P(yes) + half P(partly) at 0.5, the rule before) says nearly every point is made: on the
+# LLM's belief alone (P(yes) + half P(partly) at 0.5, an earlier rule) says nearly every point is made: on the
 # tuneset it accepted 57% of the key points of confidently wrong answers and 95% of excellent ones; the credit
-# accepts 15% and 67%.
+# accepts 19% and 67%.
 SUPPORTED = ("covered", "partial")
 # A point must also be stated in its passages, not only true: at least STATES_AT (half) of its content words are
 # in them, the rule that makes a reply sentence give a point away (conversation.unsafe); a rule, not a fit. From a

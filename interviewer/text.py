@@ -29,8 +29,12 @@ _INSTRUCTION = re.compile(
     r"|\b(you are|act as|as) (the|an?) (grader|examiner|evaluator|scorer|scoring model)\b"
     r"|</?\s*(answer|said|grader|system|instructions?)[^>]*>|<\|im_(start|end)\|>"
     r"|^\W*(kind|verdict|plan|reply|\d+)\s*:\s*(yes|partly|answer|move on|ask)\b"  # the judge's own reply shape
-    r"|\bverdicts?\b|\b(every|each|all)( of)?( the)?( key)? points?\b.{0,40}\b(covered|stated|made|yes)\b",  # claims
-    # about the marking itself
+    r"|\bverdicts?\b|\b(every|each|all)( of)?( the)?( key)? points?\b.{0,40}\b(covered|stated|made|yes)\b"  # claims
+    # about the marking itself, and requests to whoever marks it
+    r"|\b(treat|mark|count|consider|grade|score|rate|accept|regard)\b.{0,20}\b(my|this|the) answer\b.{0,20}\bas\b"
+    r".{0,20}\b(complete|correct|right|perfect|full|excellent)\b"
+    r"|\bwhoever (reads|is reading|grades|marks|checks) this\b"
+    r"|\b(note|message|instructions?) (for|to) (the|any|whoever) (examiner|grader|marker|reviewer|evaluator|judge)\b",
     re.IGNORECASE,
 )
 _DONT_KNOW = re.compile(

@@ -234,7 +234,8 @@ class LenientLLM(ScriptedLLM):
 
 def test_a_lenient_verdict_alone_does_not_ground_a_point_the_notes_never_state(tmp_path, embedder):
     """A point stands on the passages only if the verified grade would credit it, the LLM's reading and the
-    embedding evidence together: belief 0.575 with nothing like it in the notes is not enough."""
+    embedding evidence together: a hedge ("partly" at 0.75, yes 4 to 1 over no) with nothing like it in the
+    notes is not enough."""
     services = services_with(tmp_path, LenientLLM([draft()]))
     services.__dict__["embedder"] = embedder
     report = services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
