@@ -3,8 +3,7 @@
 Per key point the LLM gives the probability of yes / partly / no / contradicts. Its log-odds of yes against
 no (or contradicts), with its hedge, "partly", left out (see `odds`), and the grader's embedding strength for
 the point go through one logistic function (fitted on the tuneset, see VerifyOptions) to give the point's
-credit. A point the LLM finds
-contradicted costs more than a missing one.
+credit. A point the LLM finds contradicted costs more than a missing one.
 The score is the mean credit, less the contradiction cost, out of 10, with full marks from `full_marks_at`.
 The instant grade's cap on an answer about something else stands; its cap on a bare list of terms does not,
 since the LLM reads whether terms are explained (a terse expert answer full of formulas) or only listed.
