@@ -407,6 +407,7 @@ def _models_fetch(args, settings: Settings) -> int:
 
 def _prepare(args, settings: Settings) -> int:
     from interviewer import documents
+    from interviewer import prepare as P
 
     texts = [documents.from_text(t, f"text {n}") for n, t in enumerate(args.text, 1)]
     job = documents.job_description(args.job_description) if args.job_description is not None else None
@@ -436,8 +437,9 @@ def _prepare(args, settings: Settings) -> int:
     for need in report.requirements:
         found = [*need["bank"], *need["written"]]
         print(f"requirement: {need['requirement']}\n  covered by: {', '.join(found) or 'nothing (no question kept)'}")
-    print(f"{summary['kept']} of {summary['planned']} questions kept ({summary['reused']} unchanged from the last "
-          f"run), {summary['key_points_removed']} key points removed as unsupported by your material")
+    print(f"{summary['kept']} of {summary['planned']} written questions kept ({summary['reused']} unchanged from the "
+          f"last run{P.written_again(summary)}), {summary['key_points_removed']} key points removed as unsupported by "
+          "your material")
     print(f"wrote {report.bank_file}: review and edit it, then `interviewer interview --topic {report.topic}` "
           f"(or `make interview TOPIC={report.topic}` in the repository)")
     return 0

@@ -629,7 +629,8 @@ def eval_prepare(services: Services, judge: Judge | None, options: VerifyOptions
         print(f"prepare kept no question: {error}", file=sys.stderr)
     outcomes = list(read_journal(folder / "prepared" / f"{PREPARED_TOPIC}.jsonl").values())
     kept = [o for o in outcomes if o.kept]
-    result: dict = {"document": "write-ahead-log.md", "planned": len(outcomes), "kept": len(kept),
+    result: dict = {"document": "write-ahead-log.md", "asked_for": questions, "planned": len(outcomes),
+                    "kept": len(kept),
                     "kept_within_two_drafts": sum(1 for o in kept if o.tries <= 2),
                     "key_points_removed": sum(o.removed_points for o in outcomes),
                     "key_points_kept": sum(len(o.question["key_points"]) for o in kept),
@@ -666,8 +667,10 @@ def eval_prepare(services: Services, judge: Judge | None, options: VerifyOptions
 def _print_prepare(p: dict) -> None:
     print(f"\n## Questions prepared from {p['document']}\n")
     print("| measure | value |\n|---|---|")
-    print(f"| questions kept | {p['kept']} of {p['planned']} |")
-    print(f"| kept on the first or second draft | {p['kept_within_two_drafts']} of {p['planned']} (target 80%) |")
+    print(f"| questions kept, of those asked for | {p['kept']} of {p['asked_for']} ({p['planned']} written, those in "
+          "place of a dropped one included) |")
+    print(f"| kept on the first or second draft, of those written | {p['kept_within_two_drafts']} of {p['planned']} "
+          "(target 80%) |")
     print(f"| key points removed by the grounding check | {p['key_points_removed']} "
           f"(kept {p['key_points_kept']}) |")
     print(f"| kept key points a reader found unsupported by the notes | {p['key_points_a_reader_found_unsupported']} |")

@@ -7,7 +7,11 @@ LLM writes a question, a model answer, key points, follow-ups and a glossary und
 own rules validate it, and a draft that breaks them is sent back with the problems listed. Every key point is
 then checked against the passages by the grader's verification path (the same per-point verdicts that verify a
 candidate's answer, with the passages in the candidate's place); a point they do not support is removed, and a
-question left with too few points or no follow-up is dropped, with a note.
+question left with too few points or no follow-up is dropped, with a note. A dropped question is written once
+more from another passage of its document, the nearest of prose that no question stands on yet. Drafting again
+from the same passages did not help: shown its draft and told which points the passages lack (a question from
+the bench's READMEs), or asked afresh with a note of them at temperature 0 and 0.8 (one from python-dotenv's
+changelog), the 1.5B model wrote the same unsupported points in all three drafts.
 
 Each planned question has a key: a hash of its passages, its level, the model and the prompts. Outcomes are
 appended to a journal as they are reached, so running `prepare` again on unchanged files does no LLM work, a
@@ -131,6 +135,7 @@ class Report:
     outcomes: list[Outcome] = field(default_factory=list)
     reused: int = 0  # outcomes taken from the journal (no LLM work)
     requirements: list[dict] = field(default_factory=list)  # job mode: each requirement, its bank and new ids
+    asked: int = 0  # questions planned; the outcomes beyond them were written in place of dropped ones
 
     @property
     def kept(self) -> list[Outcome]:
@@ -144,6 +149,7 @@ class Report:
         return {"topic": self.topic, "bank_file": str(self.bank_file), "files": self.files, "skipped": self.skipped,
                 "passages": self.passages, "planned": len(self.outcomes), "kept": len(self.kept),
                 "reused": self.reused, "first_try": sum(1 for o in self.kept if o.tries == 1),
+                "asked": self.asked, "replacements": max(0, len(self.outcomes) - self.asked),
                 "key_points_removed": sum(o.removed_points for o in self.outcomes),
                 "dropped": [o.note for o in self.dropped],
                 "seconds": [round(o.seconds, 1) for o in self.outcomes if o.seconds],
@@ -154,13 +160,18 @@ class Report:
 Progress = Callable[[int, int, str], None]  # (done, total, what is happening)
 
 
+def written_again(summary: dict) -> str:
+    """The clause a report's summary line adds for the questions written in place of dropped ones."""
+    n = summary["replacements"]
+    return f"; {n} written from another passage in place of a dropped one" if n else ""
+
+
 def plan(documents: Sequence[Document], count: int, levels: Sequence[str],
          search: Callable[[str], list[str]]) -> list[Slot]:
     """`count` questions spread over the documents in proportion to their passages, levels taken in turn; each
     seed is the passage nearest an even spacing of the document that is mostly prose (the nearest of all where
     none is). `search` gives the ids of the passages closest to a text."""
     by_doc = [doc.passages() for doc in documents]
-    by_id = {p.id: p for passages in by_doc for p in passages}
     total = sum(len(p) for p in by_doc)
     if total == 0:
         return []
@@ -169,12 +180,7 @@ def plan(documents: Sequence[Document], count: int, levels: Sequence[str],
     quota = [int(s) for s in shares]
     for n in sorted(range(len(by_doc)), key=lambda n: shares[n] - quota[n], reverse=True)[:count - sum(quota)]:
         quota[n] += 1
-    prose: dict[str, float] = {}
-    for passages in by_doc:
-        inside = False  # whether a code block opened in an earlier passage is still open
-        for passage in passages:
-            prose[passage.id] = prose_share(("```" if inside else "") + passage.text)
-            inside ^= passage.text.count("```") % 2 == 1
+    prose = _prose(by_doc)
     slots: list[Slot] = []
     for passages, wanted in zip(by_doc, quota, strict=True):
         for k in range(wanted):
@@ -183,10 +189,44 @@ def plan(documents: Sequence[Document], count: int, levels: Sequence[str],
             used = {slot.seed.id for slot in slots}
             free = [p for p in nearest if p.id not in used] or nearest
             seed = next((p for p in free if prose[p.id] >= MOSTLY_PROSE), free[0])
-            near = [by_id[pid] for pid in search(seed.text) if pid != seed.id and pid in by_id]
-            near = sorted(near, key=lambda p: prose[p.id] < MOSTLY_PROSE)[:NEIGHBOURS]  # the closest prose first
-            slots.append(Slot(seed, (seed, *near), levels[len(slots) % len(levels)]))
+            slots.append(_slot(seed, levels[len(slots) % len(levels)], by_doc, prose, search))
     return slots
+
+
+def replacement(documents: Sequence[Document], dropped: Slot, used: set[str],
+                search: Callable[[str], list[str]]) -> Slot | None:
+    """A slot to write instead of `dropped` (a question that did not pass the checks), at its level: seeded on
+    the passage of prose nearest its seed in the same document that no other question is seeded on and that was
+    none of its passages (`used`: those ids); None where there is none."""
+    by_doc = [doc.passages() for doc in documents]
+    prose = _prose(by_doc)
+    passages = next((ps for ps in by_doc if any(p.id == dropped.seed.id for p in ps)), [])
+    free = [p for p in passages if p.id not in used and prose[p.id] >= MOSTLY_PROSE]
+    if not free:
+        return None
+    seed = min(free, key=lambda p: (abs(p.index - dropped.seed.index), p.index))
+    return _slot(seed, dropped.level, by_doc, prose, search)
+
+
+def _prose(by_doc: Sequence[Sequence[Passage]]) -> dict[str, float]:
+    """Each passage's prose share, read as its document runs (a code block opened in one passage and closed in
+    a later one is code in the passages between)."""
+    prose: dict[str, float] = {}
+    for passages in by_doc:
+        inside = False  # whether a code block opened in an earlier passage is still open
+        for passage in passages:
+            prose[passage.id] = prose_share(("```" if inside else "") + passage.text)
+            inside ^= passage.text.count("```") % 2 == 1
+    return prose
+
+
+def _slot(seed: Passage, level: str, by_doc: Sequence[Sequence[Passage]], prose: dict[str, float],
+          search: Callable[[str], list[str]]) -> Slot:
+    """The slot of `seed`: it and the NEIGHBOURS passages the store finds closest to it, prose before code."""
+    by_id = {p.id: p for passages in by_doc for p in passages}
+    near = [by_id[pid] for pid in search(seed.text) if pid != seed.id and pid in by_id]
+    near = sorted(near, key=lambda p: prose[p.id] < MOSTLY_PROSE)[:NEIGHBOURS]  # the closest prose first
+    return Slot(seed, (seed, *near), level)
 
 
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`]*`|\[[^\]]*\]\([^)]*\)|https?://\S+", re.S)
@@ -281,28 +321,45 @@ class Preparer:
         os.replace(fresh, self._journal)
 
     def run(self, topic: str, slots: Sequence[Slot], *, progress: Progress | None = None,
-            ) -> tuple[list[Outcome], int]:
-        """The outcome of every slot, in order, and how many came from the journal."""
+            spare: Callable[[Slot, set[str]], Slot | None] | None = None) -> tuple[list[Outcome], int]:
+        """The outcome of every slot, in order, and how many came from the journal. Where a slot's question is
+        dropped, `spare` (given the ids of the passages not to seed on) may give one slot to write instead, once;
+        its outcome follows the dropped one's."""
         done = read_journal(self._journal)
-        results, reused = [], 0
-        for n, slot in enumerate(slots):
+        results: list[Outcome] = []
+        reused: set[str] = set()
+        used = {slot.seed.id for slot in slots}
+
+        def outcome(slot: Slot, n: int, what: str) -> Outcome:
             key = slot.key(self._model)
             if progress:
-                progress(n, len(slots), f"question {n + 1} of {len(slots)} ({slot.level}, from {slot.seed.source})")
+                progress(n, len(slots), what)
             if key in done:
-                results.append(done[key])
-                reused += 1
-                continue
+                reused.add(key)
+                return done[key]
             started = time.monotonic()
-            outcome = self.write(topic, key, slot)
-            outcome.seconds = time.monotonic() - started
-            self._record(outcome)
-            results.append(outcome)
-        if len(done) > reused:  # outcomes of questions no longer planned (a changed file, new prompts): dropped
+            written = self.write(topic, key, slot)
+            written.seconds = time.monotonic() - started
+            self._record(written)
+            return written
+
+        for n, slot in enumerate(slots):
+            results.append(outcome(slot, n, f"question {n + 1} of {len(slots)} ({slot.level}, from "
+                                            f"{slot.seed.source})"))
+            if results[-1].kept or spare is None:
+                continue
+            used |= {p.id for p in slot.passages}
+            instead = spare(slot, used)
+            if instead is not None:
+                used.add(instead.seed.id)
+                log.info("prepare: question %d was dropped; writing another from %s", n + 1, instead.seed.source)
+                results.append(outcome(instead, n, f"question {n + 1} of {len(slots)} again, from another passage "
+                                                   f"of {slot.seed.source} (the first did not pass the checks)"))
+        if len(done) > len(reused):  # outcomes of questions no longer planned (a changed file, new prompts): dropped
             self._compact(results)
         if progress:
             progress(len(slots), len(slots), "done")
-        return results, reused
+        return results, len(reused)
 
     def write(self, topic: str, key: str, slot: Slot) -> Outcome:
         """One question from one slot: drafted and validated (up to TRIES drafts, each after the first written

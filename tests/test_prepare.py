@@ -254,16 +254,48 @@ def test_a_true_point_the_notes_do_not_state_does_not_stand_on_them(tmp_path, em
     assert kept["key_points"] == POINTS[:3] and report.outcomes[0].removed_points == 1
 
 
-def test_a_question_the_notes_do_not_support_is_dropped_with_a_note(tmp_path, embedder):
+def test_a_question_the_notes_do_not_support_is_dropped_and_written_from_another_passage(tmp_path, embedder):
     made_up = draft(points=["Astronauts train underwater.", "Astronauts eat dried food.", *POINTS[:2]],
                     follow_ups=[{"key_point": 1, "ask": "How do astronauts rehearse a spacewalk?"}])
-    services = services_with(tmp_path, ScriptedLLM([made_up, draft()]))
+    llm = ScriptedLLM([made_up, draft()])
+    services = services_with(tmp_path, llm)
     services.__dict__["embedder"] = embedder
-    report = services.prepare([NOTES], "wal-notes", questions=2, levels=["mid"])
-    assert len(report.kept) == 1
+    seen = []
+    report = services.prepare([NOTES], "wal-notes", questions=2, levels=["mid"],
+                              progress=lambda done, total, what: seen.append(what))
+    assert [o.kept for o in report.outcomes] == [False, True, True] and len(llm.prompts) == 3
+    summary = report.as_dict()
+    assert (summary["asked"], summary["planned"], summary["kept"], summary["replacements"]) == (2, 3, 2, 1)
+    assert P.written_again(summary) == "; 1 written from another passage in place of a dropped one"
     [note] = report.as_dict()["dropped"]
     assert "grounding check (2 of 4 key points not supported by the material" in note
     assert "2 key points left, at least 3 needed; no follow-up left on a supported point" in note
+    assert any("question 1 of 2 again, from another passage" in what for what in seen)
+    # the replacement stands on other passages than the dropped draft's, and no two questions share a seed
+    dropped_from, (instead, second) = llm.prompts[0][1].content, [o.question for o in report.kept]
+    assert instead["sources"][0]["text"] not in dropped_from
+    assert instead["sources"][0]["passage"] != second["sources"][0]["passage"]
+
+    services = services_with(tmp_path, Forbidden())  # run again: the dropped one, its replacement, all from the journal
+    services.__dict__["embedder"] = embedder
+    again = services.prepare([NOTES], "wal-notes", questions=2, levels=["mid"])
+    assert again.reused == 3 and [o.question for o in again.kept] == [instead, second]
+
+
+def test_a_dropped_question_is_replaced_by_the_nearest_prose_passage_no_question_stands_on():
+    prose = "The log record of a change is flushed to disk before the page is written, so a crash loses nothing. "
+    code = "```python " + "db = open_database(path) db.begin() db.write(page, data) db.commit() " * 10 + "```"
+    paragraphs = [prose * 7, prose * 7, code, prose * 7, prose * 7, prose * 7]
+    doc = D.Document("notes.md", "\n\n".join(f"{p} Part {n}." for n, p in enumerate(paragraphs)))
+    passages = doc.passages()
+    ids = [p.id for p in passages]
+    [slot] = P.plan([doc], 1, ["senior"], lambda text: ids)
+    assert slot.seed.id == ids[3]  # the middle of six passages, and its neighbours are ids[0] and ids[1]
+    used = {ids[3], *(p.id for p in slot.passages)}
+    instead = P.replacement([doc], slot, used, lambda text: ids)
+    assert instead.seed.id == ids[4] and instead.level == "senior"  # ids[2], as near, is code
+    assert P.replacement([doc], slot, used | {ids[4]}, lambda text: ids).seed.id == ids[5]
+    assert P.replacement([doc], slot, set(ids) - {ids[2]}, lambda text: ids) is None  # only code is left
 
 
 def test_questions_are_planned_on_prose_not_on_code_samples():
