@@ -64,8 +64,8 @@ def bench_prepare(settings: Settings, questions: int) -> dict:
     within_two = sum(1 for o in kept if o.tries <= 2)
     model = settings.llm_model if settings.llm_url else services.model_path("llm").parent.name
     return {"model": model, "words": words, "files": [path.name for path in files],
-            "passages": passages, "asked_for": questions, "planned": len(outcomes), "kept": len(kept),
-            "replacements": max(0, len(outcomes) - questions),
+            "passages": passages, "asked_for": sum(1 for o in outcomes if not o.replaces),
+            "planned": len(outcomes), "kept": len(kept), "replacements": sum(1 for o in outcomes if o.replaces),
             "kept_within_two_drafts": within_two,
             "kept_within_two_drafts_share": within_two / len(outcomes) if outcomes else None,
             "key_points_removed": sum(o.removed_points for o in outcomes),

@@ -8,7 +8,9 @@ own rules validate it, and a draft that breaks them is sent back with the proble
 then checked against the passages by the grader's verification path (the same per-point verdicts that verify a
 candidate's answer, with the passages in the candidate's place); a point they do not support is removed, and a
 question left with too few points or no follow-up is dropped, with a note. A dropped question is written once
-more from another passage of its document, the nearest of prose that no question stands on yet. Drafting again
+more, seeded on another passage of prose of its document (one no question stands on where there is one, the
+nearest first) and written from passages other than its own where the store finds enough; a question written
+for a job requirement is not (it stands on what the store finds for the requirement). Drafting again
 from the same passages did not help: shown its draft and told which points the passages lack (a question from
 the bench's READMEs), or asked afresh with a note of them at temperature 0 and 0.8 (one from python-dotenv's
 changelog), the 1.5B model wrote the same unsupported points in all three drafts.
@@ -117,6 +119,7 @@ class Outcome:
     tries: int = 0
     removed_points: int = 0
     seconds: float = 0.0
+    replaces: str = ""  # the key of the dropped question this one was written in place of
 
     @property
     def kept(self) -> bool:
@@ -135,7 +138,6 @@ class Report:
     outcomes: list[Outcome] = field(default_factory=list)
     reused: int = 0  # outcomes taken from the journal (no LLM work)
     requirements: list[dict] = field(default_factory=list)  # job mode: each requirement, its bank and new ids
-    asked: int = 0  # questions planned; the outcomes beyond them were written in place of dropped ones
 
     @property
     def kept(self) -> list[Outcome]:
@@ -149,7 +151,7 @@ class Report:
         return {"topic": self.topic, "bank_file": str(self.bank_file), "files": self.files, "skipped": self.skipped,
                 "passages": self.passages, "planned": len(self.outcomes), "kept": len(self.kept),
                 "reused": self.reused, "first_try": sum(1 for o in self.kept if o.tries == 1),
-                "asked": self.asked, "replacements": max(0, len(self.outcomes) - self.asked),
+                "replacements": sum(1 for o in self.outcomes if o.replaces),
                 "key_points_removed": sum(o.removed_points for o in self.outcomes),
                 "dropped": [o.note for o in self.dropped],
                 "seconds": [round(o.seconds, 1) for o in self.outcomes if o.seconds],
@@ -193,19 +195,24 @@ def plan(documents: Sequence[Document], count: int, levels: Sequence[str],
     return slots
 
 
-def replacement(documents: Sequence[Document], dropped: Slot, used: set[str],
+def replacement(documents: Sequence[Document], dropped: Slot, others: Sequence[Slot],
                 search: Callable[[str], list[str]]) -> Slot | None:
-    """A slot to write instead of `dropped` (a question that did not pass the checks), at its level: seeded on
-    the passage of prose nearest its seed in the same document that no other question is seeded on and that was
-    none of its passages (`used`: those ids); None where there is none."""
+    """A slot to write instead of `dropped` (a question that did not pass the checks), at its level, or None
+    where there is none: seeded on a passage of prose of the same document that is neither one of its passages
+    nor the seed of one of `others` (the questions planned, and written in place of dropped ones), one that no
+    question stands on before one that another does, the nearest its seed first; and written from passages
+    other than the dropped one's where the store finds enough."""
     by_doc = [doc.passages() for doc in documents]
     prose = _prose(by_doc)
-    passages = next((ps for ps in by_doc if any(p.id == dropped.seed.id for p in ps)), [])
-    free = [p for p in passages if p.id not in used and prose[p.id] >= MOSTLY_PROSE]
+    passages = next((ps for ps in by_doc if ps and ps[0].source == dropped.seed.source), [])
+    own = {p.id for p in dropped.passages}
+    seeds = {slot.seed.id for slot in others}
+    stood_on = {p.id for slot in others for p in slot.passages}
+    free = [p for p in passages if p.id not in own | seeds and prose[p.id] >= MOSTLY_PROSE]
     if not free:
         return None
-    seed = min(free, key=lambda p: (abs(p.index - dropped.seed.index), p.index))
-    return _slot(seed, dropped.level, by_doc, prose, search)
+    seed = min(free, key=lambda p: (p.id in stood_on, abs(p.index - dropped.seed.index), p.index))
+    return _slot(seed, dropped.level, by_doc, prose, search, last=own)
 
 
 def _prose(by_doc: Sequence[Sequence[Passage]]) -> dict[str, float]:
@@ -221,11 +228,12 @@ def _prose(by_doc: Sequence[Sequence[Passage]]) -> dict[str, float]:
 
 
 def _slot(seed: Passage, level: str, by_doc: Sequence[Sequence[Passage]], prose: dict[str, float],
-          search: Callable[[str], list[str]]) -> Slot:
-    """The slot of `seed`: it and the NEIGHBOURS passages the store finds closest to it, prose before code."""
+          search: Callable[[str], list[str]], *, last: set[str] = frozenset()) -> Slot:
+    """The slot of `seed`: it and the NEIGHBOURS passages the store finds closest to it, prose before code,
+    and those in `last` after all others."""
     by_id = {p.id: p for passages in by_doc for p in passages}
     near = [by_id[pid] for pid in search(seed.text) if pid != seed.id and pid in by_id]
-    near = sorted(near, key=lambda p: prose[p.id] < MOSTLY_PROSE)[:NEIGHBOURS]  # the closest prose first
+    near = sorted(near, key=lambda p: (p.id in last, prose[p.id] < MOSTLY_PROSE))[:NEIGHBOURS]  # closest prose first
     return Slot(seed, (seed, *near), level)
 
 
@@ -321,26 +329,28 @@ class Preparer:
         os.replace(fresh, self._journal)
 
     def run(self, topic: str, slots: Sequence[Slot], *, progress: Progress | None = None,
-            spare: Callable[[Slot, set[str]], Slot | None] | None = None) -> tuple[list[Outcome], int]:
+            spare: Callable[[Slot, list[Slot]], Slot | None] | None = None) -> tuple[list[Outcome], int]:
         """The outcome of every slot, in order, and how many came from the journal. Where a slot's question is
-        dropped, `spare` (given the ids of the passages not to seed on) may give one slot to write instead, once;
-        its outcome follows the dropped one's."""
+        dropped, `spare` (given it and every slot so far: those planned and the spares written) may give one slot
+        to write instead, once; its outcome follows the dropped one's."""
         done = read_journal(self._journal)
         results: list[Outcome] = []
-        reused: set[str] = set()
-        used = {slot.seed.id for slot in slots}
+        reused = 0
+        planned = list(slots)
 
-        def outcome(slot: Slot, n: int, what: str) -> Outcome:
+        def outcome(slot: Slot, n: int, what: str, replaces: str = "") -> Outcome:
+            nonlocal reused
             key = slot.key(self._model)
             if progress:
                 progress(n, len(slots), what)
             if key in done:
-                reused.add(key)
+                reused += 1
                 return done[key]
             started = time.monotonic()
             written = self.write(topic, key, slot)
-            written.seconds = time.monotonic() - started
+            written.seconds, written.replaces = time.monotonic() - started, replaces
             self._record(written)
+            done[key] = written  # a slot planned twice (the same passages) is written once
             return written
 
         for n, slot in enumerate(slots):
@@ -348,18 +358,18 @@ class Preparer:
                                             f"{slot.seed.source})"))
             if results[-1].kept or spare is None:
                 continue
-            used |= {p.id for p in slot.passages}
-            instead = spare(slot, used)
+            instead = spare(slot, planned)
             if instead is not None:
-                used.add(instead.seed.id)
+                planned.append(instead)
                 log.info("prepare: question %d was dropped; writing another from %s", n + 1, instead.seed.source)
                 results.append(outcome(instead, n, f"question {n + 1} of {len(slots)} again, from another passage "
-                                                   f"of {slot.seed.source} (the first did not pass the checks)"))
-        if len(done) > len(reused):  # outcomes of questions no longer planned (a changed file, new prompts): dropped
+                                                   f"of {slot.seed.source} (the first did not pass the checks)",
+                                       replaces=results[-1].key))
+        if set(done) - {o.key for o in results}:  # outcomes of questions no longer planned (a changed file): dropped
             self._compact(results)
         if progress:
             progress(len(slots), len(slots), "done")
-        return results, len(reused)
+        return results, reused
 
     def write(self, topic: str, key: str, slot: Slot) -> Outcome:
         """One question from one slot: drafted and validated (up to TRIES drafts, each after the first written

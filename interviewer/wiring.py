@@ -375,13 +375,13 @@ class Services:
         model = self.settings.llm_model if self.settings.llm_url else self.model_path("llm").parent.name
         preparer = P.Preparer(lambda: self.llm, Dialogue(lambda: self.llm), self.grader, model_name=model,
                               journal=self.settings.data_dir / "prepared" / f"{topic}.jsonl")
-        def spare(dropped, used):  # a question written from the user's files, not for a job requirement
-            return None if dropped.requirement else P.replacement(docs, dropped, used, nearest)
+        def spare(dropped, others):  # a question written from the user's files, not for a job requirement
+            return None if dropped.requirement else P.replacement(docs, dropped, others, nearest)
 
         outcomes, reused = preparer.run(topic, slots, progress=progress, spare=spare)
         kept = [o.question for o in outcomes if o.kept]
         report = P.Report(topic, target, [d.source for d in docs], skipped, sum(len(d.passages()) for d in docs),
-                          outcomes, reused, P.coverage(needs, include, kept), asked=len(slots))
+                          outcomes, reused, P.coverage(needs, include, kept))
         if not kept and not include:
             raise BadInput(f"no question passed the checks ({len(outcomes)} written); the notes:\n  "
                            + "\n  ".join(o.note for o in report.dropped))

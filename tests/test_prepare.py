@@ -265,7 +265,8 @@ def test_a_question_the_notes_do_not_support_is_dropped_and_written_from_another
                               progress=lambda done, total, what: seen.append(what))
     assert [o.kept for o in report.outcomes] == [False, True, True] and len(llm.prompts) == 3
     summary = report.as_dict()
-    assert (summary["asked"], summary["planned"], summary["kept"], summary["replacements"]) == (2, 3, 2, 1)
+    assert (summary["planned"], summary["kept"], summary["replacements"]) == (3, 2, 1)
+    assert report.outcomes[1].replaces == report.outcomes[0].key
     assert P.written_again(summary) == "; 1 written from another passage in place of a dropped one"
     [note] = report.as_dict()["dropped"]
     assert "grounding check (2 of 4 key points not supported by the material" in note
@@ -281,21 +282,39 @@ def test_a_question_the_notes_do_not_support_is_dropped_and_written_from_another
     again = services.prepare([NOTES], "wal-notes", questions=2, levels=["mid"])
     assert again.reused == 3 and [o.question for o in again.kept] == [instead, second]
 
+    journal = tmp_path / "data" / "prepared" / "wal-notes.jsonl"  # killed once the dropped one was journalled
+    journal.write_text(journal.read_text().splitlines(keepends=True)[0])
+    llm = ScriptedLLM([draft()])
+    services = services_with(tmp_path, llm)
+    services.__dict__["embedder"] = embedder
+    resumed = services.prepare([NOTES], "wal-notes", questions=2, levels=["mid"])
+    assert resumed.reused == 1 and len(llm.prompts) == 2  # the same replacement is written, then the second
+    assert [o.key for o in resumed.outcomes] == [o.key for o in report.outcomes]
 
-def test_a_dropped_question_is_replaced_by_the_nearest_prose_passage_no_question_stands_on():
+
+def test_a_dropped_question_is_replaced_from_a_passage_no_question_stands_on():
     prose = "The log record of a change is flushed to disk before the page is written, so a crash loses nothing. "
     code = "```python " + "db = open_database(path) db.begin() db.write(page, data) db.commit() " * 10 + "```"
-    paragraphs = [prose * 7, prose * 7, code, prose * 7, prose * 7, prose * 7]
+    paragraphs = [prose * 7, prose * 7, code, *[prose * 7] * 5]
     doc = D.Document("notes.md", "\n\n".join(f"{p} Part {n}." for n, p in enumerate(paragraphs)))
-    passages = doc.passages()
-    ids = [p.id for p in passages]
-    [slot] = P.plan([doc], 1, ["senior"], lambda text: ids)
-    assert slot.seed.id == ids[3]  # the middle of six passages, and its neighbours are ids[0] and ids[1]
-    used = {ids[3], *(p.id for p in slot.passages)}
-    instead = P.replacement([doc], slot, used, lambda text: ids)
-    assert instead.seed.id == ids[4] and instead.level == "senior"  # ids[2], as near, is code
-    assert P.replacement([doc], slot, used | {ids[4]}, lambda text: ids).seed.id == ids[5]
-    assert P.replacement([doc], slot, set(ids) - {ids[2]}, lambda text: ids) is None  # only code is left
+    ps = doc.passages()
+    assert len(ps) == 8 and P.prose_share(ps[2].text) < P.MOSTLY_PROSE
+    ids = [p.id for p in ps]
+
+    def search(text):  # the store ranks the document's first passages closest
+        return ids
+
+    dropped = P.Slot(ps[3], (ps[3], ps[0], ps[1]), "senior")
+    kept = P.Slot(ps[5], (ps[5], ps[4], ps[6]), "mid")
+    instead = P.replacement([doc], dropped, [dropped, kept], search)
+    # 4 and 6 are nearer, but another question stands on them; 2 is code
+    assert instead.seed.id == ids[7] and instead.level == "senior"
+    # written from the store's closest passages, the dropped question's own after all others
+    assert [p.id for p in instead.passages] == [ids[7], ids[4], ids[5]]
+    # with every passage of prose stood on, the nearest that is no question's seed (nor the dropped one's)
+    assert P.replacement([doc], dropped, [dropped, kept, instead], search).seed.id == ids[4]
+    everything = [dropped, kept, instead, P.Slot(ps[4], (ps[4],), "mid"), P.Slot(ps[6], (ps[6],), "mid")]
+    assert P.replacement([doc], dropped, everything, search) is None  # only code and its own passages are left
 
 
 def test_questions_are_planned_on_prose_not_on_code_samples():
