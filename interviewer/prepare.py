@@ -338,11 +338,11 @@ class Preparer:
         reused = 0
         planned = list(slots)
 
-        def outcome(slot: Slot, n: int, what: str, replaces: str = "") -> Outcome:
+        def outcome(slot: Slot, what: str, replaces: str = "") -> Outcome:
             nonlocal reused
             key = slot.key(self._model)
             if progress:
-                progress(n, len(slots), what)
+                progress(len(results), len(planned), what)  # a replacement counts as one more question to write
             if key in done:
                 reused += 1
                 return done[key]
@@ -354,21 +354,20 @@ class Preparer:
             return written
 
         for n, slot in enumerate(slots):
-            results.append(outcome(slot, n, f"question {n + 1} of {len(slots)} ({slot.level}, from "
-                                            f"{slot.seed.source})"))
+            results.append(outcome(slot, f"question {n + 1} of {len(slots)} ({slot.level}, from {slot.seed.source})"))
             if results[-1].kept or spare is None:
                 continue
             instead = spare(slot, planned)
             if instead is not None:
                 planned.append(instead)
                 log.info("prepare: question %d was dropped; writing another from %s", n + 1, instead.seed.source)
-                results.append(outcome(instead, n, f"question {n + 1} of {len(slots)} again, from another passage "
-                                                   f"of {slot.seed.source} (the first did not pass the checks)",
+                results.append(outcome(instead, f"question {n + 1} of {len(slots)} again, from another passage of "
+                                                f"{slot.seed.source} (the first did not pass the checks)",
                                        replaces=results[-1].key))
         if set(done) - {o.key for o in results}:  # outcomes of questions no longer planned (a changed file): dropped
             self._compact(results)
         if progress:
-            progress(len(slots), len(slots), "done")
+            progress(len(results), len(planned), "done")
         return results, reused
 
     def write(self, topic: str, key: str, slot: Slot) -> Outcome:

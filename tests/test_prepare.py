@@ -262,7 +262,7 @@ def test_a_question_the_notes_do_not_support_is_dropped_and_written_from_another
     services.__dict__["embedder"] = embedder
     seen = []
     report = services.prepare([NOTES], "wal-notes", questions=2, levels=["mid"],
-                              progress=lambda done, total, what: seen.append(what))
+                              progress=lambda done, total, what: seen.append((done, total, what)))
     assert [o.kept for o in report.outcomes] == [False, True, True] and len(llm.prompts) == 3
     summary = report.as_dict()
     assert (summary["planned"], summary["kept"], summary["replacements"]) == (3, 2, 1)
@@ -271,7 +271,10 @@ def test_a_question_the_notes_do_not_support_is_dropped_and_written_from_another
     [note] = report.as_dict()["dropped"]
     assert "grounding check (2 of 4 key points not supported by the material" in note
     assert "2 key points left, at least 3 needed; no follow-up left on a supported point" in note
-    assert any("question 1 of 2 again, from another passage" in what for what in seen)
+    # the replacement is one more question to write: the bar's total grows by one and never runs backwards
+    assert (1, 3, "question 1 of 2 again, from another passage of write-ahead-log.md (the first did not pass the "
+                  "checks)") in seen
+    assert [(done, total) for done, total, _ in seen] == [(0, 2), (1, 3), (2, 3), (3, 3)]
     # the replacement stands on other passages than the dropped draft's, and no two questions share a seed
     dropped_from, (instead, second) = llm.prompts[0][1].content, [o.question for o in report.kept]
     assert instead["sources"][0]["text"] not in dropped_from
