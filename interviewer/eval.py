@@ -630,8 +630,7 @@ def eval_prepare(services: Services, judge: Judge | None, options: VerifyOptions
     outcomes = list(read_journal(folder / "prepared" / f"{PREPARED_TOPIC}.jsonl").values())
     kept = [o for o in outcomes if o.kept]
     result: dict = {"document": "write-ahead-log.md", "asked_for": sum(1 for o in outcomes if not o.replaces),
-                    "planned": len(outcomes),
-                    "kept": len(kept),
+                    "planned": len(outcomes), "kept": len(kept),
                     "kept_within_two_drafts": sum(1 for o in kept if o.tries <= 2),
                     "key_points_removed": sum(o.removed_points for o in outcomes),
                     "key_points_kept": sum(len(o.question["key_points"]) for o in kept),

@@ -30,7 +30,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -228,7 +228,7 @@ def _prose(by_doc: Sequence[Sequence[Passage]]) -> dict[str, float]:
 
 
 def _slot(seed: Passage, level: str, by_doc: Sequence[Sequence[Passage]], prose: dict[str, float],
-          search: Callable[[str], list[str]], *, last: set[str] = frozenset()) -> Slot:
+          search: Callable[[str], list[str]], *, last: Collection[str] = ()) -> Slot:
     """The slot of `seed`: it and the NEIGHBOURS passages the store finds closest to it, prose before code,
     and those in `last` after all others."""
     by_id = {p.id: p for passages in by_doc for p in passages}

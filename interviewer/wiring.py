@@ -375,6 +375,7 @@ class Services:
         model = self.settings.llm_model if self.settings.llm_url else self.model_path("llm").parent.name
         preparer = P.Preparer(lambda: self.llm, Dialogue(lambda: self.llm), self.grader, model_name=model,
                               journal=self.settings.data_dir / "prepared" / f"{topic}.jsonl")
+
         def spare(dropped, others):  # a question written from the user's files, not for a job requirement
             return None if dropped.requirement else P.replacement(docs, dropped, others, nearest)
 
