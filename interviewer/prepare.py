@@ -183,6 +183,7 @@ def plan(documents: Sequence[Document], count: int, levels: Sequence[str],
     for n in sorted(range(len(by_doc)), key=lambda n: shares[n] - quota[n], reverse=True)[:count - sum(quota)]:
         quota[n] += 1
     prose = _prose(by_doc)
+    by_id = {p.id: p for passages in by_doc for p in passages}
     slots: list[Slot] = []
     for passages, wanted in zip(by_doc, quota, strict=True):
         for k in range(wanted):
@@ -191,7 +192,7 @@ def plan(documents: Sequence[Document], count: int, levels: Sequence[str],
             used = {slot.seed.id for slot in slots}
             free = [p for p in nearest if p.id not in used] or nearest
             seed = next((p for p in free if prose[p.id] >= MOSTLY_PROSE), free[0])
-            slots.append(_slot(seed, levels[len(slots) % len(levels)], by_doc, prose, search))
+            slots.append(_slot(seed, levels[len(slots) % len(levels)], by_id, prose, search))
     return slots
 
 
@@ -212,7 +213,8 @@ def replacement(documents: Sequence[Document], dropped: Slot, others: Sequence[S
     if not free:
         return None
     seed = min(free, key=lambda p: (p.id in stood_on, abs(p.index - dropped.seed.index), p.index))
-    return _slot(seed, dropped.level, by_doc, prose, search, last=own)
+    by_id = {p.id: p for passages in by_doc for p in passages}
+    return _slot(seed, dropped.level, by_id, prose, search, last=own)
 
 
 def _prose(by_doc: Sequence[Sequence[Passage]]) -> dict[str, float]:
@@ -227,11 +229,10 @@ def _prose(by_doc: Sequence[Sequence[Passage]]) -> dict[str, float]:
     return prose
 
 
-def _slot(seed: Passage, level: str, by_doc: Sequence[Sequence[Passage]], prose: dict[str, float],
+def _slot(seed: Passage, level: str, by_id: dict[str, Passage], prose: dict[str, float],
           search: Callable[[str], list[str]], *, last: Collection[str] = ()) -> Slot:
     """The slot of `seed`: it and the NEIGHBOURS passages the store finds closest to it, prose before code,
     and those in `last` after all others."""
-    by_id = {p.id: p for passages in by_doc for p in passages}
     near = [by_id[pid] for pid in search(seed.text) if pid != seed.id and pid in by_id]
     near = sorted(near, key=lambda p: (p.id in last, prose[p.id] < MOSTLY_PROSE))[:NEIGHBOURS]  # closest prose first
     return Slot(seed, (seed, *near), level)
