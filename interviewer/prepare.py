@@ -1,19 +1,20 @@
 """Interview questions written from the user's own material, grounded in its passages.
 
-`prepare` reads the files, splits them into passages and embeds those into the topic's own Chroma collection.
-It then plans the questions: seed passages spread evenly over each file (moved off code samples to the nearest
-passage of prose), each seed with the passages the store finds closest to it. For each planned question the
-LLM writes a question, a model answer, key points, follow-ups and a glossary under a JSON schema; the bank's
-own rules validate it, and a draft that breaks them is sent back with the problems listed. Every key point is
-then checked against the passages by the grader's verification path (the same per-point verdicts that verify a
-candidate's answer, with the passages in the candidate's place); a point they do not support is removed, and a
-question left with too few points or no follow-up is dropped, with a note. A dropped question is written once
-more, seeded on another passage of prose of its document (one no question stands on where there is one, the
-nearest first) and written from passages other than its own where the store finds enough; a question written
-for a job requirement is not (it stands on what the store finds for the requirement). Drafting again
-from the same passages did not help: shown its draft and told which points the passages lack (a question from
-the bench's READMEs), or asked afresh with a note of them at temperature 0 and 0.8 (one from python-dotenv's
-changelog), the 1.5B model wrote the same unsupported points in all three drafts.
+`prepare` reads the files, splits them into passages and embeds those into the topic's own Chroma collection. It
+then plans the questions: seed passages spread evenly over each file (moved off code samples to the nearest
+passage of prose), each seed with the passages the store finds closest to it. For each planned question the LLM
+writes a question, a model answer, key points, follow-ups and a glossary under a JSON schema; the bank's own rules
+validate it, and a draft that breaks them is sent back with the problems listed (a draft whose follow-ups all
+repeat its question gets them asked for on their own instead: the model repeats them in every new draft). Every
+key point is then checked against the passages by the grader's verification path (the same per-point verdicts that
+verify a candidate's answer, with the passages in the candidate's place); a point they do not support is removed,
+and a question left with too few points or no follow-up is dropped, with a note. A dropped question is written
+once more, seeded on another passage of prose of its document (one no question stands on where there is one, the
+nearest first) and written from passages other than its own where the store finds enough; a question written for a
+job requirement is not (it stands on what the store finds for the requirement). Drafting again from the same
+passages did not help: shown its draft and told which points the passages lack (a question from the bench's
+READMEs), or asked afresh with a note of them at temperature 0 and 0.8 (one from python-dotenv's changelog), the
+1.5B model wrote the same unsupported points in all three drafts.
 
 Each planned question has a key: a hash of its passages, its level, the model and the prompts. Outcomes are
 appended to a journal as they are reached, so running `prepare` again on unchanged files does no LLM work, a
@@ -48,7 +49,7 @@ from interviewer.verdicts import verified_grade
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "6"  # bump when the prompts or the checks change: every question is then written again
+PROMPT_VERSION = "7"  # bump when the prompts or the checks change: every question is then written again
 NEIGHBOURS = 2  # passages retrieved beside each seed passage
 # A key point stands on its passages where the verified grade, reading the passages as the candidate's answer,
 # counts it at least partly made (its credit, fitted on the tuneset, at or above VerifyOptions.partial_at). The
@@ -93,6 +94,12 @@ class Draft(BaseModel):
     key_points: list[str] = Field(min_length=KEY_POINTS[0], max_length=KEY_POINTS[1])
     follow_ups: list[_DraftFollowUp] = Field(min_length=FOLLOW_UPS[0], max_length=FOLLOW_UPS[1])
     glossary: list[str] = Field(min_length=1, max_length=8)
+
+
+class _FollowUps(BaseModel):
+    """The shape of follow-ups asked for on their own (see Preparer._follow_ups)."""
+
+    follow_ups: list[_DraftFollowUp] = Field(min_length=FOLLOW_UPS[0], max_length=FOLLOW_UPS[1])
 
 
 @dataclass(frozen=True)
@@ -379,8 +386,9 @@ class Preparer:
                     Message("user", render("prepare_user.j2", level=slot.level, level_hint=LEVEL_HINTS[slot.level],
                                            requirement=slot.requirement,
                                            passages=[_cleaned(p) for p in slot.passages]))]
-        problems = ""
-        for tries in range(1, TRIES + 1):
+        problems, tries = "", 0
+        while tries < TRIES:
+            tries += 1
             try:
                 draft = self._get_llm().chat_json(messages, Draft, max_tokens=1100)
             except InterviewerError as error:
@@ -389,6 +397,10 @@ class Preparer:
                 messages = [*messages[:2], Message("user", f"{messages[1].content}\nYour last reply was cut off: "
                                                            "keep every field short.")]
                 continue
+            draft = _repaired(draft)
+            if not draft.follow_ups and tries < TRIES:  # each repeated the question: asked for on their own
+                tries += 1
+                draft = self._follow_ups(qid, draft)
             try:
                 question = _question(qid, topic, slot, draft)
             except (ValidationError, ValueError) as error:
@@ -401,6 +413,22 @@ class Preparer:
                 continue
             return self._grounded(key, question, slot, tries)
         return Outcome(key, None, f"{qid}: dropped after {TRIES} tries: {problems}", tries=TRIES)
+
+    def _follow_ups(self, qid: str, draft: Draft) -> Draft:
+        """The draft with follow-ups asked for on their own, where every one it had repeated the main question
+        (the draft as it was where the model fails at this too). The 1.5B model copies the question into each
+        follow-up and into every new draft, told or not (three identical drafts of a question on the
+        sentence-transformers README); asked for them alone, point by point, it wrote three of their own, in about
+        15 s against a minute for a draft."""
+        prompt = render("prepare_follow_ups.j2", question=draft.question, key_points=draft.key_points)
+        try:
+            asked = self._get_llm().chat_json([Message("user", prompt)], _FollowUps, max_tokens=300)
+        except InterviewerError as error:
+            log.warning("prepare %s: no follow-ups written on their own (%s)", qid, error)
+            return draft
+        log.info("prepare %s: every follow-up repeated the question; %d asked for on their own", qid,
+                 len(asked.follow_ups))
+        return _repaired(draft.model_copy(update={"follow_ups": asked.follow_ups}))
 
     def _grounded(self, key: str, question: Question, slot: Slot, tries: int) -> Outcome:
         """The question with only the key points its passages support (and the follow-ups on those)."""

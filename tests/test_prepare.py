@@ -61,7 +61,8 @@ class ScriptedLLM:
     def chat_json(self, messages, shape, *, max_tokens=256):
         self.prompts.append(messages)
         chosen = dict(self.drafts.pop(0) if len(self.drafts) > 1 else self.drafts[0])
-        chosen["question"] = chosen["question"].replace("{n}", f"case {len(self.prompts)}")
+        if "question" in chosen:  # a whole draft (not follow-ups asked for on their own)
+            chosen["question"] = chosen["question"].replace("{n}", f"case {len(self.prompts)}")
         try:
             return shape.model_validate(chosen)
         except ValidationError as error:  # as the real backend reports a reply that misses the schema
@@ -160,12 +161,23 @@ def test_drafts_that_break_the_rules_are_sent_back_with_the_problems(tmp_path, e
     as_questions = draft(points=["What is a log?", "What is a page?", "What is a commit?"])
     same_asks = draft(question="Why is the log flushed first?",  # its one follow-up is the question again
                       follow_ups=[{"key_point": 1, "ask": "why is the log  flushed first?"}])
-    llm = ScriptedLLM([as_questions, same_asks, draft()])
+    alone = {"key_point": 3, "ask": "What happens to the log when the machine restarts after a crash?"}
+    llm = ScriptedLLM([as_questions, same_asks, {"follow_ups": [alone]}])
     services = services_with(tmp_path, llm)
     services.__dict__["embedder"] = embedder
     report = services.prepare([NOTES], "wal-notes", questions=1, levels=["senior"])
-    assert [o.tries for o in report.outcomes] == [3] and len(report.kept) == 1
+    assert [o.tries for o in report.outcomes] == [3] and len(report.kept) == 1 and len(llm.prompts) == 3
     assert "each key point must be a statement of fact, not a question" in llm.prompts[1][-1].content
+    assert "Interview question: Why is the log flushed first?" in llm.prompts[2][-1].content  # follow-ups alone
+    kept = report.kept[0].question
+    assert kept["question"] == "Why is the log flushed first?" and kept["follow_ups"] == [alone]  # draft 2, mended
+
+    again = {"follow_ups": [{"key_point": 1, "ask": "Why is the log flushed first?"}]}
+    llm = ScriptedLLM([same_asks, again, draft()])  # the follow-ups asked for alone repeat it too: sent back
+    services = services_with(tmp_path / "again", llm)
+    services.__dict__["embedder"] = embedder
+    report = services.prepare([NOTES], "wal-notes", questions=1, levels=["senior"])
+    assert [o.tries for o in report.outcomes] == [3] and len(report.kept) == 1
     assert "each follow-up must be a different question" in llm.prompts[2][-1].content
 
     llm = ScriptedLLM([draft(answer="A log record comes first. " * 3)])
