@@ -8,7 +8,8 @@ validate it, and a draft that breaks them is sent back with the problems listed 
 repeat its question gets them asked for on their own instead: the model repeats them in every new draft). Every
 key point is then checked against the passages by the grader's verification path (the same per-point verdicts that
 verify a candidate's answer, with the passages in the candidate's place); a point they do not support is removed,
-and a question left with too few points or no follow-up is dropped, with a note. A dropped question is written
+and a question left with too few points is dropped, with a note (where every follow-up was on a point removed, new
+ones on the points kept are asked for on their own, and it is dropped only if none comes). A dropped question is written
 once more, seeded on another passage of prose of its document (one no question stands on where there is one, the
 nearest first) and written from passages other than its own where the store finds enough; a question written for a
 job requirement is not (it stands on what the store finds for the requirement). Drafting again from the same
@@ -398,9 +399,10 @@ class Preparer:
                                                            "keep every field short.")]
                 continue
             draft = _repaired(draft)
-            if not draft.follow_ups and tries < TRIES:  # each repeated the question: asked for on their own
+            if not draft.follow_ups and tries < TRIES:
                 tries += 1
-                draft = self._follow_ups(qid, draft)
+                asked = self._follow_ups(qid, draft.question, draft.key_points, "every follow-up repeated the question")
+                draft = draft.model_copy(update={"follow_ups": asked})
             try:
                 question = _question(qid, topic, slot, draft)
             except (ValidationError, ValueError) as error:
@@ -414,21 +416,21 @@ class Preparer:
             return self._grounded(key, question, slot, tries)
         return Outcome(key, None, f"{qid}: dropped after {TRIES} tries: {problems}", tries=TRIES)
 
-    def _follow_ups(self, qid: str, draft: Draft) -> Draft:
-        """The draft with follow-ups asked for on their own, where every one it had repeated the main question
-        (the draft as it was where the model fails at this too). The 1.5B model copies the question into each
-        follow-up and into every new draft, told or not (three identical drafts of a question on the
-        sentence-transformers README); asked for them alone, point by point, it wrote three of their own, in about
-        15 s against a minute for a draft."""
-        prompt = render("prepare_follow_ups.j2", question=draft.question, key_points=draft.key_points)
+    def _follow_ups(self, qid: str, question: str, key_points: Sequence[str], why: str) -> list[_DraftFollowUp]:
+        """Follow-ups on these key points asked for on their own (none where the model fails at it): where
+        every one a draft had repeated its question, or was on a point the grounding check removed. The 1.5B
+        model copies the question into each follow-up and into every new draft, told or not (three identical
+        drafts of a question on the sentence-transformers README); asked for them alone, point by point, it
+        wrote three of their own, in about 15 s against a minute for a draft."""
+        prompt = render("prepare_follow_ups.j2", question=question, key_points=key_points)
         try:
-            asked = self._get_llm().chat_json([Message("user", prompt)], _FollowUps, max_tokens=300)
+            asked = self._get_llm().chat_json([Message("user", prompt)], _FollowUps, max_tokens=300).follow_ups
         except InterviewerError as error:
             log.warning("prepare %s: no follow-ups written on their own (%s)", qid, error)
-            return draft
-        log.info("prepare %s: every follow-up repeated the question; %d asked for on their own", qid,
-                 len(asked.follow_ups))
-        return _repaired(draft.model_copy(update={"follow_ups": asked.follow_ups}))
+            return []
+        fitting = _distinct(question, [f for f in asked if 1 <= f.key_point <= len(key_points)])
+        log.info("prepare %s: %s; %d of %d asked for on their own kept", qid, why, len(fitting), len(asked))
+        return fitting
 
     def _grounded(self, key: str, question: Question, slot: Slot, tries: int) -> Outcome:
         """The question with only the key points its passages support (and the follow-ups on those)."""
@@ -441,10 +443,15 @@ class Preparer:
                 log.info("prepare %s: key point %d not supported by its passages (%s, credit %.2f): %r",
                          question.id, n + 1, point.status, point.strength, question.key_points[n])
         renumber = {old + 1: new + 1 for new, old in enumerate(keep)}
+        points = [question.key_points[n] for n in keep]
         follow_ups = [{"key_point": renumber[f.key_point], "ask": f.ask}
                       for f in question.follow_ups if f.key_point in renumber]
+        if not follow_ups and len(points) >= KEY_POINTS[0]:  # each was on a point removed: asked for on their own
+            tries += 1
+            follow_ups = [f.model_dump() for f in self._follow_ups(
+                question.id, question.question, points, "every follow-up was on a point the passages do not support")]
         record = question.model_dump(mode="json")
-        record.update(key_points=[question.key_points[n] for n in keep], follow_ups=follow_ups)
+        record.update(key_points=points, follow_ups=follow_ups)
         try:
             kept = Question.model_validate(record)
         except ValidationError as error:
@@ -506,15 +513,21 @@ def _repaired(draft: Draft) -> Draft:
         first.setdefault(_plain(point), n)
     kept = sorted(first.values())
     renumber = {n: kept.index(first[_plain(point)]) + 1 for n, point in enumerate(draft.key_points, start=1)}
-    asked = {_plain(draft.question)}
-    follow_ups = []
-    for f in draft.follow_ups:
-        if _plain(f.ask) not in asked:
-            asked.add(_plain(f.ask))
-            follow_ups.append(f.model_copy(update={"key_point": renumber.get(f.key_point, f.key_point)}))
+    follow_ups = [f.model_copy(update={"key_point": renumber.get(f.key_point, f.key_point)})
+                  for f in _distinct(draft.question, draft.follow_ups)]
     glossary = [term for term in draft.glossary if len(term.split()) <= 5 and not term.rstrip().endswith("?")]
     return draft.model_copy(update={"key_points": [draft.key_points[n - 1] for n in kept], "follow_ups": follow_ups,
                                     "glossary": glossary, "answer": _within_length(draft.answer)})
+
+
+def _distinct(question: str, follow_ups: Sequence[_DraftFollowUp]) -> list[_DraftFollowUp]:
+    """The follow-ups less any that is the question, or an earlier follow-up, again."""
+    asked, kept = {_plain(question)}, []
+    for f in follow_ups:
+        if _plain(f.ask) not in asked:
+            asked.add(_plain(f.ask))
+            kept.append(f)
+    return kept
 
 
 def _within_length(answer: str) -> str:

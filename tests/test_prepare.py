@@ -188,6 +188,22 @@ def test_drafts_that_break_the_rules_are_sent_back_with_the_problems(tmp_path, e
         services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
 
 
+def test_follow_ups_only_on_points_the_notes_do_not_support_are_asked_for_again_on_the_points_kept(tmp_path,
+                                                                                                  embedder):
+    on_removed = draft(follow_ups=[{"key_point": 4, "ask": "How do astronauts prepare for a spacewalk?"}])
+    fitting = {"key_point": 2, "ask": "When exactly does a transaction count as committed?"}
+    asked = {"follow_ups": [{"key_point": 9, "ask": "What does point nine say about logs?"}, fitting]}
+    llm = ScriptedLLM([on_removed, asked])
+    services = services_with(tmp_path, llm)
+    services.__dict__["embedder"] = embedder
+    report = services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
+    [kept] = [o.question for o in report.kept]
+    assert kept["key_points"] == POINTS[:3] and kept["follow_ups"] == [fitting]  # no key point 9: left out
+    assert [o.tries for o in report.outcomes] == [2] and len(llm.prompts) == 2
+    assert "Astronauts" not in llm.prompts[1][-1].content  # asked on the points kept only
+    assert "3. Recovery redoes committed changes" in llm.prompts[1][-1].content
+
+
 def repaired(tmp_path, embedder, written: dict) -> dict:
     """The question kept from this one draft, which needed no second one."""
     llm = ScriptedLLM([written])
