@@ -8,7 +8,8 @@ validate it, and a draft that breaks them is sent back with the problems listed 
 repeat its question gets them asked for on their own instead: the model repeats them in every new draft). Every
 key point is then checked against the passages by the grader's verification path (the same per-point verdicts that
 verify a candidate's answer, with the passages in the candidate's place); a point they do not support is removed,
-and a question left with too few points is dropped, with a note (where every follow-up was on a point removed, new
+and a question left with too few points has them made up from the sentences of its model answer that pass the
+same check, or is dropped, with a note (where every follow-up was on a point removed, new
 ones on the points kept are asked for on their own, and it is dropped only if none comes). A dropped question is written
 once more, seeded on another passage of prose of its document (one no question stands on where there is one, the
 nearest first) and written from passages other than its own where the store finds enough; a question written for a
@@ -72,6 +73,7 @@ MOSTLY_PROSE = 0.5  # a seed passage has at least this share of its words outsid
 MATCH_AT = 0.42
 MATCHES = 3  # bank questions at most per requirement
 PER_REQUIREMENT = 3  # questions written at most for a requirement the bank does not cover (one per level)
+ANSWER_POINT_WORDS = (6, 30)  # a sentence of the model answer that can stand in as a key point (see _from_answer)
 TRIES = 3  # drafts per question: the first, then up to two with the problems of the one before
 LEVEL_HINTS = {
     "fresher": "a graduate: ask what something is and why it is used",
@@ -432,6 +434,28 @@ class Preparer:
         log.info("prepare %s: %s; %d of %d asked for on their own kept", qid, why, len(fitting), len(asked))
         return fitting
 
+    def _from_answer(self, question: Question, points: Sequence[str], material: str) -> list[str]:
+        """Sentences of the model answer that its passages support and no kept point states, to bring a question
+        the grounding check left with too few key points back to KEY_POINTS[0]: the 1.5B model's key points are
+        often vaguer than its answer ("Rich is highly customizable" where the answer says what can be changed),
+        and the answer's sentences are checked exactly as the points were. Sentences of ANSWER_POINT_WORDS
+        words: a key point is one idea (a rule, not a fit)."""
+        low, high = ANSWER_POINT_WORDS
+        stated = [T.content_stems(point) for point in points]
+        sentences = [s.rstrip(" ;:,") + ("" if s.endswith((".", "!", "?")) else ".")
+                     for s in T.sentences(question.answer)]
+        candidates = [sentence for sentence in sentences if low <= len(sentence.split()) <= high
+                      and not any(T.word_share(stems, T.content_stems(sentence)) >= STATES_AT for stems in stated)]
+        if not candidates:
+            return []
+        checked = grounding(self._dialogue, self._grader,
+                            question.model_copy(update={"key_points": candidates[:KEY_POINTS[1]]}), material)
+        supported = [point.point for point in checked if point.status in SUPPORTED][:KEY_POINTS[0] - len(points)]
+        log.info("prepare %s: %d key point%s left; %d sentence%s of the model answer added as key points (%d "
+                 "checked)", question.id, len(points), "s" * (len(points) != 1), len(supported),
+                 "s" * (len(supported) != 1), len(checked))
+        return supported
+
     def _grounded(self, key: str, question: Question, slot: Slot, tries: int) -> Outcome:
         """The question with only the key points its passages support (and the follow-ups on those)."""
         material = "\n\n".join(_cleaned(p).text for p in slot.passages)
@@ -444,6 +468,8 @@ class Preparer:
                          question.id, n + 1, point.status, point.strength, question.key_points[n])
         renumber = {old + 1: new + 1 for new, old in enumerate(keep)}
         points = [question.key_points[n] for n in keep]
+        if len(points) < KEY_POINTS[0]:
+            points += self._from_answer(question, points, material)
         follow_ups = [{"key_point": renumber[f.key_point], "ask": f.ask}
                       for f in question.follow_ups if f.key_point in renumber]
         if not follow_ups and len(points) >= KEY_POINTS[0]:  # each was on a point removed: asked for on their own

@@ -204,6 +204,22 @@ def test_follow_ups_only_on_points_the_notes_do_not_support_are_asked_for_again_
     assert "3. Recovery redoes committed changes" in llm.prompts[1][-1].content
 
 
+def test_key_points_the_check_removed_are_made_up_from_supported_sentences_of_the_model_answer(tmp_path, embedder):
+    asked = {"key_point": 2, "ask": "When does a transaction count as committed?"}
+    vague = draft(points=[*POINTS[:2], POINTS[3], "Astronauts eat dried food in orbit."], follow_ups=[asked])
+    llm = ScriptedLLM([vague])
+    services = services_with(tmp_path, llm)
+    services.__dict__["embedder"] = embedder
+    report = services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
+    [outcome] = report.outcomes
+    # the answer's first two sentences run over 30 words; the astronauts are not in the notes
+    made_up = ("After a crash, recovery reads the log from the last checkpoint, redoes the committed changes that had "
+               "not reached the pages and undoes the ones that never committed.")  # its clause before the ";"
+    assert outcome.question["key_points"] == [*POINTS[:2], made_up]
+    assert outcome.question["follow_ups"] == [asked] and outcome.tries == 1 and outcome.removed_points == 2
+    assert len(llm.prompts) == 1  # no new draft
+
+
 def repaired(tmp_path, embedder, written: dict) -> dict:
     """The question kept from this one draft, which needed no second one."""
     llm = ScriptedLLM([written])
@@ -282,8 +298,19 @@ def test_a_true_point_the_notes_do_not_state_does_not_stand_on_them(tmp_path, em
     assert kept["key_points"] == POINTS[:3] and report.outcomes[0].removed_points == 1
 
 
+ASTRONAUTS = ("Astronauts train underwater for months before a spacewalk, since water feels close to weightlessness. "
+              "Astronauts rehearse every step of the walk in a large pool with full size copies of the station. "
+              "Astronauts wear heavy suits in the pool, and divers stand by to help them at every moment. "
+              "Astronauts eat dried food in orbit, and they add water to it before each meal. "
+              "Astronauts sleep in small cabins tied to the wall so that they do not drift around at night. "
+              "Astronauts exercise for two hours every day to keep their bones and muscles strong. "
+              "Astronauts talk to the ground team many times a day about the tasks they have planned. "
+              "Astronauts come back to Earth in a capsule that lands under large parachutes.")
+
+
 def test_a_question_the_notes_do_not_support_is_dropped_and_written_from_another_passage(tmp_path, embedder):
     made_up = draft(points=["Astronauts train underwater.", "Astronauts eat dried food.", *POINTS[:2]],
+                    answer=ASTRONAUTS,  # no sentence of it can stand in for the points removed
                     follow_ups=[{"key_point": 1, "ask": "How do astronauts rehearse a spacewalk?"}])
     llm = ScriptedLLM([made_up, draft()])
     services = services_with(tmp_path, llm)
