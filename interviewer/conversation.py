@@ -243,19 +243,24 @@ def unsafe(sentence: str, unsaid: Sequence[str], *, praise_allowed: bool) -> str
 
 
 def _sentences(pieces: Iterator[str]) -> Iterator[str]:
-    """Text pieces joined and cut into sentences as soon as each one ends (a generator)."""
-    buffer = ""
+    """Text pieces joined and cut into sentences as soon as each one ends (a generator). Words left without an
+    end when the text stops (the model was stopped by its deadline or token limit mid-sentence: "... and what
+    the left") are never said; words the model ended its line on are."""
+    buffer, ended = "", False
     for piece in pieces:
         buffer += piece
         if "\n" in buffer:  # the model began another section: the reply is over
-            buffer = buffer.split("\n", 1)[0]
+            buffer, ended = buffer.split("\n", 1)[0], True
             break
         while (cut := re.search(r"[.!?](\s|$)", buffer)) and cut.end() < len(buffer):
             sentence, buffer = _bare(buffer[:cut.end()]), buffer[cut.end():]
             if sentence:
                 yield sentence
-    if _bare(buffer):
-        yield _bare(buffer)
+    last = _bare(buffer)
+    if last and (ended or re.search(r"[.!?]\W*$", last)):
+        yield last
+    elif last:
+        log.info("reply words dropped (stopped mid-sentence): %r", last)
 
 
 def _continued(opener: str, pieces: Iterator[str]) -> Iterator[str]:

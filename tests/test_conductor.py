@@ -138,6 +138,16 @@ def test_a_reply_that_gives_a_point_away_falls_back_to_the_bank(run):
     assert conductor.interview.prompt.text in [f.ask for f in question.follow_ups]
 
 
+def test_a_reply_stopped_mid_sentence_is_not_said(run):
+    """The model stopped by its deadline or token limit leaves words without an end: half a sentence is never
+    spoken (a new user heard "... and what the left What is the main disadvantage ..."); the bank's words go on."""
+    llm = FakeLLM(reply=" how a B-tree index works and what the left", choices=verdicts("no"))
+    conductor = run(llm)
+    out = events(conductor, "Humans are involved somehow.")
+    assert not [e for e in out if isinstance(e, Spoken) and e.written]
+    assert conductor.interview.phase == "listen" and conductor.interview.prompt.text  # a follow-up or the next question
+
+
 @pytest.mark.parametrize("failure", [LLMTimeout("slow"), BackendUnavailable("llama.cpp failed")])
 def test_a_slow_or_failing_llm_leaves_the_instant_grade_and_the_bank_prompt(run, failure):
     llm = FakeLLM(choices=verdicts("yes"))
