@@ -111,6 +111,12 @@ def test_an_upload_in_a_real_browser_becomes_a_topic_to_pick(tmp_path, embedder)
         driver.find_element("css selector", "#topic input").click()
         wait.until(lambda d: "Wal notes" in d.find_element("id", "topic").text + " ".join(
             o.text for o in d.find_elements("css selector", "ul.options li")))
+        driver.get(f"http://127.0.0.1:{port}/")  # a page opened afterwards lists the new topic too
+        wait.until(lambda d: d.find_elements("id", "start"))
+        field = driver.find_element("css selector", "#topic input")
+        field.click()
+        field.send_keys("Wal")  # the list filtered as a user types
+        wait.until(lambda d: "Wal notes" in d.find_element("id", "topic").text)
     finally:
         driver.quit()
         demo.close()

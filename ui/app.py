@@ -533,9 +533,10 @@ def build_app(services: Services, defaults: SessionOptions):
         with gr.Tab("Interview"):
             topic_list = _interview_tab(services, defaults, state)
         with gr.Tab("Your own material"):  # its controls and handlers live in ui/material.py
-            from interviewer.ui.material import material_tab
+            from interviewer.ui.material import material_tab, topics_now
 
             material_tab(services, topic_list)
+        demo.load(partial(topics_now, services), None, topic_list, api_name=False)  # topics prepared since start-up
         with gr.Tab("History") as history_tab:
             plot = gr.LinePlot(x="when", y="score", color="topic", title="Score by session", y_lim=[0, 10],
                                label="Score by session", elem_id="history-plot")

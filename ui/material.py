@@ -108,6 +108,14 @@ def prepare_material(services: Services, files, pasted: str, job_text: str, topi
     yield _ready(outcome["report"]), _notes([*problems]), "", gr.Dropdown(choices=_topic_choices(services))
 
 
+def topics_now(services: Services):
+    """The topic list as it stands, for a page just opened: topics prepared on another page since the server
+    started are in it (the list the page was built with is not updated)."""
+    import gradio as gr
+
+    return gr.Dropdown(choices=_topic_choices(services))
+
+
 def _topic_choices(services: Services) -> list[tuple[str, str]]:
     return [(title, slug) for slug, title in sorted(services.topic_titles().items())]
 
