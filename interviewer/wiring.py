@@ -384,8 +384,12 @@ class Services:
         report = P.Report(topic, target, [d.source for d in docs], skipped, sum(len(d.passages()) for d in docs),
                           outcomes, reused, P.coverage(needs, include, kept))
         if not kept and not include:
+            not_read = "".join(f"\n  skipped {why}" for why in skipped)
             raise BadInput(f"no question passed the checks ({len(outcomes)} written); the notes:\n  "
-                           + "\n  ".join(o.note for o in report.dropped))
+                           + "\n  ".join(o.note for o in report.dropped) + not_read
+                           + "\nAdd material that explains its subject in sentences (more of it gives more passages "
+                             "to write from), or ask for fewer questions, and run prepare again (the topic's bank "
+                             "from an earlier run, if any, is left as it was).")
         summary = ("Prepared for " if job is not None else "Prepared from ") + ", ".join(report.files)
         text = P.bank_text(topic, title or topic.replace("-", " ").capitalize(), summary, kept, target, include)
         self.user_bank_dir.mkdir(parents=True, exist_ok=True)

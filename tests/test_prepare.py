@@ -184,8 +184,8 @@ def test_drafts_that_break_the_rules_are_sent_back_with_the_problems(tmp_path, e
     services = services_with(tmp_path / "other", llm)
     services.__dict__["embedder"] = embedder
     with pytest.raises(BadInput, match="(?s)no question passed the checks.*dropped after 3 tries: the reply did "
-                                       "not fit the shape"):
-        services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
+                                       "not fit the shape.*skipped .*missing.md.*Add material"):
+        services.prepare([NOTES, tmp_path / "missing.md"], "wal-notes", questions=1, levels=["mid"])
 
 
 def test_follow_ups_only_on_points_the_notes_do_not_support_are_asked_for_again_on_the_points_kept(tmp_path,
