@@ -73,6 +73,7 @@ MOSTLY_PROSE = 0.5  # a seed passage has at least this share of its words outsid
 MATCH_AT = 0.42
 MATCHES = 3  # bank questions at most per requirement
 PER_REQUIREMENT = 3  # questions written at most for a requirement the bank does not cover (one per level)
+POINT_WORDS = 4  # a key point of fewer words is a bare term ("pre-trained models"), not a statement: a rule
 ANSWER_POINT_WORDS = (6, 30)  # a sentence of the model answer that can stand in as a key point (see _from_answer)
 TRIES = 3  # drafts per question: the first, then up to two with the problems of the one before
 LEVEL_HINTS = {
@@ -440,12 +441,7 @@ class Preparer:
         often vaguer than its answer ("Rich is highly customizable" where the answer says what can be changed),
         and the answer's sentences are checked exactly as the points were. Sentences of ANSWER_POINT_WORDS
         words: a key point is one idea (a rule, not a fit)."""
-        low, high = ANSWER_POINT_WORDS
-        stated = [T.content_stems(point) for point in points]
-        sentences = [s.rstrip(" ;:,") + ("" if s.endswith((".", "!", "?")) else ".")
-                     for s in T.sentences(question.answer)]
-        candidates = [sentence for sentence in sentences if low <= len(sentence.split()) <= high
-                      and not any(T.word_share(stems, T.content_stems(sentence)) >= STATES_AT for stems in stated)]
+        candidates = _answer_points(question.answer, points)
         if not candidates:
             return []
         checked = grounding(self._dialogue, self._grader,
@@ -530,20 +526,48 @@ def _draft_problems(draft: Draft) -> list[str]:
 
 def _repaired(draft: Draft) -> Draft:
     """The draft less what repeats something else in it, or is not what its field holds: a key point said word
-    for word before (its follow-ups pointed at the first), a follow-up that is the main question or an earlier
-    follow-up again, a glossary entry that is a sentence or a question. The 1.5B model writes these from one
-    draft to the next when told not to, and each is an extra the rest does without; whether enough is left is
-    for `_draft_problems` and the bank's rules to say."""
+    for word before (its follow-ups pointed at the first), a bare term given as a key point (its follow-ups with
+    it; where fewer than three points are left, sentences of the model answer take their place, to be checked
+    against the passages as every point is), a follow-up that is the main question or an earlier follow-up
+    again, a sentence of the model answer said again, a glossary entry that is a sentence or a question. The
+    1.5B model writes these from one draft to the next when told not to, and each is an extra the rest does
+    without; whether enough is left is for `_draft_problems` and the bank's rules to say."""
     first: dict[str, int] = {}
+    bare = {n for n, point in enumerate(draft.key_points, start=1) if len(point.split()) < POINT_WORDS}
     for n, point in enumerate(draft.key_points, start=1):
-        first.setdefault(_plain(point), n)
+        if n not in bare:
+            first.setdefault(_plain(point), n)
     kept = sorted(first.values())
-    renumber = {n: kept.index(first[_plain(point)]) + 1 for n, point in enumerate(draft.key_points, start=1)}
+    renumber = {n: kept.index(first[_plain(point)]) + 1 for n, point in enumerate(draft.key_points, start=1)
+                if n not in bare}
     follow_ups = [f.model_copy(update={"key_point": renumber.get(f.key_point, f.key_point)})
-                  for f in _distinct(draft.question, draft.follow_ups)]
+                  for f in _distinct(draft.question, draft.follow_ups) if f.key_point not in bare]
+    answer = _said_once(draft.answer)
+    points = [draft.key_points[n - 1] for n in kept]
+    if bare and len(points) < KEY_POINTS[0]:  # bare terms stand in for statements: the answer's own, checked later
+        points += _answer_points(answer, points)[:KEY_POINTS[0] - len(points)]
     glossary = [term for term in draft.glossary if len(term.split()) <= 5 and not term.rstrip().endswith("?")]
-    return draft.model_copy(update={"key_points": [draft.key_points[n - 1] for n in kept], "follow_ups": follow_ups,
-                                    "glossary": glossary, "answer": _within_length(draft.answer)})
+    return draft.model_copy(update={"key_points": points, "follow_ups": follow_ups, "glossary": glossary,
+                                    "answer": _within_length(answer)})
+
+
+def _said_once(answer: str) -> str:
+    """The model answer less any sentence it says word for word again (the 1.5B model loops: "BBR is not
+    recommended for use in scenarios where ..." five times); where it repeats none, as written."""
+    sentences = T.sentences(answer)
+    once = list(dict.fromkeys(sentences))
+    return answer if len(once) == len(sentences) else " ".join(once)
+
+
+def _answer_points(answer: str, points: Sequence[str]) -> list[str]:
+    """The model answer's sentences that could stand as key points: of ANSWER_POINT_WORDS words, stating none of
+    `points` (half their content words or more), each ended with a full stop."""
+    low, high = ANSWER_POINT_WORDS
+    stated = [T.content_stems(point) for point in points]
+    sentences = [s[:1].upper() + s[1:].rstrip(" ;:,") + ("" if s.endswith((".", "!", "?")) else ".")
+                 for s in T.sentences(answer)]
+    return [sentence for sentence in dict.fromkeys(sentences) if low <= len(sentence.split()) <= high
+            and not any(T.word_share(stems, T.content_stems(sentence)) >= STATES_AT for stems in stated)]
 
 
 def _distinct(question: str, follow_ups: Sequence[_DraftFollowUp]) -> list[_DraftFollowUp]:

@@ -249,12 +249,26 @@ def test_a_follow_up_or_glossary_entry_that_repeats_or_misfits_is_left_out_witho
     assert kept["follow_ups"] == [other] and kept["glossary"] == ["write-ahead log"]
 
 
+def test_bare_terms_as_key_points_and_an_answer_said_twice_are_mended_without_a_new_draft(tmp_path, embedder):
+    committed = {"key_point": 3, "ask": "When does a transaction count as committed?"}
+    terms = draft(points=["write-ahead log", "checkpoint", *POINTS[1:3]],
+                  answer=ANSWER + " Checkpoints bound how much log recovery must read.",  # its last sentence again
+                  follow_ups=[{"key_point": 1, "ask": "What is a write-ahead log for?"}, committed])
+    kept = repaired(tmp_path, embedder, terms)
+    assert kept["answer"] == ANSWER
+    # the terms go, with the follow-up on one; a sentence of the answer that states neither point left stands in
+    assert kept["key_points"][:2] == POINTS[1:3] and len(kept["key_points"]) == 3
+    assert kept["key_points"][2] in {"Log sequence numbers on the pages make replaying safe to repeat.",
+                                     "Checkpoints bound how much log recovery must read."}
+    assert kept["follow_ups"] == [{**committed, "key_point": 1}]
+
+
 def test_a_model_answer_a_sentence_too_long_is_cut_at_its_last_whole_sentence_that_fits(tmp_path, embedder):
-    extra = " So a log of the old and new bits is all a node needs to redo the work."
-    long = ANSWER + extra * 5  # 121 + 5 x 18 = 211 words (1,030 characters: within what the grammar allows)
+    extras = [f" So a log of the old and new bits is all node {n} needs to redo the work." for n in "ABCDE"]
+    long = ANSWER + "".join(extras)  # 121 + 5 x 18 = 211 words (1,030 characters: within what the grammar allows)
     assert len(long.split()) > 200
     kept = repaired(tmp_path, embedder, draft(answer=long))
-    assert kept["answer"] == ANSWER + extra * 4 and len(kept["answer"].split()) <= 200
+    assert kept["answer"] == ANSWER + "".join(extras[:4]) and len(kept["answer"].split()) <= 200
 
 
 def test_a_model_answer_that_cannot_be_cut_to_length_is_sent_back(tmp_path, embedder):
@@ -309,7 +323,7 @@ ASTRONAUTS = ("Astronauts train underwater for months before a spacewalk, since 
 
 
 def test_a_question_the_notes_do_not_support_is_dropped_and_written_from_another_passage(tmp_path, embedder):
-    made_up = draft(points=["Astronauts train underwater.", "Astronauts eat dried food.", *POINTS[:2]],
+    made_up = draft(points=["Astronauts train underwater for months.", "Astronauts eat dried food.", *POINTS[:2]],
                     answer=ASTRONAUTS,  # no sentence of it can stand in for the points removed
                     follow_ups=[{"key_point": 1, "ask": "How do astronauts rehearse a spacewalk?"}])
     llm = ScriptedLLM([made_up, draft()])
