@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from functools import partial
@@ -419,7 +420,11 @@ def _prepare(args, settings: Settings) -> int:
         elapsed = time.monotonic() - started
         eta = f", about {elapsed / done * (total - done):.0f} s left" if 0 < done < total else ""
         bar = "#" * (20 * done // max(total, 1))
-        print(f"\r[{bar:<20}] {done}/{total} {what}{eta}".ljust(100)[:100], end="", file=sys.stderr, flush=True)
+        width = shutil.get_terminal_size((100, 24)).columns - 1
+        line = f"[{bar:<20}] {done}/{total} "
+        room = max(width - len(line) - len(eta), 10)  # what is happening gives way, the time left stays
+        what = what if len(what) <= room else what[:room - 1] + "…"
+        print("\r" + (line + what + eta).ljust(width), end="", file=sys.stderr, flush=True)
 
     report = _services(settings).prepare([*args.paths, *texts], args.topic, questions=args.questions,
                                          levels=[x.strip() for x in args.levels.split(",") if x.strip()],
