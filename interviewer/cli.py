@@ -442,9 +442,8 @@ def _prepare(args, settings: Settings) -> int:
     for need in report.requirements:
         found = [*need["bank"], *need["written"]]
         print(f"requirement: {need['requirement']}\n  covered by: {', '.join(found) or 'nothing (no question kept)'}")
-    print(f"{summary['kept']} of {summary['planned']} written questions kept ({summary['reused']} unchanged from the "
-          f"last run{P.written_again(summary)}), {summary['key_points_removed']} key points removed as unsupported by "
-          "your material")
+    print(f"{summary['kept']} of {summary['planned']} written questions kept ({P.since_last_run(summary)}), "
+          f"{summary['key_points_removed']} key points removed as unsupported by your material")
     print(f"wrote {report.bank_file}: review and edit it, then `interviewer interview --topic {report.topic}` "
           f"(or `make interview TOPIC={report.topic}` in the repository)")
     return 0

@@ -148,6 +148,7 @@ class Report:
     passages: int
     outcomes: list[Outcome] = field(default_factory=list)
     reused: int = 0  # outcomes taken from the journal (no LLM work)
+    retired: int = 0  # questions kept by an earlier run and no longer planned (left out of the new bank)
     requirements: list[dict] = field(default_factory=list)  # job mode: each requirement, its bank and new ids
 
     @property
@@ -161,7 +162,7 @@ class Report:
     def as_dict(self) -> dict:
         return {"topic": self.topic, "bank_file": str(self.bank_file), "files": self.files, "skipped": self.skipped,
                 "passages": self.passages, "planned": len(self.outcomes), "kept": len(self.kept),
-                "reused": self.reused, "first_try": sum(1 for o in self.kept if o.tries == 1),
+                "reused": self.reused, "retired": self.retired, "first_try": sum(1 for o in self.kept if o.tries == 1),
                 "replacements": sum(1 for o in self.outcomes if o.replaces),
                 "key_points_removed": sum(o.removed_points for o in self.outcomes),
                 "dropped": [o.note for o in self.dropped],
@@ -173,10 +174,17 @@ class Report:
 Progress = Callable[[int, int, str], None]  # (done, total, what is happening)
 
 
-def written_again(summary: dict) -> str:
-    """The clause a report's summary line adds for the questions written in place of dropped ones."""
-    n = summary["replacements"]
-    return f"; {n} written from another passage in place of a dropped one" if n else ""
+def since_last_run(summary: dict) -> str:
+    """The parenthesis of a report's summary line: the questions reused from the last run, those written in
+    place of dropped ones, and those of the last run no longer planned (their passages are not in the material
+    given this time), which the new bank leaves out."""
+    text = f"{summary['reused']} unchanged from the last run"
+    if n := summary["replacements"]:
+        text += f"; {n} written from another passage in place of a dropped one"
+    if n := summary["retired"]:
+        text += (f"; {n} question{'s' * (n != 1)} of the last run left out, written from passages not in the "
+                 "material given this time")
+    return text
 
 
 def plan(documents: Sequence[Document], count: int, levels: Sequence[str],
@@ -298,6 +306,16 @@ def coverage(requirements: Sequence[str], include: Sequence[dict], kept: Sequenc
              "written": [q["id"] for q in kept if q.get("covers") == r]} for r in requirements]
 
 
+def _ends_a_line(path: Path) -> bool:
+    """Whether the file is missing, empty or ends with a line break."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) == b"\n"
+    except OSError:  # missing, or empty (no byte to go back to)
+        return True
+
+
 def read_journal(path: Path) -> dict[str, Outcome]:
     """The outcomes a `prepare` journal recorded, by key (a torn last line, from a kill, is skipped): what earlier
     runs did, and what `make bench` and `make eval` measure a run by."""
@@ -326,8 +344,9 @@ class Preparer:
 
     def _record(self, outcome: Outcome) -> None:
         self._journal.parent.mkdir(parents=True, exist_ok=True)
+        torn = not _ends_a_line(self._journal)  # a kill mid-write: the next record must not join the torn line
         with self._journal.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(outcome.__dict__) + "\n")
+            handle.write(("\n" if torn else "") + json.dumps(outcome.__dict__) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -341,10 +360,11 @@ class Preparer:
         os.replace(fresh, self._journal)
 
     def run(self, topic: str, slots: Sequence[Slot], *, progress: Progress | None = None,
-            spare: Callable[[Slot, list[Slot]], Slot | None] | None = None) -> tuple[list[Outcome], int]:
-        """The outcome of every slot, in order, and how many came from the journal. Where a slot's question is
-        dropped, `spare` (given it and every slot so far: those planned and the spares written) may give one slot
-        to write instead, once; its outcome follows the dropped one's."""
+            spare: Callable[[Slot, list[Slot]], Slot | None] | None = None) -> tuple[list[Outcome], int, int]:
+        """The outcome of every slot, in order, how many came from the journal, and how many questions an earlier
+        run kept that are no longer planned (a file changed or not given: the journal forgets them). Where a
+        slot's question is dropped, `spare` (given it and every slot so far: those planned and the spares
+        written) may give one slot to write instead, once; its outcome follows the dropped one's."""
         done = read_journal(self._journal)
         results: list[Outcome] = []
         reused = 0
@@ -376,11 +396,12 @@ class Preparer:
                 results.append(outcome(instead, f"question {n + 1} of {len(slots)} again, from another passage of "
                                                 f"{slot.seed.source} (the first did not pass the checks)",
                                        replaces=results[-1].key))
-        if set(done) - {o.key for o in results}:  # outcomes of questions no longer planned (a changed file): dropped
+        gone = [o for key, o in done.items() if key not in {o.key for o in results}]
+        if gone:  # outcomes of questions no longer planned (a changed file, or one not given): dropped
             self._compact(results)
         if progress:
             progress(len(results), len(planned), "done")
-        return results, reused
+        return results, reused, sum(1 for o in gone if o.kept)
 
     def write(self, topic: str, key: str, slot: Slot) -> Outcome:
         """One question from one slot: drafted and validated (up to TRIES drafts, each after the first written

@@ -379,10 +379,10 @@ class Services:
         def spare(dropped, others):  # a question written from the user's files, not for a job requirement
             return None if dropped.requirement else P.replacement(docs, dropped, others, nearest)
 
-        outcomes, reused = preparer.run(topic, slots, progress=progress, spare=spare)
+        outcomes, reused, retired = preparer.run(topic, slots, progress=progress, spare=spare)
         kept = [o.question for o in outcomes if o.kept]
         report = P.Report(topic, target, [d.source for d in docs], skipped, sum(len(d.passages()) for d in docs),
-                          outcomes, reused, P.coverage(needs, include, kept))
+                          outcomes, reused, retired, P.coverage(needs, include, kept))
         if not kept and not include:
             not_read = "".join(f"\n  skipped {why}" for why in skipped)
             raise BadInput(f"no question passed the checks ({len(outcomes)} written); the notes:\n  "

@@ -143,6 +143,7 @@ def test_a_rerun_does_no_llm_work_and_an_interrupted_run_continues(tmp_path, emb
     llm.prompts.clear()
     resumed = services.prepare([NOTES], "wal-notes", questions=3, levels=["mid"])
     assert resumed.reused == 1 and len(llm.prompts) == 2 and len(resumed.kept) == 3
+    assert len(read_journal(journal)) == 3  # the first record after the torn line did not join it
 
     edited = NOTES.read_text().replace("Checkpoints that are too frequent", "Checkpoints that come too often")
     (tmp_path / "notes").mkdir()
@@ -152,6 +153,9 @@ def test_a_rerun_does_no_llm_work_and_an_interrupted_run_continues(tmp_path, emb
     after_edit = services.prepare([changed], "wal-notes", questions=3, levels=["mid"])
     assert 1 <= len(llm.prompts) < 3  # only the questions standing on the changed passage are written again
     assert after_edit.reused == 3 - len(llm.prompts)
+    # the questions on the old passages leave the bank, and the summary says so (a new user saw them vanish)
+    assert again.retired == 0 and after_edit.retired == len(llm.prompts)
+    assert f"{after_edit.retired} question" in P.since_last_run(after_edit.as_dict())
     kept = read_journal(journal)  # and the journal holds this run's questions only, not the edited-away ones
     assert len(journal.read_text().splitlines()) == 3 and [kept[o.key] for o in after_edit.outcomes] == \
         after_edit.outcomes
@@ -336,7 +340,8 @@ def test_a_question_the_notes_do_not_support_is_dropped_and_written_from_another
     summary = report.as_dict()
     assert (summary["planned"], summary["kept"], summary["replacements"]) == (3, 2, 1)
     assert report.outcomes[1].replaces == report.outcomes[0].key
-    assert P.written_again(summary) == "; 1 written from another passage in place of a dropped one"
+    assert P.since_last_run(summary) == "0 unchanged from the last run; 1 written from another passage in place of a " \
+                                        "dropped one"
     [note] = report.as_dict()["dropped"]
     assert "grounding check (2 of 4 key points not supported by the material" in note
     assert "2 key points left, at least 3 needed; no follow-up left on a supported point" in note

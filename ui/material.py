@@ -19,7 +19,7 @@ from pathlib import Path
 
 from interviewer import documents as D
 from interviewer.errors import BadInput, InterviewerError
-from interviewer.prepare import written_again
+from interviewer.prepare import since_last_run
 from interviewer.render import markdown_safe
 from interviewer.wiring import Services
 
@@ -124,9 +124,8 @@ def _ready(report) -> str:
     """The message once the topic is written: what was kept, what each requirement got, and where it is."""
     summary = report.as_dict()
     lines = [f"<b>Topic {escape(report.topic)} is ready</b>: pick it in the Interview tab's topic list.",
-             f"{summary['kept']} of {summary['planned']} written questions kept ({summary['reused']} unchanged from "
-             f"the last run{escape(written_again(summary))}), {summary['key_points_removed']} key points removed as "
-             "unsupported by your material."]
+             f"{summary['kept']} of {summary['planned']} written questions kept ({escape(since_last_run(summary))}), "
+             f"{summary['key_points_removed']} key points removed as unsupported by your material."]
     for need in report.requirements:
         found = ", ".join([*need["bank"], *need["written"]]) or "nothing (no question kept)"
         lines.append(f"Requirement “{escape(need['requirement'])}”: {escape(found)}")
