@@ -499,8 +499,8 @@ class Preparer:
             kept = Question.model_validate(record)
         except ValidationError as error:
             left = []
-            if len(keep) < KEY_POINTS[0]:
-                left.append(f"{len(keep)} key point{'s' * (len(keep) != 1)} left, at least {KEY_POINTS[0]} needed")
+            if len(points) < KEY_POINTS[0]:
+                left.append(f"{len(points)} key point{'s' * (len(points) != 1)} left, at least {KEY_POINTS[0]} needed")
             if not follow_ups:
                 left.append("no follow-up left on a supported point")
             why = "; ".join(left) or "; ".join(_problem(e) for e in error.errors())
