@@ -8,15 +8,15 @@ validate it, and a draft that breaks them is sent back with the problems listed 
 repeat its question gets them asked for on their own instead: the model repeats them in every new draft). Every
 key point is then checked against the passages by the grader's verification path (the same per-point verdicts that
 verify a candidate's answer, with the passages in the candidate's place); a point they do not support is removed,
-and a question left with too few points has them made up from the sentences of its model answer that pass the
-same check, or is dropped, with a note (where every follow-up was on a point removed, new
-ones on the points kept are asked for on their own, and it is dropped only if none comes). A dropped question is written
-once more, seeded on another passage of prose of its document (one no question stands on where there is one, the
-nearest first) and written from passages other than its own where the store finds enough; a question written for a
-job requirement is not (it stands on what the store finds for the requirement). Drafting again from the same
-passages did not help: shown its draft and told which points the passages lack (a question from the bench's
-READMEs), or asked afresh with a note of them at temperature 0 and 0.8 (one from python-dotenv's changelog), the
-1.5B model wrote the same unsupported points in all three drafts.
+and a question left with too few points has them made up from the sentences of its model answer that pass the same
+check, or is dropped, with a note (where every follow-up was on a point removed, new ones on the points kept are
+asked for on their own, and it is dropped only if none comes). A dropped question is written once more, seeded on
+another passage of prose of its document (one no question stands on where there is one, the nearest first) and
+written from passages other than its own where the store finds enough; a question written for a job requirement is
+not (it stands on what the store finds for the requirement). Drafting again from the same passages did not help:
+shown its draft and told which points the passages lack (a question from the bench's READMEs), or asked afresh
+with a note of them at temperature 0 and 0.8 (one from python-dotenv's changelog), the 1.5B model wrote the same
+unsupported points in all three drafts.
 
 Each planned question has a key: a hash of its passages, its level, the model and the prompts. Outcomes are
 appended to a journal as they are reached, so running `prepare` again on unchanged files does no LLM work, a
@@ -396,7 +396,8 @@ class Preparer:
                 results.append(outcome(instead, f"question {n + 1} of {len(slots)} again, from another passage of "
                                                 f"{slot.seed.source} (the first did not pass the checks)",
                                        replaces=results[-1].key))
-        gone = [o for key, o in done.items() if key not in {o.key for o in results}]
+        planned_keys = {o.key for o in results}
+        gone = [o for key, o in done.items() if key not in planned_keys]
         if gone:  # outcomes of questions no longer planned (a changed file, or one not given): dropped
             self._compact(results)
         if progress:
@@ -622,7 +623,7 @@ def _plain(text: str) -> str:
 
 
 def _question(qid: str, topic: str, slot: Slot, draft: Draft) -> Question:
-    draft = _repaired(draft)
+    """The bank's question from a draft already repaired (`_repaired`), or ValueError / ValidationError."""
     problems = _draft_problems(draft)
     if problems:
         raise ValueError("; ".join(problems))
