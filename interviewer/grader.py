@@ -191,7 +191,7 @@ class Grader:
         confidence, reason = self._confidence(counted, body, notes)
         return Grade(
             score=score, letter=letter_for(score), points=tuple(points),
-            verdict=verdict_line(score), tip=tip_for(points),
+            verdict=verdict_line(score, points), tip=tip_for(points),
             confidence=confidence, confidence_reason=reason, notes=tuple(notes),
             coverage=float(np.mean([r.strength for r in counted])) if score > 0 else 0.0, cap=cap,
         )

@@ -118,7 +118,7 @@ def verified_grade(provisional: Grade, verdicts: tuple[Verdict, ...], options: V
     score = round(verified_score(provisional, marked, options))  # a bare-list cap does not stand (see the docstring)
     confidence = _confidence(verdicts)
     return replace(provisional, score=score, letter=letter_for(score), points=tuple(points),
-                   verdict=verdict_line(score), tip=tip_for(points), confidence=confidence[0],
+                   verdict=verdict_line(score, points), tip=tip_for(points), confidence=confidence[0],
                    confidence_reason=confidence[1], coverage=sum(c for c, wrong in marked if not wrong) / len(points),
                    verified=True, changes=tuple(changes(provisional.points, points)))
 
@@ -167,17 +167,19 @@ def letter_for(score: int) -> str:
     return next(mark for floor, mark in LETTERS if score >= floor)
 
 
-def verdict_line(score: int) -> str:
-    """The one-line verdict for a score."""
-    if score >= 9:
-        return "Strong answer: it makes nearly every key point."
-    if score >= 7:
-        return "Good answer with gaps: it makes most of the key points."
-    if score >= 5:
-        return "Partly there: about half of the key points are made."
-    if score >= 3:
-        return "Weak answer: only a few of the key points are made."
-    return "The answer does not yet address the question's key points."
+BANDS = ((9, "Strong answer"), (7, "Good answer with gaps"), (5, "Partly there"), (3, "Weak answer"),
+         (0, "Not there yet"))
+
+
+def verdict_line(score: int, points: tuple[PointResult, ...] | list[PointResult]) -> str:
+    """The one-line verdict: how the score reads, and how many key points were made, partly made or
+    contradicted (counted, not guessed from the score: a score blends more than the key points)."""
+    head = next(words for floor, words in BANDS if score >= floor)
+    status = [p.status for p in points]
+    parts = [f"{status.count('covered')} of {len(status)} key point{'s' * (len(status) != 1)} made"]
+    parts += [f"{status.count('partial')} partly"] if "partial" in status else []
+    parts += [f"{status.count('contradicted')} contradicted"] if "contradicted" in status else []
+    return f"{head}: {', '.join(parts)}."
 
 
 def _clip(text: str, limit: int = 90) -> str:

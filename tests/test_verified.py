@@ -7,7 +7,7 @@ import pytest
 
 from interviewer import text as T
 from interviewer.types import Grade, PointResult
-from interviewer.verdicts import VerifyOptions, credit, marks, share, verified_grade
+from interviewer.verdicts import VerifyOptions, credit, marks, share, verdict_line, verified_grade
 
 YES = {"yes": 0.9, "partly": 0.05, "no": 0.03, "contradicts": 0.02}
 NO = {"yes": 0.02, "partly": 0.03, "no": 0.9, "contradicts": 0.05}
@@ -49,6 +49,18 @@ def test_the_verified_grade_rereads_points_the_embedding_missed():
     blended = verified_grade(provisional(0.3, 0.3, 0.3), (YES, YES, YES), VerifyOptions(instant_weight=0.5))
     assert 3 < blended.score < graded.score  # keeping half of the instant score (3) moves it halfway
     assert all(c.startswith("Now credited") for c in graded.changes)
+
+
+def test_the_verdict_line_counts_the_key_points_rather_than_guessing_from_the_score():
+    """A new user saw "makes most of the key points" under a 7 with 2 of 5 made: the score blends more than the
+    key points, so the line says how many were made."""
+    points = [PointResult(f"point {n}", status, "", 0.5, "") for n, status in
+              enumerate(("covered", "covered", "partial", "missed", "contradicted"), 1)]
+    line = verdict_line(7, points)
+    assert line == "Good answer with gaps: 2 of 5 key points made, 1 partly, 1 contradicted."
+    assert verdict_line(1, points[3:4]) == "Not there yet: 0 of 1 key point made."
+    graded = verified_grade(provisional(0.3, 0.3, 0.3), (YES, NO, NO), VerifyOptions(instant_weight=0))
+    assert "1 of 3 key points made" in graded.verdict
 
 
 def test_an_off_topic_cap_stands_after_verification():
