@@ -31,6 +31,10 @@ class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
+        self._bank_lock = threading.Lock()
+        self._bank: Bank | None = None
+        self._bank_read: tuple | None = None  # the bank files `_bank` was read from (see `bank`)
+        self._store: KnowledgeStore | None = None  # brought up to date with `_bank`
 
     @property
     def user_bank_dir(self) -> Path:
@@ -42,14 +46,44 @@ class Services:
             paths.append(self.user_bank_dir)
         return paths
 
-    @cached_property
+    @property
     def bank(self) -> Bank:
-        """Every bank, validated; a problem in any of them stops start-up with the list of problems."""
-        bank = load_bank(*self.bank_paths())
-        if bank.problems:
-            listing = "\n".join(f"  {p}" for p in bank.problems[:20])
-            raise BadInput(f"the question bank has problems; fix them or remove the file:\n{listing}")
-        return bank
+        """Every bank, validated. It is read again when a bank file was added, changed or removed since (a topic
+        prepared or added by another process while the page runs), and the store is then brought up to date
+        with it. A problem found at the first reading stops start-up with the list of problems; one found later
+        keeps the bank read before (logged), so that an edit in progress never stops interviews under way."""
+        with self._bank_lock:
+            files = self._bank_files()
+            if files == self._bank_read:
+                return self._bank
+            bank = load_bank(*self.bank_paths())
+            if bank.problems:
+                listing = "\n".join(f"  {p}" for p in bank.problems[:20])
+                if self._bank is None:
+                    raise BadInput(f"the question bank has problems; fix them or remove the file:\n{listing}")
+                log.warning("a bank file changed and now has problems; the bank read before stands:\n%s", listing)
+                self._bank_read = files  # told once: read again at the next change
+                return self._bank
+            if self._bank is not None:
+                log.info("the bank files changed; the bank is read again and the store brought up to date")
+            self._bank, self._bank_read, self._store = bank, files, None
+            return bank
+
+    def _bank_files(self) -> tuple:
+        """Each bank file with its size and time of change: what tells that the bank must be read again."""
+        found = []
+        for file in (f for p in self.bank_paths() for f in bank_files(p)):
+            try:
+                stat = file.stat()
+            except OSError:  # removed while listed: the next look sees it gone
+                continue
+            found.append((str(file), stat.st_mtime_ns, stat.st_size))
+        return tuple(found)
+
+    def _bank_changed(self) -> None:
+        """This process wrote a bank file: the bank, and with it the store, are read again when next needed."""
+        with self._bank_lock:
+            self._bank_read = None
 
     @cached_property
     def registry(self) -> registry.Registry:
@@ -104,12 +138,17 @@ class Services:
         url = self.settings.chroma_url
         return open_http_client(url) if url else open_client(self.settings.store_dir)
 
-    @cached_property
+    @property
     def store(self) -> KnowledgeStore:
-        """The Chroma store (on disk, or a server), brought up to date with the bank (only changes embedded)."""
-        store = KnowledgeStore(self.chroma, self.embedder)
-        store.ingest(self.bank.questions)
-        return store
+        """The Chroma store (on disk, or a server), brought up to date with the bank (only changes embedded),
+        again whenever the bank is read again."""
+        questions = self.bank.questions  # first: a bank read again drops the store brought up to date before
+        with self._lock:
+            if self._store is None:
+                store = KnowledgeStore(self.chroma, self.embedder)
+                store.ingest(questions)
+                self._store = store
+            return self._store
 
     @cached_property
     def grader(self) -> Grader:
@@ -342,8 +381,7 @@ class Services:
         for file in bank_files(path):
             topic, _ = load_topic_file(file)
             shutil.copyfile(file, self.user_bank_dir / f"{topic.topic}.yaml")
-        for cached in ("bank", "store"):
-            self.__dict__.pop(cached, None)
+        self._bank_changed()
         return bank
 
     def prepare(self, sources: list, topic: str, *, questions: int = 8, levels=("fresher", "mid", "senior"),
@@ -396,8 +434,7 @@ class Services:
         partial = target.with_suffix(".yaml.partial")
         partial.write_text(text, encoding="utf-8")
         partial.replace(target)  # a reader never sees half a file
-        for cached in ("bank", "store"):
-            self.__dict__.pop(cached, None)
+        self._bank_changed()
         return report
 
     def _prepare_target(self, topic: str, questions: int) -> Path:

@@ -47,6 +47,30 @@ def test_bank_add_then_interview_on_the_new_topic(tmp_path, seeded_store):
     assert "HNSW" in shown.stdout and "Key points:" in shown.stdout
 
 
+@pytest.mark.real
+def test_a_topic_added_by_another_process_is_offered_without_a_restart(tmp_path, seeded_store, services):
+    """The page runs; in a terminal the user adds a bank (or prepares a topic). The running page offers the
+    topic and interviews on it, without a restart; a bank file broken later leaves the bank it read standing."""
+    from interviewer.session import SessionOptions
+    from interviewer.wiring import Services
+
+    data = seed(tmp_path / "data", seeded_store)
+    page = Services(services.settings.model_copy(update={"data_dir": data}))
+    page.__dict__["embedder"] = services.embedder  # the same model, loaded once
+    assert "vector-search" not in page.topic_titles()
+    assert not page.store.questions(topic="vector-search")
+    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(data), "INTERVIEWER_PROFILE": "test"}
+    added = subprocess.run([sys.executable, "-m", "interviewer.cli", "bank", "add", str(EXAMPLE)], env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert added.returncode == 0, added.stderr
+    assert page.topic_titles()["vector-search"] == "Vector search for retrieval"
+    interview = page.new_interview(SessionOptions(topics=("vector-search",), questions=1, level="mid"))
+    assert interview.pool and {q.id for q in interview.pool} == {"vector-search-ann-tradeoff"}
+    (data / "banks" / "broken.yaml").write_text("topic: [unclosed")
+    assert "vector-search" in page.topic_titles() and page.new_interview(
+        SessionOptions(topics=("rlhf",), questions=1, level="mid")).pool
+
+
 def test_bank_add_rejects_a_bad_file_with_located_problems(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(EXAMPLE.read_text().replace("level: mid", "level: wizard"))

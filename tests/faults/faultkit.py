@@ -10,7 +10,7 @@ from pathlib import Path
 
 from interviewer.wiring import Services
 
-SHARED = ("bank", "registry", "embedder", "store", "grader", "stt", "tts", "spoken", "turn", "llm")
+SHARED = ("registry", "embedder", "grader", "stt", "tts", "spoken", "turn", "llm")
 
 
 def sharing(services: Services, **changes) -> Services:
@@ -20,6 +20,7 @@ def sharing(services: Services, **changes) -> Services:
     for name in SHARED:
         if name in services.__dict__:
             twin.__dict__[name] = services.__dict__[name]
+    twin._bank, twin._bank_read, twin._store = services._bank, services._bank_read, services._store  # as read
     return twin
 
 
