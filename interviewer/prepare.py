@@ -148,7 +148,8 @@ class Report:
     passages: int
     outcomes: list[Outcome] = field(default_factory=list)
     reused: int = 0  # outcomes taken from the journal (no LLM work)
-    retired: int = 0  # questions kept by an earlier run and no longer planned (left out of the new bank)
+    retired: int = 0  # questions kept by an earlier run, no longer planned and left out of the new bank (those the
+    # user marked reviewed stay in it)
     requirements: list[dict] = field(default_factory=list)  # job mode: each requirement, its bank and new ids
 
     @property
@@ -166,7 +167,7 @@ class Report:
                 "replacements": sum(1 for o in self.outcomes if o.replaces),
                 "key_points_removed": sum(o.removed_points for o in self.outcomes),
                 "dropped": [o.note for o in self.dropped],
-                "seconds": [round(o.seconds, 1) for o in self.outcomes if o.seconds],
+                "seconds": [round(o.seconds, 1) for o in self.outcomes if o.seconds],  # of those written now
                 "requirements": self.requirements,
                 "uncovered": [r["requirement"] for r in self.requirements if not r["bank"] and not r["written"]]}
 
@@ -360,9 +361,10 @@ class Preparer:
         os.replace(fresh, self._journal)
 
     def run(self, topic: str, slots: Sequence[Slot], *, progress: Progress | None = None,
-            spare: Callable[[Slot, list[Slot]], Slot | None] | None = None) -> tuple[list[Outcome], int, int]:
-        """The outcome of every slot, in order, how many came from the journal, and how many questions an earlier
-        run kept that are no longer planned (a file changed or not given: the journal forgets them). Where a
+            spare: Callable[[Slot, list[Slot]], Slot | None] | None = None,
+            ) -> tuple[list[Outcome], int, list[Outcome]]:
+        """The outcome of every slot, in order, how many came from the journal, and the outcomes of questions an
+        earlier run kept that are no longer planned (a file changed or not given: the journal forgets them). Where a
         slot's question is dropped, `spare` (given it and every slot so far: those planned and the spares
         written) may give one slot to write instead, once; its outcome follows the dropped one's."""
         done = read_journal(self._journal)
@@ -377,7 +379,7 @@ class Preparer:
                 progress(len(results), len(planned), what)  # a replacement counts as one more question to write
             if key in done:
                 reused += 1
-                return done[key]
+                return replace(done[key], seconds=0.0)  # no time spent on it in this run
             started = time.monotonic()
             written = self.write(topic, key, slot)
             written.seconds, written.replaces = time.monotonic() - started, replaces
@@ -399,10 +401,10 @@ class Preparer:
         planned_keys = {o.key for o in results}
         gone = [o for key, o in done.items() if key not in planned_keys]
         if gone:  # outcomes of questions no longer planned (a changed file, or one not given): dropped
-            self._compact(results)
+            self._compact([done[o.key] for o in results])  # as written, with the seconds that took
         if progress:
             progress(len(results), len(planned), "done")
-        return results, reused, sum(1 for o in gone if o.kept)
+        return results, reused, [o for o in gone if o.kept]
 
     def write(self, topic: str, key: str, slot: Slot) -> Outcome:
         """One question from one slot: drafted and validated (up to TRIES drafts, each after the first written
@@ -656,18 +658,24 @@ def check_levels(levels: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(levels))
 
 
-def bank_text(topic: str, title: str, summary: str, questions: Sequence[dict], previous: Path | None,
+def reviewed_in(previous: Path) -> dict[str, dict]:
+    """The questions the user marked `reviewed: true` in a topic file written before, by id (none where there is
+    no such file, or it cannot be read: logged)."""
+    if not previous.is_file():
+        return {}
+    try:
+        old = yaml.safe_load(previous.read_text(encoding="utf-8")) or {}
+        return {q["id"]: q for q in old.get("questions", []) if isinstance(q, dict) and q.get("reviewed")}
+    except (yaml.YAMLError, OSError, AttributeError, KeyError, TypeError) as error:
+        log.warning("prepare: could not read the earlier %s (%s); it is written anew", previous, error)
+        return {}
+
+
+def bank_text(topic: str, title: str, summary: str, questions: Sequence[dict], reviewed: dict[str, dict],
               include: Sequence[dict] = ()) -> str:
     """The topic file of the prepared questions (and, for a job description, the bank questions it includes
-    by reference). Questions the user marked reviewed in the previous file are kept as they left them (and in
-    their place), so editing a generated question is never undone."""
-    reviewed: dict[str, dict] = {}
-    if previous is not None and previous.is_file():
-        try:
-            old = yaml.safe_load(previous.read_text(encoding="utf-8")) or {}
-            reviewed = {q["id"]: q for q in old.get("questions", []) if isinstance(q, dict) and q.get("reviewed")}
-        except (yaml.YAMLError, OSError, AttributeError, KeyError, TypeError) as error:
-            log.warning("prepare: could not read the earlier %s (%s); it is written anew", previous, error)
+    by reference). Questions the user marked reviewed (`reviewed_in` the file before) are kept as they left them
+    (and in their place), so editing a generated question is never undone."""
     items = [reviewed.get(q["id"], q) for q in questions]
     items += [q for qid, q in reviewed.items() if qid not in {item["id"] for item in items}]
     for item in items:

@@ -417,8 +417,10 @@ class Services:
         def spare(dropped, others):  # a question written from the user's files, not for a job requirement
             return None if dropped.requirement else P.replacement(docs, dropped, others, nearest)
 
-        outcomes, reused, retired = preparer.run(topic, slots, progress=progress, spare=spare)
+        outcomes, reused, gone = preparer.run(topic, slots, progress=progress, spare=spare)
         kept = [o.question for o in outcomes if o.kept]
+        reviewed = P.reviewed_in(target)  # the user's checked questions stay in the bank, planned or not
+        retired = sum(1 for o in gone if o.question["id"] not in reviewed)
         report = P.Report(topic, target, [d.source for d in docs], skipped, sum(len(d.passages()) for d in docs),
                           outcomes, reused, retired, P.coverage(needs, include, kept))
         if not kept and not include:
@@ -429,7 +431,7 @@ class Services:
                              "to write from), or ask for fewer questions, and run prepare again (the topic's bank "
                              "from an earlier run, if any, is left as it was).")
         summary = ("Prepared for " if job is not None else "Prepared from ") + ", ".join(report.files)
-        text = P.bank_text(topic, title or topic.replace("-", " ").capitalize(), summary, kept, target, include)
+        text = P.bank_text(topic, title or topic.replace("-", " ").capitalize(), summary, kept, reviewed, include)
         self.user_bank_dir.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".yaml.partial")
         partial.write_text(text, encoding="utf-8")

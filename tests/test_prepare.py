@@ -138,6 +138,7 @@ def test_a_rerun_does_no_llm_work_and_an_interrupted_run_continues(tmp_path, emb
     untouched.__dict__["embedder"] = embedder
     again = untouched.prepare([NOTES], "wal-notes", questions=3, levels=["mid"])
     assert again.reused == 3 and [o.question for o in again.outcomes] == [o.question for o in first.outcomes]
+    assert again.as_dict()["seconds"] == [] and len(first.as_dict()["seconds"]) == 3  # this run's time only
 
     journal.write_text(lines[0] + "\n" + lines[1][:40])  # killed while writing the second outcome
     llm.prompts.clear()
@@ -157,8 +158,10 @@ def test_a_rerun_does_no_llm_work_and_an_interrupted_run_continues(tmp_path, emb
     assert again.retired == 0 and after_edit.retired == len(llm.prompts)
     assert f"{after_edit.retired} question" in P.since_last_run(after_edit.as_dict())
     kept = read_journal(journal)  # and the journal holds this run's questions only, not the edited-away ones
-    assert len(journal.read_text().splitlines()) == 3 and [kept[o.key] for o in after_edit.outcomes] == \
-        after_edit.outcomes
+    assert len(journal.read_text().splitlines()) == 3 and [(kept[o.key].key, kept[o.key].question) for o in
+                                                          after_edit.outcomes] == \
+        [(o.key, o.question) for o in after_edit.outcomes]
+    assert all(o.seconds > 0 for o in kept.values())  # as written: the time each took, though reused since
 
 
 def test_drafts_that_break_the_rules_are_sent_back_with_the_problems(tmp_path, embedder):
@@ -436,6 +439,13 @@ def test_the_material_is_asked_about_never_obeyed_and_reviewed_edits_are_kept(tm
     services.prepare([hostile], "wal-notes", questions=1, levels=["mid"])
     [kept] = load_bank(report.bank_file).questions
     assert kept.question == "In your own words, why is the log written first?" and kept.reviewed
+
+    hostile.write_text(hostile.read_text().replace("the log", "the journal"))  # its passages change: written anew
+    again = services.prepare([hostile], "wal-notes", questions=1, levels=["mid"])
+    assert again.reused == 0 and len(again.kept) == 1
+    both = load_bank(report.bank_file).questions  # the reviewed one stays, and is not reported as left out
+    assert len(both) == 2 and kept in both and again.retired == 0
+    assert "left out" not in P.since_last_run(again.as_dict())
 
 
 def test_bad_names_and_clashes_are_refused_before_any_work(tmp_path):
