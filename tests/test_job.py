@@ -89,9 +89,10 @@ def test_the_match_threshold_separates_the_requirements_it_was_fitted_on(service
             assert pair["topic"] in topics, (pair, topics)
 
 
-def test_a_job_description_becomes_a_topic_of_bank_and_written_questions(tmp_path, embedder, monkeypatch, capsys):
+def test_a_job_description_becomes_a_topic_of_bank_and_written_questions(tmp_path, embedder, monkeypatch, capsys,
+                                                                          seeded_store):
     llm = ScriptedLLM([k8s_draft()])
-    services = services_with(tmp_path, llm)
+    services = services_with(tmp_path, llm, seeded_store)
     services.__dict__["embedder"] = embedder
     report = services.prepare([k8s_notes(tmp_path)], "acme-ml", questions=2, levels=["mid", "senior"],
                               job=D.job_description(str(JOB)))
@@ -133,8 +134,8 @@ def test_a_job_description_becomes_a_topic_of_bank_and_written_questions(tmp_pat
 
 
 def test_a_rerun_from_the_command_line_reuses_everything_and_bank_check_finds_a_bad_include(
-        tmp_path, embedder, monkeypatch, capsys):
-    services = services_with(tmp_path, ScriptedLLM([k8s_draft()]))
+        tmp_path, embedder, monkeypatch, capsys, seeded_store):
+    services = services_with(tmp_path, ScriptedLLM([k8s_draft()]), seeded_store)
     services.__dict__["embedder"] = embedder
     notes = k8s_notes(tmp_path)
     first = services.prepare([notes], "acme-ml", questions=1, levels=["mid"], job=D.job_description(str(JOB)))

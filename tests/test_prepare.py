@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from pydantic import ValidationError
+from servers import seed
 
 from interviewer import documents as D
 from interviewer import prepare as P
@@ -81,9 +82,13 @@ class Forbidden:
         pytest.fail(f"the LLM was used ({name}) where no LLM work was expected")
 
 
-def services_with(tmp_path, llm) -> Services:
+def services_with(tmp_path, llm, store: Path | None = None) -> Services:
+    """Services on a data directory of their own, the LLM given standing in for the model; with `store` (the
+    `seeded_store` fixture) the directory starts with the bank already embedded, for a test that interviews."""
     from interviewer.settings import REPO_ROOT
 
+    if store is not None:
+        seed(tmp_path / "data", store)
     services = Services(Settings(data_dir=tmp_path / "data", models_dir=REPO_ROOT / "models", profile="test"))
     services.__dict__["llm"] = llm  # the scripted writer stands in for the model; everything else is real
     return services
@@ -94,9 +99,9 @@ def embedder(services):
     return services.embedder
 
 
-def test_notes_become_a_bank_that_an_interview_runs_on(tmp_path, embedder):
+def test_notes_become_a_bank_that_an_interview_runs_on(tmp_path, embedder, seeded_store):
     llm = ScriptedLLM([draft()])
-    services = services_with(tmp_path, llm)
+    services = services_with(tmp_path, llm, seeded_store)
     services.__dict__["embedder"] = embedder
     report = services.prepare([NOTES], "wal-notes", questions=2, levels=["fresher", "mid"])
     assert (len(report.outcomes), len(report.kept), report.reused) == (2, 2, 0)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from faultkit import reached
-from servers import free_port, running
+from servers import free_port, running, seed
 
 from interviewer.storage import SessionStore
 
@@ -34,11 +34,11 @@ def _text(message: dict) -> str:
 class Fleet:
     """One server at a time on one data directory; `respawn` starts the next after a kill."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, store: Path) -> None:
         self.folder = folder
         self.arm, self.reached = folder / "arm", folder / "reached"
         os.mkfifo(self.reached)
-        self.data = folder / "data"
+        self.data = seed(folder / "data", store)  # the bank already embedded
         self.env = {"INTERVIEWER_DATA_DIR": str(self.data), "INTERVIEWER_PROFILE": "test",
                     "INTERVIEWER_SPEECH_VARIATION": "0", "INTERVIEWER_VERIFY_SECONDS": "300",
                     "INTERVIEWER_REPLY_SECONDS": "300",  # so that under load the LLM still verifies and phrases
@@ -70,8 +70,8 @@ class Fleet:
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory):
-    fleet = Fleet(tmp_path_factory.mktemp("kill9"))
+def fleet(tmp_path_factory, seeded_store):
+    fleet = Fleet(tmp_path_factory.mktemp("kill9"), seeded_store)
     fleet.respawn(llm=STAGES[0] in NEEDS_LLM)
     yield fleet
     fleet.close()
