@@ -46,7 +46,7 @@ def bench_prepare(settings: Settings, questions: int, sources: tuple[str, ...] =
     """The figures of one `prepare` run on these READMEs, read from its journal (so a run that kept nothing still
     counts)."""
     from interviewer import documents as D
-    from interviewer.prepare import read_journal
+    from interviewer.prepare import read_journal, tally
 
     with tempfile.TemporaryDirectory(prefix="bench-prepare-") as tmp:
         folder = Path(tmp)
@@ -63,16 +63,10 @@ def bench_prepare(settings: Settings, questions: int, sources: tuple[str, ...] =
         total = time.perf_counter() - started
         outcomes = list(read_journal(folder / "data" / "prepared" / f"{TOPIC}.jsonl").values())
     seconds = [o.seconds for o in outcomes if o.seconds]
-    kept = [o for o in outcomes if o.kept]
-    within_two = sum(1 for o in kept if o.tries <= 2)
+    counts = tally(outcomes)
     model = settings.llm_model if settings.llm_url else services.model_path("llm").parent.name
-    return {"model": model, "words": words, "files": [path.name for path in files],
-            "passages": passages, "asked_for": sum(1 for o in outcomes if not o.replaces),
-            "planned": len(outcomes), "kept": len(kept), "replacements": sum(1 for o in outcomes if o.replaces),
-            "kept_within_two_drafts": within_two,
-            "kept_within_two_drafts_share": within_two / len(outcomes) if outcomes else None,
-            "key_points_removed": sum(o.removed_points for o in outcomes),
-            "dropped": [o.note for o in outcomes if not o.kept],
+    return {"model": model, "words": words, "files": [path.name for path in files], "passages": passages, **counts,
+            "kept_within_two_drafts_share": counts["kept_within_two_drafts"] / len(outcomes) if outcomes else None,
             "seconds_per_question": {"p50": float(np.percentile(seconds, 50)) if seconds else None,
                                      "p95": float(np.percentile(seconds, 95)) if seconds else None},
             "end_to_end_s": total}

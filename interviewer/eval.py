@@ -616,7 +616,7 @@ def eval_prepare(services: Services, judge: Judge | None, options: VerifyOptions
     one run's output, kept so the labels stay valid), with the cosine baseline and the instant grade beside
     it; and that helper's reading of whether the notes support each kept key point (review.yaml)."""
     from interviewer.knowledge.schema import load_bank
-    from interviewer.prepare import read_journal
+    from interviewer.prepare import read_journal, tally
 
     folder = services.settings.data_dir / "eval-cache" / "prepare"
     twin = Services(services.settings.model_copy(update={"data_dir": folder}))
@@ -629,10 +629,7 @@ def eval_prepare(services: Services, judge: Judge | None, options: VerifyOptions
         print(f"prepare kept no question: {error}", file=sys.stderr)
     outcomes = list(read_journal(folder / "prepared" / f"{PREPARED_TOPIC}.jsonl").values())
     kept = [o for o in outcomes if o.kept]
-    result: dict = {"document": "write-ahead-log.md", "asked_for": sum(1 for o in outcomes if not o.replaces),
-                    "planned": len(outcomes), "kept": len(kept),
-                    "kept_within_two_drafts": sum(1 for o in kept if o.tries <= 2),
-                    "key_points_removed": sum(o.removed_points for o in outcomes),
+    result: dict = {"document": "write-ahead-log.md", **tally(outcomes),
                     "key_points_kept": sum(len(o.question["key_points"]) for o in kept),
                     "seconds": time.perf_counter() - started}
     frozen = load_bank(PREPARED / "generated.yaml")

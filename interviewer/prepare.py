@@ -162,14 +162,22 @@ class Report:
 
     def as_dict(self) -> dict:
         return {"topic": self.topic, "bank_file": str(self.bank_file), "files": self.files, "skipped": self.skipped,
-                "passages": self.passages, "planned": len(self.outcomes), "kept": len(self.kept),
-                "reused": self.reused, "retired": self.retired, "first_try": sum(1 for o in self.kept if o.tries == 1),
-                "replacements": sum(1 for o in self.outcomes if o.replaces),
-                "key_points_removed": sum(o.removed_points for o in self.outcomes),
-                "dropped": [o.note for o in self.dropped],
+                "passages": self.passages, **tally(self.outcomes), "reused": self.reused, "retired": self.retired,
                 "seconds": [round(o.seconds, 1) for o in self.outcomes if o.seconds],  # of those written now
                 "requirements": self.requirements,
                 "uncovered": [r["requirement"] for r in self.requirements if not r["bank"] and not r["written"]]}
+
+
+def tally(outcomes: Sequence[Outcome]) -> dict:
+    """The counts a run's outcomes give, for the report, `make bench` and `make eval`: the questions asked for,
+    those written (with any in place of a dropped one), kept, kept on the first and within two drafts, the key
+    points the grounding check removed, and why each dropped one was."""
+    kept = [o for o in outcomes if o.kept]
+    return {"asked_for": sum(1 for o in outcomes if not o.replaces), "planned": len(outcomes), "kept": len(kept),
+            "replacements": sum(1 for o in outcomes if o.replaces), "first_try": sum(1 for o in kept if o.tries == 1),
+            "kept_within_two_drafts": sum(1 for o in kept if o.tries <= 2),
+            "key_points_removed": sum(o.removed_points for o in outcomes),
+            "dropped": [o.note for o in outcomes if not o.kept]}
 
 
 Progress = Callable[[int, int, str], None]  # (done, total, what is happening)
