@@ -73,7 +73,10 @@ MOSTLY_PROSE = 0.5  # a seed passage has at least this share of its words outsid
 MATCH_AT = 0.42
 MATCHES = 3  # bank questions at most per requirement
 PER_REQUIREMENT = 3  # questions written at most for a requirement the bank does not cover (one per level)
-POINT_WORDS = 4  # a key point of fewer words is a bare term ("pre-trained models"), not a statement: a rule
+# a key point of fewer words is a bare term ("pre-trained models"), not a statement; one of more is a stretch of
+# the material copied (the 1.5B model gave one of 80 words, from a passage's links and licence), not one idea.
+# Rules, not fits: the shipped bank's 703 key points have 5-24 words
+POINT_WORDS = (4, 30)
 ANSWER_POINT_WORDS = (6, 30)  # a sentence of the model answer that can stand in as a key point (see _from_answer)
 TRIES = 3  # drafts per question: the first, then up to two with the problems of the one before
 LEVEL_HINTS = {
@@ -558,25 +561,27 @@ def _draft_problems(draft: Draft) -> list[str]:
 
 def _repaired(draft: Draft) -> Draft:
     """The draft less what repeats something else in it, or is not what its field holds: a key point said word
-    for word before (its follow-ups pointed at the first), a bare term given as a key point (its follow-ups with
-    it; where fewer than three points are left, sentences of the model answer take their place, to be checked
-    against the passages as every point is), a follow-up that is the main question or an earlier follow-up
-    again, a sentence of the model answer said again, a glossary entry that is a sentence or a question. The
-    1.5B model writes these from one draft to the next when told not to, and each is an extra the rest does
-    without; whether enough is left is for `_draft_problems` and the bank's rules to say."""
+    for word before (its follow-ups pointed at the first), a bare term or a copied stretch of the material given
+    as a key point (see POINT_WORDS; its follow-ups with it; where fewer than three points are left, sentences of
+    the model answer take their place, to be checked against the passages as every point is), a follow-up that
+    is the main question or an earlier follow-up again, a sentence of the model answer said again, a glossary
+    entry that is a sentence or a question. The 1.5B model writes these from one draft to the next when told
+    not to, and each is an extra the rest does without; whether enough is left is for `_draft_problems` and the
+    bank's rules to say."""
     first: dict[str, int] = {}
-    bare = {n for n, point in enumerate(draft.key_points, start=1) if len(point.split()) < POINT_WORDS}
+    low, high = POINT_WORDS
+    unfit = {n for n, point in enumerate(draft.key_points, start=1) if not low <= len(point.split()) <= high}
     for n, point in enumerate(draft.key_points, start=1):
-        if n not in bare:
+        if n not in unfit:
             first.setdefault(_plain(point), n)
     kept = sorted(first.values())
     renumber = {n: kept.index(first[_plain(point)]) + 1 for n, point in enumerate(draft.key_points, start=1)
-                if n not in bare}
+                if n not in unfit}
     follow_ups = [f.model_copy(update={"key_point": renumber.get(f.key_point, f.key_point)})
-                  for f in _distinct(draft.question, draft.follow_ups) if f.key_point not in bare]
+                  for f in _distinct(draft.question, draft.follow_ups) if f.key_point not in unfit]
     answer = _said_once(draft.answer)
     points = [draft.key_points[n - 1] for n in kept]
-    if bare and len(points) < KEY_POINTS[0]:  # bare terms stand in for statements: the answer's own, checked later
+    if unfit and len(points) < KEY_POINTS[0]:  # they stood in for statements: the answer's own, checked later
         points += _answer_points(answer, points)[:KEY_POINTS[0] - len(points)]
     glossary = [term for term in draft.glossary if len(term.split()) <= 5 and not term.rstrip().endswith("?")]
     return draft.model_copy(update={"key_points": points, "follow_ups": follow_ups, "glossary": glossary,

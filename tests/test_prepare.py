@@ -263,12 +263,16 @@ def test_a_follow_up_or_glossary_entry_that_repeats_or_misfits_is_left_out_witho
 
 def test_bare_terms_as_key_points_and_an_answer_said_twice_are_mended_without_a_new_draft(tmp_path, embedder):
     committed = {"key_point": 3, "ask": "When does a transaction count as committed?"}
-    terms = draft(points=["write-ahead log", "checkpoint", *POINTS[1:3]],
+    copied = ("Documentation is available online. If you find any issues with the documentation, please open an "
+              "issue or submit a pull request. Contributions are welcome: read the guide on titles, changelogs, "
+              "tests and style first.")  # 33 words of the material, not one idea
+    terms = draft(points=["write-ahead log", copied, *POINTS[1:3]],
                   answer=ANSWER + " Checkpoints bound how much log recovery must read.",  # its last sentence again
                   follow_ups=[{"key_point": 1, "ask": "What is a write-ahead log for?"}, committed])
     kept = repaired(tmp_path, embedder, terms)
     assert kept["answer"] == ANSWER
-    # the terms go, with the follow-up on one; a sentence of the answer that states neither point left stands in
+    # the term and the copied stretch go, with the follow-up on the term; a sentence of the answer that states
+    # neither point left stands in
     assert kept["key_points"][:2] == POINTS[1:3] and len(kept["key_points"]) == 3
     assert kept["key_points"][2] in {"Log sequence numbers on the pages make replaying safe to repeat.",
                                      "Checkpoints bound how much log recovery must read."}
