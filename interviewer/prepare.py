@@ -66,6 +66,10 @@ SUPPORTED = ("covered", "partial")
 # the shipped notes share 50% or more with theirs.
 MAX_QUESTIONS = 40
 MOSTLY_PROSE = 0.5  # a seed passage has at least this share of its words outside code and links: a rule, not a fit
+# a passage retrieved beside a seed with a smaller share is a code sample or a list of links: left out of what the
+# question is written from (on the bench the 1.5B model wrote five key points about a parameter that only a
+# code sample's comment named, none of them stated). A rule, not a fit
+SOME_PROSE = 0.25
 # The cosine similarity (MiniLM, question or model answer against the requirement's words) from which a bank
 # question covers a job requirement. Fitted on tests/data/prepare/requirements.yaml, requirement lines we wrote
 # for it: the 17 a shipped topic covers find their topic at 0.52-0.74, the 9 that no topic covers find nothing
@@ -262,9 +266,9 @@ def _prose(by_doc: Sequence[Sequence[Passage]]) -> dict[str, float]:
 
 def _slot(seed: Passage, level: str, by_id: dict[str, Passage], prose: dict[str, float],
           search: Callable[[str], list[str]], *, last: Collection[str] = ()) -> Slot:
-    """The slot of `seed`: it and the NEIGHBOURS passages the store finds closest to it, prose before code,
-    and those in `last` after all others."""
-    near = [by_id[pid] for pid in search(seed.text) if pid != seed.id and pid in by_id]
+    """The slot of `seed`: it and the NEIGHBOURS passages the store finds closest to it that have some prose
+    (see SOME_PROSE), mostly prose before the rest, and those in `last` after all others."""
+    near = [by_id[pid] for pid in search(seed.text) if pid != seed.id and pid in by_id and prose[pid] >= SOME_PROSE]
     near = sorted(near, key=lambda p: (p.id in last, prose[p.id] < MOSTLY_PROSE))[:NEIGHBOURS]  # closest prose first
     return Slot(seed, (seed, *near), level)
 

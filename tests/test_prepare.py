@@ -408,7 +408,8 @@ def test_a_dropped_question_is_replaced_from_a_passage_no_question_stands_on():
 
 def test_questions_are_planned_on_prose_not_on_code_samples():
     """A code sample states nothing a key point can stand on: a seed falling on one moves to the nearest
-    passage that is mostly prose, and the neighbours retrieved beside a seed are prose before code."""
+    passage that is mostly prose, and the neighbours retrieved beside a seed are prose before code, a passage of
+    code alone never."""
     prose = "The log record of a change is flushed to disk before the page is written, so a crash loses nothing. "
     code = "```python " + "db = open_database(path) db.begin() db.write(page, data) db.commit() " * 10
     rest = "db.recover(log, start=checkpoint) db.replay(records) db.check(pages) " * 10 + "``` " + prose * 3
@@ -426,6 +427,8 @@ def test_questions_are_planned_on_prose_not_on_code_samples():
     [slot] = P.plan([doc], 1, ["mid"], search)  # the middle of six passages falls on the code sample
     assert slot.seed.id == ids[3]  # the nearest that is mostly prose, read as the document runs
     assert [p.id for p in slot.passages[1:]] == ids[:2]  # prose neighbours before the code sample
+    [slot] = P.plan([doc], 1, ["mid"], lambda text: [ids[2], ids[3], ids[0]])  # too few prose passages found:
+    assert [p.id for p in slot.passages] == [ids[3], ids[0]]  # the code sample is still not written from
     assert [s.seed.id for s in P.plan([doc], 3, ["mid"], search)] == [ids[0], ids[3], ids[4]]
 
 
