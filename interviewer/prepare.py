@@ -567,14 +567,16 @@ def _repaired(draft: Draft) -> Draft:
     """The draft less what repeats something else in it, or is not what its field holds: a key point said word
     for word before (its follow-ups pointed at the first), a bare term or a copied stretch of the material given
     as a key point (see POINT_WORDS; its follow-ups with it; where fewer than three points are left, sentences of
-    the model answer take their place, to be checked against the passages as every point is), a follow-up that
-    is the main question or an earlier follow-up again, a sentence of the model answer said again, a glossary
+    the model answer take their place, to be checked against the passages as every point is), a key point or a
+    follow-up that cannot be said aloud (`_unspeakable`), a follow-up that is the main question or an earlier
+    follow-up again, a sentence of the model answer said again, a glossary
     entry that is a sentence or a question. The 1.5B model writes these from one draft to the next when told
     not to, and each is an extra the rest does without; whether enough is left is for `_draft_problems` and the
     bank's rules to say."""
     first: dict[str, int] = {}
     low, high = POINT_WORDS
-    unfit = {n for n, point in enumerate(draft.key_points, start=1) if not low <= len(point.split()) <= high}
+    unfit = {n for n, point in enumerate(draft.key_points, start=1)
+             if not low <= len(point.split()) <= high or _unspeakable(point)}
     for n, point in enumerate(draft.key_points, start=1):
         if n not in unfit:
             first.setdefault(_plain(point), n)
@@ -582,7 +584,8 @@ def _repaired(draft: Draft) -> Draft:
     renumber = {n: kept.index(first[_plain(point)]) + 1 for n, point in enumerate(draft.key_points, start=1)
                 if n not in unfit}
     follow_ups = [f.model_copy(update={"key_point": renumber.get(f.key_point, f.key_point)})
-                  for f in _distinct(draft.question, draft.follow_ups) if f.key_point not in unfit]
+                  for f in _distinct(draft.question, draft.follow_ups)
+                  if f.key_point not in unfit and not _unspeakable(f.ask)]
     answer = _said_once(draft.answer)
     points = [draft.key_points[n - 1] for n in kept]
     if unfit and len(points) < KEY_POINTS[0]:  # they stood in for statements: the answer's own, checked later
@@ -590,6 +593,15 @@ def _repaired(draft: Draft) -> Draft:
     glossary = [term for term in draft.glossary if len(term.split()) <= 5 and not term.rstrip().endswith("?")]
     return draft.model_copy(update={"key_points": points, "follow_ups": follow_ups, "glossary": glossary,
                                     "answer": _within_length(answer)})
+
+
+_UNSPEAKABLE = re.compile(r"```|\[[^\]]*\]\([^)]*\)|https?://|www\.")
+
+
+def _unspeakable(text: str) -> bool:
+    """Whether a key point or follow-up holds what an interview said aloud cannot: a code block, a link or a
+    web address (the 1.5B model copies them from READMEs: "The API is documented at [https://...]")."""
+    return bool(_UNSPEAKABLE.search(text))
 
 
 def _said_once(answer: str) -> str:
@@ -608,6 +620,7 @@ def _answer_points(answer: str, points: Sequence[str]) -> list[str]:
     sentences = [s[:1].upper() + s[1:].rstrip(" ;:,") + ("" if s.endswith((".", "!", "?")) else ".")
                  for s in T.sentences(answer)]
     return [sentence for sentence in dict.fromkeys(sentences) if low <= len(sentence.split()) <= high
+            and not _unspeakable(sentence)
             and not any(T.word_share(stems, T.content_stems(sentence)) >= STATES_AT for stems in stated)]
 
 

@@ -266,13 +266,15 @@ def test_bare_terms_as_key_points_and_an_answer_said_twice_are_mended_without_a_
     copied = ("Documentation is available online. If you find any issues with the documentation, please open an "
               "issue or submit a pull request. Contributions are welcome: read the guide on titles, changelogs, "
               "tests and style first.")  # 33 words of the material, not one idea
-    terms = draft(points=["write-ahead log", copied, *POINTS[1:3]],
+    linked = "The record format is described in [the design notes](https://example.org/wal-format)."
+    terms = draft(points=["write-ahead log", copied, *POINTS[1:3], linked],  # a link is not said aloud either
                   answer=ANSWER + " Checkpoints bound how much log recovery must read.",  # its last sentence again
-                  follow_ups=[{"key_point": 1, "ask": "What is a write-ahead log for?"}, committed])
+                  follow_ups=[{"key_point": 1, "ask": "What is a write-ahead log for?"}, committed,
+                              {"key_point": 4, "ask": "What does https://example.org/wal-format say on pages?"}])
     kept = repaired(tmp_path, embedder, terms)
     assert kept["answer"] == ANSWER
-    # the term and the copied stretch go, with the follow-up on the term; a sentence of the answer that states
-    # neither point left stands in
+    # the term, the copied stretch and the link go, with the follow-up on the term and the one holding a web
+    # address; a sentence of the answer that states neither point left stands in
     assert kept["key_points"][:2] == POINTS[1:3] and len(kept["key_points"]) == 3
     assert kept["key_points"][2] in {"Log sequence numbers on the pages make replaying safe to repeat.",
                                      "Checkpoints bound how much log recovery must read."}
