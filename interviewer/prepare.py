@@ -51,7 +51,7 @@ from interviewer.verdicts import verified_grade
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "7"  # bump when the prompts or the checks change: every question is then written again
+PROMPT_VERSION = "8"  # bump when the prompts or the checks change: every question is then written again
 NEIGHBOURS = 2  # passages retrieved beside each seed passage
 # A key point stands on its passages where the verified grade, reading the passages as the candidate's answer,
 # counts it at least partly made (its credit, fitted on the tuneset, at or above VerifyOptions.partial_at). The
@@ -556,6 +556,9 @@ def _draft_problems(draft: Draft) -> list[str]:
     problems = []
     if any(point.rstrip().endswith("?") for point in draft.key_points):
         problems.append("key_points: each key point must be a statement of fact, not a question")
+    if not _finished(draft.answer):
+        problems.append("answer: it stops in the middle of a sentence; say it in whole sentences, 80 to 200 words, "
+                        "with no lists of names")
     if not draft.follow_ups:
         problems.append("follow_ups: each follow-up must be a different question from the main question")
     if not draft.glossary:
@@ -635,19 +638,28 @@ def _distinct(question: str, follow_ups: Sequence[_DraftFollowUp]) -> list[_Draf
 
 
 def _within_length(answer: str) -> str:
-    """A model answer over the bank's length cut after its last whole sentence that fits, where what is left
-    is still long enough (the 1.5B model overran 200 words by a sentence in three drafts running, told the
-    limit each time); otherwise as written, for the bank's rule to send back."""
+    """A model answer that stops mid-sentence (the grammar ends the string at the schema's character limit: the
+    1.5B model listed `dots1` to `dots59` until it was cut mid-word) or overruns the bank's length, cut after its
+    last whole sentence that fits, where what is left is still long enough (the model overran 200 words by a
+    sentence in three drafts running, told the limit each time); otherwise as written, for the bank's rule and
+    `_draft_problems` to send back."""
     low, high = ANSWER_WORDS
-    if len(answer.split()) <= high:
+    sentences = T.sentences(answer)
+    finished = _finished(answer)
+    if finished and len(answer.split()) <= high:
         return answer
     kept, words = [], 0
-    for sentence in T.sentences(answer):
+    for sentence in sentences if finished else sentences[:-1]:
         if words + len(sentence.split()) > high:
             break
         kept.append(sentence)
         words += len(sentence.split())
     return " ".join(kept) if words >= low else answer
+
+
+def _finished(text: str) -> bool:
+    """Whether a text ends at the end of a sentence."""
+    return text.rstrip().rstrip("\"')»”").endswith((".", "!", "?"))
 
 
 def _plain(text: str) -> str:

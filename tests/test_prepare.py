@@ -299,6 +299,20 @@ def test_a_model_answer_that_cannot_be_cut_to_length_is_sent_back(tmp_path, embe
     assert [o.tries for o in report.outcomes] == [2] and "200" in llm.prompts[1][-1].content
 
 
+def test_a_model_answer_cut_off_mid_word_ends_at_its_last_whole_sentence_or_is_sent_back(tmp_path, embedder):
+    """The grammar ends the answer's string at the schema's character limit, mid-word: the sentence it was in is
+    left out where enough is left, and the draft goes back where nothing but a list was written."""
+    cut = ANSWER + " The package is licensed under"
+    assert repaired(tmp_path, embedder, draft(answer=cut))["answer"] == ANSWER
+    listing = ("Rich has many spinners: " + ", ".join(f"`dots{n}`" for n in range(1, 150)))[:1150]  # the limit
+    llm = ScriptedLLM([draft(answer=listing), draft()])
+    services = services_with(tmp_path / "listing", llm)
+    services.__dict__["embedder"] = embedder
+    report = services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
+    assert [o.tries for o in report.outcomes] == [2] and "middle of a sentence" in llm.prompts[1][-1].content
+    assert report.kept[0].question["answer"] == ANSWER
+
+
 class LenientLLM(ScriptedLLM):
     """The 1.5B model's habit: half sure that any fluent point is made ("partly" at 0.75), even one the notes
     never mention."""
