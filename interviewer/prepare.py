@@ -572,10 +572,9 @@ def _repaired(draft: Draft) -> Draft:
     as a key point (see POINT_WORDS; its follow-ups with it; where fewer than three points are left, sentences of
     the model answer take their place, to be checked against the passages as every point is), a key point or a
     follow-up that cannot be said aloud (`_unspeakable`), a follow-up that is the main question or an earlier
-    follow-up again, a sentence of the model answer said again, a glossary
-    entry that is a sentence or a question. The 1.5B model writes these from one draft to the next when told
-    not to, and each is an extra the rest does without; whether enough is left is for `_draft_problems` and the
-    bank's rules to say."""
+    follow-up again, a sentence of the model answer said again, a glossary entry that is a sentence or a
+    question. The 1.5B model writes these from one draft to the next when told not to, and each is an extra the
+    rest does without; whether enough is left is for `_draft_problems` and the bank's rules to say."""
     first: dict[str, int] = {}
     low, high = POINT_WORDS
     unfit = {n for n, point in enumerate(draft.key_points, start=1)
