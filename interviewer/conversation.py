@@ -257,7 +257,7 @@ def _sentences(pieces: Iterator[str]) -> Iterator[str]:
             if sentence:
                 yield sentence
     last = _bare(buffer)
-    if last and (ended or re.search(r"[.!?]\W*$", last)):
+    if last and (ended or T.ends_a_sentence(last)):
         yield last
     elif last:
         log.info("reply words dropped (stopped mid-sentence): %r", last)

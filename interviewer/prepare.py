@@ -556,7 +556,7 @@ def _draft_problems(draft: Draft) -> list[str]:
     problems = []
     if any(point.rstrip().endswith("?") for point in draft.key_points):
         problems.append("key_points: each key point must be a statement of fact, not a question")
-    if not _finished(draft.answer):
+    if not T.ends_a_sentence(draft.answer):
         problems.append("answer: it stops in the middle of a sentence; say it in whole sentences, 80 to 200 words, "
                         "with no lists of names")
     if not draft.follow_ups:
@@ -619,7 +619,7 @@ def _answer_points(answer: str, points: Sequence[str]) -> list[str]:
     `points` (half their content words or more), each ended with a full stop."""
     low, high = ANSWER_POINT_WORDS
     stated = [T.content_stems(point) for point in points]
-    sentences = [s[:1].upper() + s[1:].rstrip(" ;:,") + ("" if s.endswith((".", "!", "?")) else ".")
+    sentences = [s[:1].upper() + s[1:].rstrip(" ;:,") + ("" if T.ends_a_sentence(s) else ".")
                  for s in T.sentences(answer)]
     return [sentence for sentence in dict.fromkeys(sentences) if low <= len(sentence.split()) <= high
             and not _unspeakable(sentence)
@@ -644,7 +644,7 @@ def _within_length(answer: str) -> str:
     `_draft_problems` to send back."""
     low, high = ANSWER_WORDS
     sentences = T.sentences(answer)
-    finished = _finished(answer)
+    finished = T.ends_a_sentence(answer)
     if finished and len(answer.split()) <= high:
         return answer
     kept, words = [], 0
@@ -654,11 +654,6 @@ def _within_length(answer: str) -> str:
         kept.append(sentence)
         words += len(sentence.split())
     return " ".join(kept) if words >= low else answer
-
-
-def _finished(text: str) -> bool:
-    """Whether a text ends at the end of a sentence."""
-    return text.rstrip().rstrip("\"')»”").endswith((".", "!", "?"))
 
 
 def _plain(text: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-']*|\d+(?:\.\d+)?")
+_ENDED = re.compile(r"[.!?]\W*$")  # end punctuation, then at most closing quotes, brackets or spaces
 
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below
@@ -48,6 +49,11 @@ _DONT_KNOW = re.compile(
 def sentences(text: str) -> list[str]:
     """Split text into sentences (on end punctuation and line breaks), dropping empty pieces."""
     return [piece.strip() for piece in _SENTENCE_END.split(text) if piece and piece.strip()]
+
+
+def ends_a_sentence(text: str) -> bool:
+    """Whether a text stops at the end of a sentence rather than in the middle of one."""
+    return bool(_ENDED.search(text))
 
 
 def words(text: str) -> list[str]:
