@@ -51,7 +51,7 @@ from interviewer.verdicts import verified_grade
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "8"  # bump when the prompts or the checks change: every question is then written again
+PROMPT_VERSION = "9"  # bump when the prompts or the checks change: every question is then written again
 NEIGHBOURS = 2  # passages retrieved beside each seed passage
 # A key point stands on its passages where the verified grade, reading the passages as the candidate's answer,
 # counts it at least partly made (its credit, fitted on the tuneset, at or above VerifyOptions.partial_at). The
@@ -547,8 +547,27 @@ def _stated(point: str, said: set[str]) -> bool:
 
 
 def _cleaned(passage: Passage) -> Passage:
-    """A passage less any sentence that addresses the model, so the material is asked about, never obeyed."""
-    return Passage(passage.id, passage.source, passage.index, T.without_instructions(passage.text))
+    """A passage as the model is shown it: less any sentence that addresses the model, so the material is asked
+    about, never obeyed, and less what cannot be said aloud (see `_spoken`)."""
+    return Passage(passage.id, passage.source, passage.index, _spoken(T.without_instructions(passage.text)))
+
+
+_FENCED = re.compile(r"```.*?```", re.S)
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_ADDRESS = re.compile(r"[<\[(]?(?:https?://|www\.)[^\s<>\[\]()]*[>\])]?")
+
+
+def _spoken(text: str) -> str:
+    """Text less its code blocks, images and web addresses, each link reduced to its words: what is left of
+    material or a model answer in a spoken interview. The 1.5B model copied READMEs' code samples and links into
+    its model answers ("Below is a short example: ```python ...```", "documented at [https://...]"), and an
+    answer's sentences are what a candidate is scored on. A passage with an odd number of fences began or ended
+    inside a block, which cannot be told from the passage alone: its code is left as it is."""
+    if text.count("```") % 2 == 0:
+        text = _FENCED.sub(" ", text)
+    text = _LINK.sub(r"\1", _IMAGE.sub(" ", text))
+    return re.sub(r"[ \t]{2,}", " ", _ADDRESS.sub(" ", text)).strip()
 
 
 def _draft_problems(draft: Draft) -> list[str]:
@@ -572,9 +591,10 @@ def _repaired(draft: Draft) -> Draft:
     as a key point (see POINT_WORDS; its follow-ups with it; where fewer than three points are left, sentences of
     the model answer take their place, to be checked against the passages as every point is), a key point or a
     follow-up that cannot be said aloud (`_unspeakable`), a follow-up that is the main question or an earlier
-    follow-up again, a sentence of the model answer said again, a glossary entry that is a sentence or a
-    question. The 1.5B model writes these from one draft to the next when told not to, and each is an extra the
-    rest does without; whether enough is left is for `_draft_problems` and the bank's rules to say."""
+    follow-up again, code, an image or a web address in the model answer (`_spoken`), a sentence of the model
+    answer said again, a glossary entry that is a sentence or a question. The 1.5B model writes these from one
+    draft to the next when told not to, and each is an extra the rest does without; whether enough is left is
+    for `_draft_problems` and the bank's rules to say."""
     first: dict[str, int] = {}
     low, high = POINT_WORDS
     unfit = {n for n, point in enumerate(draft.key_points, start=1)
@@ -588,7 +608,7 @@ def _repaired(draft: Draft) -> Draft:
     follow_ups = [f.model_copy(update={"key_point": renumber.get(f.key_point, f.key_point)})
                   for f in _distinct(draft.question, draft.follow_ups)
                   if f.key_point not in unfit and not _unspeakable(f.ask)]
-    answer = _said_once(draft.answer)
+    answer = _said_once(_spoken(draft.answer))
     points = [draft.key_points[n - 1] for n in kept]
     if unfit and len(points) < KEY_POINTS[0]:  # they stood in for statements: the answer's own, checked later
         points += _answer_points(answer, points)[:KEY_POINTS[0] - len(points)]

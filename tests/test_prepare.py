@@ -313,6 +313,27 @@ def test_a_model_answer_cut_off_mid_word_ends_at_its_last_whole_sentence_or_is_s
     assert report.kept[0].question["answer"] == ANSWER
 
 
+def test_code_samples_and_web_addresses_are_neither_shown_to_the_model_nor_kept_in_its_model_answer(tmp_path,
+                                                                                                     embedder):
+    """A spoken interview cannot read out code or a link: the model is shown the material without them (it
+    copied READMEs' samples and links into its answers), and an answer that still holds one is mended."""
+    notes = tmp_path / "notes.md"
+    notes.write_text(NOTES.read_text().replace(
+        "a change already present on a page is skipped.",
+        "a change already present on a page is skipped, as the [design notes](https://example.org/wal) explain with a "
+        "picture ![diagram](wal.png) at <https://example.org/log>: ```python log.recycle(segment) ```"))
+    linked = ANSWER + " The format is in [the design notes](https://example.org/wal-format): ```python\n" \
+                      "log.append(record)\n```"
+    llm = ScriptedLLM([draft(answer=linked)])
+    services = services_with(tmp_path, llm)
+    services.__dict__["embedder"] = embedder
+    report = services.prepare([notes], "wal-notes", questions=1, levels=["mid"])
+    prompt = llm.prompts[0][1].content
+    assert "already present on a page is skipped, as the design notes explain with a picture at :" in prompt
+    assert not any(gone in prompt for gone in ("https://", "wal.png", "log.recycle", "```"))
+    assert [o.tries for o in report.outcomes] == [1] and report.kept[0].question["answer"] == ANSWER
+
+
 class LenientLLM(ScriptedLLM):
     """The 1.5B model's habit: half sure that any fluent point is made ("partly" at 0.75), even one the notes
     never mention."""
