@@ -470,7 +470,9 @@ class Preparer:
         except InterviewerError as error:
             log.warning("prepare %s: no follow-ups written on their own (%s)", qid, error)
             return []
-        fitting = _distinct(question, [f for f in asked if 1 <= f.key_point <= len(key_points)])
+        said = " ".join([question, *key_points])
+        fitting = _distinct(question, [f for f in asked if 1 <= f.key_point <= len(key_points)
+                                       and _on_subject(f.ask, said)])
         log.info("prepare %s: %s; %d of %d asked for on their own kept", qid, why, len(fitting), len(asked))
         return fitting
 
@@ -570,6 +572,20 @@ def _spoken(text: str) -> str:
     return re.sub(r"[ \t]{2,}", " ", _ADDRESS.sub(" ", text)).strip()
 
 
+_LAYOUT = re.compile(r"\[\d+\] \(from |(?:^|\s)#{1,6} \w")  # how the material is shown: prepare_user.j2
+
+
+def _before_layout(answer: str) -> str:
+    """A model answer that goes on into the material itself, copied with its layout (the 1.5B model wrote a
+    Rich answer's first sentences, then "[1] (from rich-readme.md) That's fine for styling a line ..." and on
+    through the passages), cut where the copy begins if what comes before is long enough; otherwise as written,
+    for `_draft_problems` to send back."""
+    copied = _LAYOUT.search(answer)
+    if copied and len(answer[:copied.start()].split()) >= ANSWER_WORDS[0]:
+        return answer[:copied.start()].rstrip()
+    return answer
+
+
 def _draft_problems(draft: Draft) -> list[str]:
     """What makes a draft useless although it has the right shape (small models write these)."""
     problems = []
@@ -578,6 +594,9 @@ def _draft_problems(draft: Draft) -> list[str]:
     if not T.ends_a_sentence(draft.answer):
         problems.append("answer: it stops in the middle of a sentence; say it in whole sentences, 80 to 200 words, "
                         "with no lists of names")
+    if _LAYOUT.search(draft.answer):
+        problems.append("answer: it copies the material's layout (a passage's number or a heading); say it as a "
+                        "candidate would, in sentences of your own")
     if not draft.follow_ups:
         problems.append("follow_ups: each follow-up must be a different question from the main question")
     if not draft.glossary:
@@ -591,10 +610,12 @@ def _repaired(draft: Draft) -> Draft:
     as a key point (see POINT_WORDS; its follow-ups with it; where fewer than three points are left, sentences of
     the model answer take their place, to be checked against the passages as every point is), a key point or a
     follow-up that cannot be said aloud (`_unspeakable`), a follow-up that is the main question or an earlier
-    follow-up again, code, an image or a web address in the model answer (`_spoken`), a sentence of the model
-    answer said again, a glossary entry that is a sentence or a question. The 1.5B model writes these from one
-    draft to the next when told not to, and each is an extra the rest does without; whether enough is left is
-    for `_draft_problems` and the bank's rules to say."""
+    follow-up again, or that is on another subject (`_on_subject`: the 1.5B model asked about a class's default
+    setting after a question on embeddings), code, an image or a web address in the
+    model answer (`_spoken`), the material copied with its layout after enough of an answer (`_before_layout`),
+    a sentence of the model answer said again, a glossary entry that is a sentence or a question. The 1.5B model
+    writes these from one draft to the next when told not to, and each is an extra the rest does without;
+    whether enough is left is for `_draft_problems` and the bank's rules to say."""
     first: dict[str, int] = {}
     low, high = POINT_WORDS
     unfit = {n for n, point in enumerate(draft.key_points, start=1)
@@ -605,16 +626,27 @@ def _repaired(draft: Draft) -> Draft:
     kept = sorted(first.values())
     renumber = {n: kept.index(first[_plain(point)]) + 1 for n, point in enumerate(draft.key_points, start=1)
                 if n not in unfit}
+    said = " ".join([draft.question, draft.answer, *draft.key_points])
     follow_ups = [f.model_copy(update={"key_point": renumber.get(f.key_point, f.key_point)})
                   for f in _distinct(draft.question, draft.follow_ups)
-                  if f.key_point not in unfit and not _unspeakable(f.ask)]
-    answer = _said_once(_spoken(draft.answer))
+                  if f.key_point not in unfit and not _unspeakable(f.ask) and _on_subject(f.ask, said)]
+    answer = _said_once(_before_layout(_spoken(draft.answer)))
     points = [draft.key_points[n - 1] for n in kept]
     if unfit and len(points) < KEY_POINTS[0]:  # they stood in for statements: the answer's own, checked later
         points += _answer_points(answer, points)[:KEY_POINTS[0] - len(points)]
     glossary = [term for term in draft.glossary if len(term.split()) <= 5 and not term.rstrip().endswith("?")]
     return draft.model_copy(update={"key_points": points, "follow_ups": follow_ups, "glossary": glossary,
                                     "answer": _within_length(answer)})
+
+
+def _on_subject(ask: str, draft: str) -> bool:
+    """Whether a follow-up is on its draft's subject (`draft`: the text of its question, answer and key points):
+    it names something the draft names, and no code term (in backticks) the draft does not (the 1.5B model asked
+    "What is the default value for `num_pred_tokens` in the `LlamaPromptLookupDecoding` class?" after a question
+    on embeddings, from another passage)."""
+    named = draft.lower()
+    return bool(T.content_stems(ask) & T.content_stems(draft)) and all(
+        term.lower() in named for term in re.findall(r"`([^`]+)`", ask))
 
 
 _UNSPEAKABLE = re.compile(r"```|\[[^\]]*\]\([^)]*\)|https?://|www\.")
@@ -647,10 +679,12 @@ def _answer_points(answer: str, points: Sequence[str]) -> list[str]:
 
 
 def _distinct(question: str, follow_ups: Sequence[_DraftFollowUp]) -> list[_DraftFollowUp]:
-    """The follow-ups less any that is the question, or an earlier follow-up, again."""
-    asked, kept = {_plain(question)}, []
+    """The follow-ups less any that is the question, or an earlier follow-up, again, or asks part of the question
+    again (names nothing the question does not: the 1.5B model split "What are the main types of models, and
+    how are they used?" into two follow-ups, one per half)."""
+    asked, kept, named = {_plain(question)}, [], T.content_stems(question)
     for f in follow_ups:
-        if _plain(f.ask) not in asked:
+        if _plain(f.ask) not in asked and not T.content_stems(f.ask) <= named:
             asked.add(_plain(f.ask))
             kept.append(f)
     return kept

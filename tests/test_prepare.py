@@ -259,6 +259,15 @@ def test_a_follow_up_or_glossary_entry_that_repeats_or_misfits_is_left_out_witho
     messy["glossary"] = ["write-ahead log", "the log is always written before the data pages are", "checkpoint?"]
     kept = repaired(tmp_path, embedder, messy)
     assert kept["follow_ups"] == [other] and kept["glossary"] == ["write-ahead log"]
+    # a follow-up that names a code term the question, the answer and the key points never name is on another
+    # subject, though it names the log
+    stray = {"key_point": 1, "ask": "What is the default `num_pred_tokens` of the log's `LookupDecoding` class?"}
+    assert repaired(tmp_path / "stray", embedder, draft(follow_ups=[stray, other]))["follow_ups"] == [other]
+    # nor is one that asks half of the question again
+    halves = draft(question="Why is the log written first, and how does recovery use it?",
+                   follow_ups=[{"key_point": 3, "ask": "How does recovery use the log?"},
+                               {"key_point": 1, "ask": "Why is the log written first?"}, other])
+    assert repaired(tmp_path / "halves", embedder, halves)["follow_ups"] == [other]
 
 
 def test_bare_terms_as_key_points_and_an_answer_said_twice_are_mended_without_a_new_draft(tmp_path, embedder):
@@ -332,6 +341,19 @@ def test_code_samples_and_web_addresses_are_neither_shown_to_the_model_nor_kept_
     assert "already present on a page is skipped, as the design notes explain with a picture at :" in prompt
     assert not any(gone in prompt for gone in ("https://", "wal.png", "log.recycle", "```"))
     assert [o.tries for o in report.outcomes] == [1] and report.kept[0].question["answer"] == ANSWER
+
+    # the material copied with its layout (a passage's number, a heading): cut where the copy begins after a
+    # whole answer, sent back where too little comes before it
+    copy = " [2] (from notes.md) ## Checkpoints Without checkpoints the log would grow forever."
+    assert repaired(tmp_path / "after", embedder, draft(answer=ANSWER + copy))["answer"] == ANSWER
+    for n, early in enumerate(("[1] (from notes.md) ", "## Write-ahead logging ")):
+        llm = ScriptedLLM([draft(answer=early + ANSWER), draft()])
+        services = services_with(tmp_path / str(n), llm)
+        services.__dict__["embedder"] = embedder
+        report = services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
+        assert [o.tries for o in report.outcomes] == [2]
+        assert "copies the material's layout" in llm.prompts[1][-1].content
+        assert report.kept[0].question["answer"] == ANSWER
 
 
 class LenientLLM(ScriptedLLM):
