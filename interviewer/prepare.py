@@ -611,11 +611,11 @@ def _repaired(draft: Draft) -> Draft:
     the model answer take their place, to be checked against the passages as every point is), a key point or a
     follow-up that cannot be said aloud (`_unspeakable`), a follow-up that is the main question or an earlier
     follow-up again, or that is on another subject (`_on_subject`: the 1.5B model asked about a class's default
-    setting after a question on embeddings), code, an image or a web address in the
-    model answer (`_spoken`), the material copied with its layout after enough of an answer (`_before_layout`),
-    a sentence of the model answer said again, a glossary entry that is a sentence or a question. The 1.5B model
-    writes these from one draft to the next when told not to, and each is an extra the rest does without;
-    whether enough is left is for `_draft_problems` and the bank's rules to say."""
+    setting after a question on embeddings), code, an image or a web address in the model answer (`_spoken`),
+    the material copied with its layout after enough of an answer (`_before_layout`), a sentence of the model
+    answer said again, a glossary entry that is a sentence or a question. The 1.5B model writes these from one
+    draft to the next when told not to, and each is an extra the rest does without; whether enough is left is
+    for `_draft_problems` and the bank's rules to say."""
     first: dict[str, int] = {}
     low, high = POINT_WORDS
     unfit = {n for n, point in enumerate(draft.key_points, start=1)
@@ -626,11 +626,11 @@ def _repaired(draft: Draft) -> Draft:
     kept = sorted(first.values())
     renumber = {n: kept.index(first[_plain(point)]) + 1 for n, point in enumerate(draft.key_points, start=1)
                 if n not in unfit}
-    said = " ".join([draft.question, draft.answer, *draft.key_points])
+    answer = _said_once(_before_layout(_spoken(draft.answer)))
+    said = " ".join([draft.question, answer, *draft.key_points])
     follow_ups = [f.model_copy(update={"key_point": renumber.get(f.key_point, f.key_point)})
                   for f in _distinct(draft.question, draft.follow_ups)
                   if f.key_point not in unfit and not _unspeakable(f.ask) and _on_subject(f.ask, said)]
-    answer = _said_once(_before_layout(_spoken(draft.answer)))
     points = [draft.key_points[n - 1] for n in kept]
     if unfit and len(points) < KEY_POINTS[0]:  # they stood in for statements: the answer's own, checked later
         points += _answer_points(answer, points)[:KEY_POINTS[0] - len(points)]
