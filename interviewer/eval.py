@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from interviewer import text as T
 from interviewer.audio import chunks_to_16k
 from interviewer.conversation import Context, Dialogue
 from interviewer.errors import BadInput
@@ -640,12 +639,12 @@ def eval_prepare(services: Services, judge: Judge | None, options: VerifyOptions
     points = [p for q in review for p in q["key_points"]]
     result["key_points_a_reader_found_unsupported"] = f"{sum(not p['supported'] for p in points)} of {len(points)}"
     if judge is not None:  # the grounding check as it is now, on the key points the reader judged
-        from interviewer.prepare import SUPPORTED, grounding
+        from interviewer.prepare import SUPPORTED, grounding, shown
 
         supported = {p["point"]: p["supported"] for p in points}
         decided = []
         for question in frozen.questions:
-            material = "\n\n".join(T.without_instructions(source.text) for source in question.sources)
+            material = shown([source.text for source in question.sources])
             checked = grounding(services.dialogue, services.grader, question, material)
             decided += [(supported[p.point], p.status in SUPPORTED) for p in checked]
         result["grounding_on_reviewed"] = {

@@ -495,7 +495,7 @@ class Preparer:
 
     def _grounded(self, key: str, question: Question, slot: Slot, tries: int) -> Outcome:
         """The question with only the key points its passages support (and the follow-ups on those)."""
-        material = "\n\n".join(_cleaned(p).text for p in slot.passages)
+        material = shown([p.text for p in slot.passages])
         checked = grounding(self._dialogue, self._grader, question, material)
         keep = [n for n, point in enumerate(checked) if point.status in SUPPORTED]
         removed = len(question.key_points) - len(keep)
@@ -551,7 +551,13 @@ def _stated(point: str, said: set[str]) -> bool:
 def _cleaned(passage: Passage) -> Passage:
     """A passage as the model is shown it: less any sentence that addresses the model, so the material is asked
     about, never obeyed, and less what cannot be said aloud (see `_spoken`)."""
-    return Passage(passage.id, passage.source, passage.index, _spoken(T.without_instructions(passage.text)))
+    return Passage(passage.id, passage.source, passage.index, shown([passage.text]))
+
+
+def shown(texts: Sequence[str]) -> str:
+    """Passages' texts as the writer is shown them, one after another: less any sentence that addresses the
+    model, and less what cannot be said aloud (`_spoken`). A question's key points are checked against this."""
+    return "\n\n".join(_spoken(T.without_instructions(text)) for text in texts)
 
 
 _FENCED = re.compile(r"```.*?```", re.S)
