@@ -655,13 +655,11 @@ def _on_subject(ask: str, draft: str) -> bool:
         term.lower() in named for term in re.findall(r"`([^`]+)`", ask))
 
 
-_UNSPEAKABLE = re.compile(r"```|\[[^\]]*\]\([^)]*\)|https?://|www\.")
-
-
 def _unspeakable(text: str) -> bool:
     """Whether a key point or follow-up holds what an interview said aloud cannot: a code block, a link or a
-    web address (the 1.5B model copies them from READMEs: "The API is documented at [https://...]")."""
-    return bool(_UNSPEAKABLE.search(text))
+    web address (the 1.5B model copies them from READMEs: "The API is documented at [https://...]"); the same
+    patterns `_spoken` takes out of material and answers."""
+    return "```" in text or bool(_LINK.search(text) or _ADDRESS.search(text))
 
 
 def _said_once(answer: str) -> str:
