@@ -53,6 +53,10 @@ class ListenOptions:
     check_pause_s: float = 0.4  # silence after which the turn model is asked whether the answer is finished
     max_pause_s: float = 3.2  # the longest thinking pause: the turn ends after this much silence regardless
     complete_above: float = 0.95  # the turn model's P(finished) above which the turn ends at check_pause_s
+    # the turn model's P(finished) from which, under complete_above, the pause is one an answer could end at: the
+    # interviewer says a listener's "uh-huh" there (`nod_due`). From the bench's scripts (README, Listening): the
+    # first reading after a finished answer is at 0.5 or more for 69% of them, and at 42% of the thinking pauses
+    going_on_above: float = 0.5
     end_pause_s: float = 1.8  # without a turn model (missing or failing), the silence that ends the answer
     segment_pause_s: float = 0.5  # silence that closes a stretch of speech, which is then transcribed at once
     min_words: int = 2  # fewer words than this is not an answer ("mhm", a cough)
@@ -130,7 +134,7 @@ class TurnListener:
     _turn_failed: bool = False
     _voice_end: tuple[int, float] | None = None  # where (stream sample, clock) the turn model said "finished",
     # while the words are awaited to confirm it
-    _nodded: bool = False  # the turn has had its nod (see `nod_due`)
+    _nodded: int | None = None  # the last word of the pause that has had its nod (see `nod_due`)
     _held: str = ""  # the turn's end could not be heard: "failed" (tried again at the next end) or "busy"
     # (the recogniser was still at it: the end is tried again as soon as it has finished)
     _resampler: object = None  # a streaming resampler, so chunk edges add no clicks that sound like speech
@@ -180,19 +184,28 @@ class TurnListener:
                 # they are still being transcribed, and are looked at again with the next piece of audio
         return self._end(reason, decided=decided, at=at)
 
-    def nod_due(self) -> bool:
-        """Whether the interviewer may nod now ("Okay."): the voice has just sounded finished and its words are
-        still being transcribed, so the turn is most likely over but not yet ended. Once a turn; True once. A
-        nod also suits a turn the words then keep open (a listener's "okay" invites the speaker to go on), so it
-        needs no more than the voice; it needs some speech, though: a cough or an "mhm" gets none."""
-        if self._voice_end is None or not self._nod_worthy():
-            return False
-        self._nodded = True
-        return True
+    def nod_due(self) -> str | None:
+        """What the interviewer may say at this pause, once: "finished" (an "okay") when the voice has just
+        sounded finished and its words are still being transcribed, so the turn is most likely over but not yet
+        ended; "going on" (an "uh-huh", a listener's sign to go on) when the voice sounded as if it might be
+        finished (`going_on_above`) but not surely. Either also suits a pause the candidate goes on from (a
+        listener's "okay" invites the speaker to go on too), so it needs no more than the voice; it needs some
+        speech, though: a cough or an "mhm" gets none. None when nothing is due."""
+        if not self._nod_worthy():
+            return None
+        if self._voice_end is not None:
+            kind = "finished"
+        elif (self._asked_at == self._last_word and self._probability is not None
+              and self._probability >= self.options.going_on_above):
+            kind = "going on"
+        else:
+            return None
+        self._nodded = self._last_word
+        return kind
 
     def _nod_worthy(self) -> bool:
-        """Whether the turn so far may have a nod: none yet, and enough speech for one."""
-        if self._nodded or self._turn_start is None or self._last_word is None:
+        """Whether this pause may have a nod: none yet, and enough speech for one."""
+        if self._nodded == self._last_word or self._turn_start is None or self._last_word is None:
             return False
         return (self._last_word - self._turn_start) / SAMPLE_RATE >= NOD_FROM_S
 
@@ -443,7 +456,7 @@ class TurnListener:
         self._audio, self._offset, self._recent = np.zeros(0, np.float32), 0, np.zeros(0, np.float32)
         self._stretches, self._last_word = [], None
         self._turn_start, self._asked_at, self._probability, self._held = None, None, None, ""
-        self._voice_end, self._nodded = None, False
+        self._voice_end, self._nodded = None, None
 
 
 def _joined(texts: Iterable[str]) -> str:

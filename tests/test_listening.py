@@ -195,8 +195,8 @@ def test_the_stream_never_waits_long_for_the_words_that_confirm_a_finished_answe
     assert max(waits) < CONFIRM_WAIT_S + 0.2
     # the interviewer may nod once, at the first piece after the voice sounded finished, not while it spoke; that
     # piece returned at once, without waiting for the words, so the nod is not held back by them
-    assert nods.count(True) == 1
-    at = nods.index(True)
+    assert nods.count("finished") == 1 and nods.count(None) == len(nods) - 1
+    at = nods.index("finished")
     assert len(audio) - 0.5 * SAMPLE_RATE < (at + 1) * CHUNK <= len(audio) + 1.5 * SAMPLE_RATE
     assert waits[at] < 0.1 and max(waits[at + 1:]) >= CONFIRM_WAIT_S - 0.05
     gate.set()
@@ -235,13 +235,44 @@ def test_unfinished_words_overrule_a_voice_that_sounds_finished(services):
                             turn=FakeTurnDetector(probability=0.99), words=words)
     part = _speech(services, "The reward model is trained to predict")  # no word on the dangling list ends it
     assert all(r is None for r in _settled(listener, np.concatenate([_silence(0.5), part, _silence(2.0)])))
-    assert listener.nod_due() and not listener.nod_due()  # the voice sounded finished: a nod, once
+    assert listener.nod_due() == "finished" and not listener.nod_due()  # the voice sounded finished: a nod, once
     words.probability = 0.5  # the sentence, once finished, reads finished
     rest = np.concatenate([_speech(services, "which reply people prefer."), _silence(1.5)])
     done = [r for r in _settled(listener, rest) if r is not None]
     assert len(done) == 1 and listener.timing.reason == "turn model"
     assert not listener.nod_due()  # the turn is over: no nod until the next one sounds finished
     assert "prefer" in done[0].text.lower() and "trained" in done[0].text.lower()  # one answer, both parts
+
+
+def test_a_pause_the_answer_might_end_at_gets_an_uh_huh_once_and_one_mid_clause_nothing(services):
+    """Where the voice sounds as if the answer might be finished, but not surely (P(finished) from
+    going_on_above, under complete_above), the interviewer may say "uh-huh" at that pause, once; the turn goes on
+    all the same. A pause that sounds unfinished gets nothing."""
+    turn = FakeTurnDetector(probability=0.2)
+    listener = TurnListener(services.stt, ListenOptions(check_pause_s=0.4, max_pause_s=3.0), turn=turn,
+                            words=FakeWords(probability=0.01))  # the words never end the turn here
+
+    def said(audio: np.ndarray) -> tuple[list, list]:
+        done, nods = [], []
+        for i in range(0, len(audio), CHUNK):
+            done.append(listener.feed(audio[i:i + CHUNK], nods=True))
+            nods.append(listener.nod_due())
+            listener.settle()
+        return done, nods
+
+    done, nods = said(np.concatenate([_silence(0.5), _speech(services, "The reward model is trained on"),
+                                      _silence(2.0)]))
+    assert not any(done) and not any(nods)  # a mid-clause pause: no sound from the interviewer
+    turn.probability = 0.7
+    rest = _speech(services, "pairs of replies that people ranked.")
+    done, nods = said(np.concatenate([rest, _silence(2.0)]))
+    assert not any(done) and nods.count("going on") == 1 and nods.count(None) == len(nods) - 1
+    assert nods.index("going on") >= len(rest) // CHUNK - 1  # at the pause, not while the candidate spoke
+    done, nods = said(_silence(1.5))  # the thinking-pause limit ends it: one answer, no second nod
+    assert [d for d in done if d is not None] and listener.timing.reason == "thinking pause limit"
+    assert not any(nods)
+    text = next(d for d in done if d is not None).text.lower()
+    assert "trained" in text and "pairs" in text  # both stretches: one answer
 
 
 def test_a_short_reply_is_not_overruled_by_the_words(services):

@@ -149,12 +149,13 @@ def test_the_first_audio_of_a_line_the_llm_wrote_is_timed_apart_from_the_first_a
     assert "first audio of a line the LLM wrote sent" in timings_markdown(tab.timings)
 
 
-def test_the_nod_comes_as_the_voice_sounds_finished_before_the_reply(tab):
-    """Hands-free, the interviewer says "Okay." as soon as the candidate's voice sounds finished, before the
-    answer's words are in; the reply follows as ever, and the timings panel counts the nod apart from the
-    reply's first audio."""
+@pytest.mark.parametrize(("kind", "line"), [("finished", "Okay."), ("going on", "Uh-huh.")])
+def test_the_nod_comes_as_the_voice_sounds_finished_before_the_reply(tab, kind, line):
+    """Hands-free, the interviewer says "Okay." as soon as the candidate's voice sounds finished ("Uh-huh." where
+    it only might be), before the answer's words are in; the reply follows as ever, and the timings panel counts
+    the nod apart from the reply's first audio."""
     from interviewer.listening import TurnTiming
-    from interviewer.ui.app import NOD, hear_stream, heard_reply
+    from interviewer.ui.app import hear_stream, heard_reply
     from interviewer.ui.tab import timings_markdown
 
     said = []
@@ -185,7 +186,7 @@ def test_the_nod_comes_as_the_voice_sounds_finished_before_the_reply(tab):
             return Transcript(WEAK, words, words[-1].end)
 
         def nod_due(self):
-            return self.pieces == 1
+            return kind if self.pieces == 1 else None
 
         def heard_so_far(self):
             return ""
@@ -196,13 +197,13 @@ def test_the_nod_comes_as_the_voice_sounds_finished_before_the_reply(tab):
     mark, _ = hear_stream(Services(), piece, tab)
     assert isinstance(mark, str) and tab.heard is None  # the page's reply handler is woken: to nod
     nodded = list(heard_reply(Services(), tab))
-    assert said == [NOD] and len(nodded) == 1 and nodded[0][6]  # one piece of audio: the nod
-    assert not tab.chat[-1]["content"].startswith(NOD)  # said, not written: the chat shows the answer next
+    assert said == [line] and len(nodded) == 1 and nodded[0][6]  # one piece of audio: the nod
+    assert not tab.chat[-1]["content"].startswith(line)  # said, not written: the chat shows the answer next
     mark, _ = hear_stream(Services(), piece, tab)
     assert tab.heard is not None and tab.timings["nod"] <= time.time()
     list(heard_reply(Services(), tab))
     assert said[1] == "Thank you." and len(said) > 2  # then the reply, its instant acknowledgement first
-    assert said.count(NOD) == 1 and tab.timings["first_audio"] >= tab.timings["nod"]
+    assert said.count(line) == 1 and tab.timings["first_audio"] >= tab.timings["nod"]
     assert "the interviewer's nod" in timings_markdown(tab.timings)
     assert tab.nodded_at is None  # the next answer's nod is its own
 
@@ -231,7 +232,7 @@ def test_a_nod_is_left_out_when_it_would_come_late_or_out_of_place(tab):
     tab.hushed = False
     assert _nods(tab)
     for late in ((tab.prompt_key, time.monotonic() - NOD_LATE_S - 0.5), (("an older prompt",), time.monotonic())):
-        tab.nod = late
+        tab.nod = (*late, "Okay.")
         assert list(heard_reply(Services(), tab)) == [] and said == [] and tab.nod is None
 
     class Broken:
@@ -240,7 +241,7 @@ def test_a_nod_is_left_out_when_it_would_come_late_or_out_of_place(tab):
             yield
 
     Services.spoken = Broken()  # a voice that fails on the nod: the handler goes on, the reply will say so
-    tab.nod = (tab.prompt_key, time.monotonic())
+    tab.nod = (tab.prompt_key, time.monotonic(), "Okay.")
     assert list(heard_reply(Services(), tab)) == [] and tab.nodded_at is None
     Services.spoken = Voice()
 

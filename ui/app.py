@@ -37,6 +37,9 @@ _HEARING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hear-recording"
 # inside torch would abort the process (it did, after a test, with "terminate called without an active exception").
 _WARMING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-ahead")
 NOD = "Okay."  # said as the candidate's voice sounds finished (see `_nod`): neutral, never praise
+GOING_ON = "Uh-huh."  # said where the voice sounds as if it might be finished: heard, go on (see `_nod`); Piper
+# spells "Mm-hm." out as letters ("M H M", as Whisper heard it)
+NODS = {"finished": NOD, "going on": GOING_ON}  # what the interviewer says for each kind of pause (`nod_due`)
 NOD_LATE_S = 1.0  # a nod not said within this long of the voice sounding finished is left out
 CACHE_SWEEP = (600, 3600)  # every 10 minutes, Gradio deletes the files it cached more than an hour ago
 
@@ -119,7 +122,7 @@ def _prepare(tab: Tab, services: Services) -> None:
     _WARMING.submit(_warm, services, tab.interview.prompt.question)
     tab.conductor.listening("")
     if tab.voice:
-        services.spoken.prepare([NOD, *tab.interview.likely_next()])
+        services.spoken.prepare([*NODS.values(), *tab.interview.likely_next()])
 
 
 def _warm(services: Services, question) -> None:
@@ -308,8 +311,8 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
             return f"{tab.interview.id}:problem:{time.monotonic()}", tab
         if heard is None:
             _prefill(tab)
-            if _nods(tab) and tab.listener.nod_due():  # `_feed` made the listener
-                tab.nod = (key, time.monotonic())  # the reply's handler says it: this one must not wait for audio
+            if _nods(tab) and (kind := tab.listener.nod_due()):  # `_feed` made the listener
+                tab.nod = (key, time.monotonic(), NODS[kind])  # the reply's handler says it: this one must not wait
                 return f"{tab.interview.id}:nod:{tab.nod[1]}", tab
             return nothing
         t = tab.listener.timing  # counted from the end of the candidate's voice activity, not from the decision
@@ -362,7 +365,8 @@ def _feed(tab: Tab, services: Services, chunk):
 
 
 def _nods(tab: Tab) -> bool:
-    """Whether the interviewer nods when the candidate's voice sounds finished: when its voice is on."""
+    """Whether the interviewer nods at the candidate's pauses (an "okay" or an "uh-huh", see `_nod`): when its
+    voice is on."""
     return tab.voice and not tab.hushed
 
 
@@ -382,7 +386,7 @@ def heard_reply(services: Services, tab: Tab | None):
                 nod, tab.nod = tab.nod, None
             if nod and waiting is None and not problem:
                 if nod[0] == tab.prompt_key and time.monotonic() - nod[1] <= NOD_LATE_S:
-                    yield from _nod(tab, services)
+                    yield from _nod(tab, services, nod[2])
                 else:  # this handler was busy with the last reply: a nod now would come out of the blue
                     log.info("a nod that could not be said within %.1f s was left out", NOD_LATE_S)
                 return
@@ -400,14 +404,14 @@ def heard_reply(services: Services, tab: Tab | None):
         yield from _busy(tab, services)
 
 
-def _nod(tab: Tab, services: Services):
-    """The interviewer's "Okay.", as soon as the candidate's voice sounds finished, so they know at once they were
-    heard, where the reply's first words wait for the answer's transcript (a second or more on 2 cores). It is
-    what a listener says either way: to a finished answer, and to a pause the words then show was not the end
-    (the candidate goes on, and is heard: the microphone is not muted for it, the browser's echo cancellation
-    keeps the interviewer's voice out). Its audio was made ahead (`_prepare`)."""
+def _nod(tab: Tab, services: Services, line: str):
+    """What a listener says at a pause, as soon as the candidate's voice sounds finished ("Okay.") or as if it
+    might be ("Uh-huh."), so they know at once they were heard, where the reply's first words wait for the
+    answer's transcript (a second or more on 2 cores). Either suits both what may follow: a finished answer, and
+    a pause the candidate goes on from (they are heard: the microphone is not muted for it, the browser's echo
+    cancellation keeps the interviewer's voice out). Its audio was made ahead (`_prepare`)."""
     try:
-        for chunk in services.spoken.speak(NOD):
+        for chunk in services.spoken.speak(line):
             if tab.hushed or not tab.listening:
                 break
             if len(chunk.samples):

@@ -24,7 +24,7 @@ from interviewer.types import Grade
 
 _STAGES = (("last_word", "your last word"), ("turn_end", "end of the answer decided"),
            ("transcript", "transcript final"), ("provisional", "instant grade shown"),
-           ("verified", "verified grade shown"), ("nod", "the interviewer's nod (“Okay.”) sent"),
+           ("verified", "verified grade shown"), ("nod", "the interviewer's nod (“Okay.” or “Uh-huh.”) sent"),
            ("first_audio", "interviewer's first audio of the reply sent"),
            ("first_reply", "first sentence the LLM wrote"),
            ("first_written_audio", "first audio of a line the LLM wrote sent"))
@@ -62,8 +62,8 @@ class Tab:
     heard: tuple[str, dict | None, tuple] | None = None  # a hands-free answer waiting for its reply, with the
     # prompt it answers (words, delivery, prompt key)
     problem: str = ""  # what went wrong while listening hands-free, to be shown by the next reply
-    nod: tuple | None = None  # the candidate's voice sounded finished: a nod waits to be said (see app._nod),
-    # with the prompt it is for and when it was due (time.monotonic())
+    nod: tuple | None = None  # the candidate's voice sounded finished, or might have: a nod waits to be said (see
+    # app._nod), with the prompt it is for, when it was due (time.monotonic()) and its line
     nodded_at: float | None = None  # when the nod of the answer being heard was sent (time.time())
     prefilled: str = ""  # the words of the answer being said that the LLM's prompt was last evaluated on
     _grade_at: int | None = None  # the chat message that shows the last answer's grade
