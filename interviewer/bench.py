@@ -10,7 +10,7 @@ import json
 import platform
 import statistics
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
 import numpy as np
@@ -104,6 +104,7 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
     stages: dict[str, list[float]] = {"turn_end": [], "transcript": [], "score": [], "nod": [], "first_audio": [],
                                       "first_heard": [], "first_written_audio": []}
     turns_seen: list[dict[str, float]] = []  # each turn's stages, page's and conductor's, from the last word
+    lines: list[str] = []  # what each turn's nod said, where the turn had one after the last word
     step = 8000  # samples in half a second at 16 kHz
     for n in range(turns):
         if not tab.listening:
@@ -117,11 +118,12 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
         pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
         time.sleep(max(0.0, tab.speaking_until - time.time()))  # the candidate hears the question out
         tab.speaking_until = 0.0
-        began = time.time()
+        began, line = time.time(), None
         for at in range(0, len(pcm), step):
             time.sleep(max(0.0, began + (at + step) / 16000 - time.time()))  # a piece leaves once it was said
             heard, _ = hear_stream(services, (16000, pcm[at:at + step]), tab)  # it updates `tab` in place
             if isinstance(heard, str) and tab.heard is None:  # the nod: said, and the answer is heard on
+                line = tab.nod[2] if tab.nod else line
                 for _ in heard_reply(services, tab):
                     pass
             elif isinstance(heard, str):  # which answer was heard: it has been graded
@@ -132,6 +134,8 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
             pass  # the reply, streamed; its first audio time is in tab.timings
         t, last_word = tab.timings, began + (step + len(speech)) / 16000
         t["first_heard"] = min(t[key] for key in ("nod", "first_audio") if key in t)  # what the candidate hears first
+        if "nod" in t:
+            lines.append(line)
         for key in stages:
             if key in t:  # no LLM-written line when the LLM was late or failed: the bank's words were spoken
                 stages[key].append(t[key] - last_word)
@@ -139,6 +143,7 @@ def bench_voice_turn(services: Services, turns: int = 8) -> dict:
         turns_seen.append({k: round(v - last_word, 3) for k, v in sorted(seen.items(), key=lambda kv: kv[1])})
     return {f"voice_{k}_p{q}_s": _pct(v, q) for k, v in stages.items() if v for q in (50, 95)} | {
         "voice_turns": len(stages["first_heard"]), "voice_nods": len(stages["nod"]),
+        "voice_nods_said": dict(Counter(lines)),
         "voice_turns_with_llm_audio": len(stages["first_written_audio"]),
         "voice_turn_stages": turns_seen}
 
@@ -152,7 +157,8 @@ def bench_voice(services: Services) -> dict:
     voice = bench_turn_taking(services)
     voice["last_word_to_first_audio_s"] = {"p50": page["voice_first_heard_p50_s"],
                                            "p95": page["voice_first_heard_p95_s"], "turns": page["voice_turns"],
-                                           "nods": page["voice_nods"], "turn_model": services.turn is not None}
+                                           "nods": page["voice_nods"], "nods_said": page["voice_nods_said"],
+                                           "turn_model": services.turn is not None}
     return page | {"voice_turn": voice}
 
 
@@ -389,8 +395,18 @@ def voice_table(v: dict) -> str:
                          f"{fmt(smart['quiet'][key][q])} | |")
     lines.append(f"| words missing, quiet / under CPU hog | {fmt(fixed['quiet']['missing_words'])} | "
                  f"{fmt(smart['quiet']['missing_words'])} / {fmt(smart['under_load']['missing_words'])} | 0 lost |")
+    nods = smart.get("nods")
+    if nods:
+        def kinds(shares: dict) -> str:
+            return " / ".join(fmt(shares.get(k)) for k in ("finished", "going on"))
+
+        lines.append(f"| nod after a finished answer: “okay” / “uh-huh” (share) | | "
+                     f"{kinds(nods['after_finished'])} | |")
+        lines.append(f"| the same, s after the last word (stream time) p50 / p95 | | "
+                     f"{fmt(nods['after_finished_s']['p50'])} / {fmt(nods['after_finished_s']['p95'])} | |")
+        lines.append(f"| nod at a thinking pause: “okay” / “uh-huh” (share) | | {kinds(nods['at_thinking_pause'])} | |")
     first = v.get("last_word_to_first_audio_s", {})
-    lines.append(f"| last word → first reply audio (page) p50 / p95 | | {fmt(first.get('p50'))} / "
+    lines.append(f"| last word → first interviewer audio (page) p50 / p95 | | {fmt(first.get('p50'))} / "
                  f"{fmt(first.get('p95'))} | ≤ 0.8 / ≤ 1.5 |")
     return "\n".join(lines)
 

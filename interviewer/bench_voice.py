@@ -5,7 +5,9 @@ sends them, with the fixed pause and with the turn model, in the same run.
 - cut-off rate: the share of answers with a 1-3 s thinking pause mid-sentence that ended at the pause;
 - latency: last word → turn decided → transcript final, in wall-clock time, with chunks sent at the pace of
   speech (a chunk leaves once its audio has been spoken), on a quiet machine and with a CPU hog on every core;
-- lost words: the share of the answer's words missing from the transcript, quiet and under that hog.
+- lost words: the share of the answer's words missing from the transcript, quiet and under that hog;
+- nods: what the interviewer would say at each pause before the turn ends ("okay" where the voice sounds
+  finished, "uh-huh" where it might be; see TurnListener.nod_due), after finished answers and at thinking pauses.
 """
 
 from __future__ import annotations
@@ -40,18 +42,20 @@ def listener_for(services, mode: str, hint: str, options: ListenOptions | None =
 def stream(listener: TurnListener, script: Script, *, chunk_s: float = 0.5, paced: bool = False) -> dict:
     """Feed a script in `chunk_s` pieces until the turn ends; paced: each piece once its audio has been said."""
     step, began = int(chunk_s * SAMPLE_RATE), time.time()
-    heard = None
+    heard, nods = None, []
     for at in range(0, len(script.audio), step):
         if paced:
             time.sleep(max(0.0, began + (at + step) / SAMPLE_RATE - time.time()))
-        heard = listener.feed(script.audio[at:at + step])
+        heard = listener.feed(script.audio[at:at + step], nods=True)  # as the page, its voice on
         if heard is not None:
             break
+        if kind := listener.nod_due():
+            nods.append(((at + step) / SAMPLE_RATE, kind))  # stream time: the end of the piece it came with
         if not paced:  # in stream time the recogniser and the words model keep up, as they do when paced
             listener.settle()
     t = listener.timing if heard is not None else None
     out = {"ended": heard is not None, "text": heard.text if heard else "", "reason": t.reason if t else "never",
-           "decided_s": t.decided_s if t else None}
+           "decided_s": t.decided_s if t else None, "nods": nods}
     if t and paced:
         said = began + script.last_word_s
         out |= {"to_decided_s": t.decided_at - said, "to_transcript_s": t.transcript_at - said}
@@ -96,20 +100,34 @@ def measure_stream_time(services, scripts: list[tuple[str, str]], voices: tuple[
     out = {}
     for mode in modes:
         late, cut, runs = [], [], 0
+        after, during, nod_s = [], [], []  # the nod after each finished answer, at each thinking pause: its kind
         for voice in voices:
             for n, (text, hint) in enumerate(scripts):
                 done = whole(services, voice, text)
                 r = stream(listener_for(services, mode, hint, options), done)
                 late.append(r["decided_s"] - done.last_word_s if r["ended"] else float("inf"))
+                nod = next(((at, kind) for at, kind in r["nods"] if at > done.last_word_s), None)
+                after.append(nod[1] if nod else None)
+                if nod:
+                    nod_s.append(nod[0] - done.last_word_s)
                 paused = with_pause(services, voice, text, PAUSES_S[n % len(PAUSES_S)])
                 r = stream(listener_for(services, mode, hint, options), paused)
                 cut.append(r["ended"] and r["decided_s"] < paused.pause_s[1])
+                during.append(next((kind for at, kind in r["nods"] if paused.pause_s[0] < at <= paused.pause_s[1]),
+                                   None))
                 runs += 1
                 log.info("%s %s #%d: late end %.2f s, paused one %s", mode, voice, n, late[-1],
                          "cut off" if cut[-1] else "heard out")
         out[mode] = {"late_end_s": {"p50": _p(late, 50), "p95": _p(late, 95)},
-                     "cut_off_rate": float(np.mean(cut)), "paused_answers": runs}
+                     "cut_off_rate": float(np.mean(cut)), "paused_answers": runs,
+                     "nods": {"after_finished": _shares(after), "at_thinking_pause": _shares(during),
+                              "after_finished_s": {"p50": _p(nod_s, 50), "p95": _p(nod_s, 95)}}}
     return out
+
+
+def _shares(kinds: list[str | None]) -> dict:
+    """The share of answers that got each kind of nod, and none."""
+    return {str(kind): kinds.count(kind) / len(kinds) for kind in ("finished", "going on", None)} if kinds else {}
 
 
 def measure_latency(services, scripts: list[tuple[str, str]], mode: str, *, load: bool = False,
