@@ -193,7 +193,7 @@ class Grader:
             score=score, letter=letter_for(score), points=tuple(points),
             verdict=verdict_line(score, points), tip=tip_for(points),
             confidence=confidence, confidence_reason=reason, notes=tuple(notes),
-            coverage=float(np.mean([r.strength for r in counted])) if score > 0 else 0.0, cap=cap,
+            coverage=float(np.mean([r.strength for r in counted])), cap=cap,
         )
 
     def _mark(self, points: tuple[str, ...], spans: list[str], span_vecs: np.ndarray) -> list[PointResult]:

@@ -86,7 +86,8 @@ class Grade:
     confidence: Confidence
     confidence_reason: str = ""
     notes: tuple[str, ...] = field(default=())
-    coverage: float = 0.0  # mean key-point strength, 0..1: a continuous companion to the score
+    coverage: float = 0.0  # mean strength of what the score counts, 0..1: a continuous companion to the score,
+    # which still orders answers that score 0 (SemEval's ranking is read from it)
     verified: bool = False  # False: the instant grade from embeddings; True: the LLM read the answer too
     changes: tuple[str, ...] = ()  # verified: what the LLM's reading changed against the instant grade, and why
     cap: int = 10  # the most the answer can score whoever reads it (an answer about something else: 2)

@@ -34,6 +34,15 @@ def test_nothing_said_scores_zero_without_praise(grade, text):
     assert "Strong" not in g.verdict and "Good" not in g.verdict
 
 
+def test_coverage_still_orders_answers_too_weak_to_score(grade):
+    """Coverage is the score's continuous companion (SemEval's ranking is read from it): two answers that both
+    score 0 keep their order by meaning. It had been set to 0 with the score, which tied 6,081 of SemEval's
+    16,003 answers and cost the instant grade its lead over plain cosine on three of the five test splits."""
+    vague, unrelated = grade("People rate things and a model learns."), grade("My favourite pasta is carbonara.")
+    assert vague.score == unrelated.score == 0
+    assert vague.coverage > unrelated.coverage + 0.1
+
+
 RIGHT = ("RLHF first fine-tunes a pretrained model with supervised learning on human demonstrations. "
          "Then a reward model is trained on human comparisons between pairs of responses. The policy is optimised "
          "with PPO to maximise the reward model's score, with a KL penalty keeping it close to the supervised model.")
