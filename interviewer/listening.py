@@ -54,8 +54,8 @@ class ListenOptions:
     max_pause_s: float = 3.2  # the longest thinking pause: the turn ends after this much silence regardless
     complete_above: float = 0.95  # the turn model's P(finished) above which the turn ends at check_pause_s
     # the turn model's P(finished) from which, under complete_above, the pause is one an answer could end at: the
-    # interviewer says a listener's "uh-huh" there (`nod_due`). From the bench's scripts (README, Listening): the
-    # first reading after a finished answer is at 0.5 or more for 69% of them, and at 42% of the thinking pauses
+    # interviewer says a listener's "uh-huh" there (`nod_due`). The model's even odds, not tuned; on the bench's
+    # scripts it came after 31% of the finished answers and at 35% of the thinking pauses (README, The nod)
     going_on_above: float = 0.5
     end_pause_s: float = 1.8  # without a turn model (missing or failing), the silence that ends the answer
     segment_pause_s: float = 0.5  # silence that closes a stretch of speech, which is then transcribed at once
