@@ -47,6 +47,8 @@ class Settings(BaseSettings):
                                       "model is asked whether the answer is finished, seconds")
     thinking_pause_seconds: float = Field(3.2, gt=0, description="hands-free: the longest pause to think; the "
                                           "answer ends after this much silence even if it sounds unfinished, seconds")
+    nods: bool = Field(True, description="hands-free: the interviewer says “Okay.” or “Uh-huh.” at a pause where "
+                       "your answer sounds finished or might be; off: nothing until the reply")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="how much the log file "
                            "keeps: DEBUG (every stage of every voice turn), INFO, WARNING or ERROR")
     use_llm: bool = Field(True, description="let the LLM read each answer (the verified grade) and write the "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -170,7 +171,7 @@ def test_the_nod_comes_as_the_voice_sounds_finished_before_the_reply(tab, kind, 
 
     class Services:  # what the stream and the reply need of the page's services
         spoken = Voice()
-        settings = grader = None
+        settings, grader = SimpleNamespace(nods=True), None
 
     class Listener:  # the hands-free listener: the voice sounds finished one piece before the words are in
         timing = None
@@ -209,9 +210,9 @@ def test_the_nod_comes_as_the_voice_sounds_finished_before_the_reply(tab, kind, 
 
 
 def test_a_nod_is_left_out_when_it_would_come_late_or_out_of_place(tab):
-    """No nod with the voice off or hushed (the listener is not told to nod); a nod that waited behind the last
-    reply for too long, or whose prompt closed, is not said; one said at a pause the candidate went on from is
-    not timed as the answer's."""
+    """No nod with the voice off or hushed, or the nods turned off in the settings (the listener is not told to
+    nod); a nod that waited behind the last reply for too long, or whose prompt closed, is not said; one said at a
+    pause the candidate went on from is not timed as the answer's."""
     from interviewer.listening import TurnTiming
     from interviewer.ui.app import NOD_LATE_S, _nods, hear_stream, heard_reply
 
@@ -224,13 +225,15 @@ def test_a_nod_is_left_out_when_it_would_come_late_or_out_of_place(tab):
 
     class Services:
         spoken = Voice()
+        settings = SimpleNamespace(nods=True)
 
     tab.voice, tab.hushed = False, False
-    assert not _nods(tab)
+    assert not _nods(tab, Services())
     tab.voice, tab.hushed = True, True
-    assert not _nods(tab)
+    assert not _nods(tab, Services())
     tab.hushed = False
-    assert _nods(tab)
+    assert _nods(tab, Services())
+    assert not _nods(tab, SimpleNamespace(settings=SimpleNamespace(nods=False)))  # INTERVIEWER_NODS=0
     for late in ((tab.prompt_key, time.monotonic() - NOD_LATE_S - 0.5), (("an older prompt",), time.monotonic())):
         tab.nod = (*late, "Okay.")
         assert list(heard_reply(Services(), tab)) == [] and said == [] and tab.nod is None

@@ -311,7 +311,7 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
             return f"{tab.interview.id}:problem:{time.monotonic()}", tab
         if heard is None:
             _prefill(tab)
-            if _nods(tab) and (kind := tab.listener.nod_due()):  # `_feed` made the listener
+            if _nods(tab, services) and (kind := tab.listener.nod_due()):  # `_feed` made the listener
                 tab.nod = (key, time.monotonic(), NODS[kind])  # the reply's handler says it: this one must not wait
                 return f"{tab.interview.id}:nod:{tab.nod[1]}", tab
             return nothing
@@ -361,13 +361,13 @@ def _feed(tab: Tab, services: Services, chunk):
         tab.listen_with(_listener(services, tab))
     rate, samples = chunk
     mono = samples.mean(axis=1).astype(samples.dtype) if samples.ndim == 2 else samples
-    return tab.listener.feed(mono, rate, nods=_nods(tab))
+    return tab.listener.feed(mono, rate, nods=_nods(tab, services))
 
 
-def _nods(tab: Tab) -> bool:
+def _nods(tab: Tab, services: Services) -> bool:
     """Whether the interviewer nods at the candidate's pauses (an "okay" or an "uh-huh", see `_nod`): when its
-    voice is on."""
-    return tab.voice and not tab.hushed
+    voice is on, and the settings have not turned the nods off."""
+    return tab.voice and not tab.hushed and services.settings.nods
 
 
 def heard_reply(services: Services, tab: Tab | None):
