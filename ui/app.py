@@ -36,10 +36,10 @@ _HEARING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hear-recording"
 # Embedding ahead runs here, not on a daemon thread: the interpreter waits for it at exit, where a daemon thread
 # inside torch would abort the process (it did, after a test, with "terminate called without an active exception").
 _WARMING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-ahead")
-NOD = "Okay."  # said as the candidate's voice sounds finished (see `_nod`): neutral, never praise
-GOING_ON = "Uh-huh."  # said where the voice sounds as if it might be finished: heard, go on (see `_nod`); Piper
-# spells "Mm-hm." out as letters ("M H M", as Whisper heard it)
-NODS = {"finished": NOD, "going on": GOING_ON}  # what the interviewer says for each kind of pause (`nod_due`)
+# What the interviewer says at each kind of pause (TurnListener.nod_due; see `_nod`): "Okay." where the voice
+# sounds finished (neutral, never praise), "Uh-huh." where it might be (heard, go on; Piper spells "Mm-hm." out
+# as letters, "M H M" as Whisper heard it)
+NODS = {"finished": "Okay.", "going on": "Uh-huh."}
 NOD_LATE_S = 1.0  # a nod not said within this long of the voice sounding finished is left out
 CACHE_SWEEP = (600, 3600)  # every 10 minutes, Gradio deletes the files it cached more than an hour ago
 
@@ -122,7 +122,8 @@ def _prepare(tab: Tab, services: Services) -> None:
     _WARMING.submit(_warm, services, tab.interview.prompt.question)
     tab.conductor.listening("")
     if tab.voice:
-        services.spoken.prepare([*NODS.values(), *tab.interview.likely_next()])
+        nods = list(NODS.values()) if services.settings.nods else []
+        services.spoken.prepare([*nods, *tab.interview.likely_next()])
 
 
 def _warm(services: Services, question) -> None:
