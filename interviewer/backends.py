@@ -41,8 +41,10 @@ class LLM(Protocol):
         read straight after the prompt where the backend can (llama.cpp can; a server reads them in one reply)."""
         ...
 
-    def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256) -> T:
-        """A reply constrained to `shape`'s JSON schema, parsed and validated into it."""
+    def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256,
+                  temperature: float = 0.0) -> T:
+        """A reply constrained to `shape`'s JSON schema, parsed and validated into it; sampled at `temperature`
+        (with the fixed seed, so still repeatable) where a caller wants another reply than the likeliest."""
         ...
 
 

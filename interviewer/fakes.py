@@ -76,7 +76,8 @@ class FakeLLM:
         self.forced.append(assistant)
         yield from (word + " " for word in self.reply.split(" "))
 
-    def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256) -> T:
+    def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256,
+                  temperature: float = 0.0) -> T:
         self._called(messages)
         return shape.model_validate_json(json.dumps(self.json_reply))
 

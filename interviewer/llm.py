@@ -342,7 +342,8 @@ class LlamaCppLLM:
         """The whole reply as one string."""
         return "".join(self.stream(messages, max_tokens=max_tokens))
 
-    def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256) -> T:
+    def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256,
+                  temperature: float = 0.0) -> T:
         """A reply constrained by a grammar compiled from `shape`'s JSON schema, then validated.
 
         The grammar does not enforce numeric bounds, so `shape` must validate (or clamp) them itself.
@@ -350,7 +351,7 @@ class LlamaCppLLM:
         schema = shape.model_json_schema()
         with self._foreground(None):
             reply = self._llama.create_chat_completion(
-                messages=[{"role": m.role, "content": m.content} for m in messages], temperature=0.0,
+                messages=[{"role": m.role, "content": m.content} for m in messages], temperature=temperature,
                 seed=self.seed, max_tokens=max_tokens,
                 response_format={"type": "json_object", "schema": schema})
         return parse_json_reply(reply["choices"][0]["message"]["content"] or "", shape)

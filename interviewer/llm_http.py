@@ -35,11 +35,11 @@ class OpenAICompatibleLLM:
         self._openai = openai
         self._json_mode: int | None = None
 
-    def _create(self, messages: Sequence[Message], max_tokens: int, **extra):
+    def _create(self, messages: Sequence[Message], max_tokens: int, temperature: float = 0.0, **extra):
         try:
             return self._client.chat.completions.create(
                 model=self._model, messages=[{"role": m.role, "content": m.content} for m in messages],
-                temperature=0.0, seed=self._seed, max_tokens=max_tokens, **extra,
+                temperature=temperature, seed=self._seed, max_tokens=max_tokens, **extra,
             )
         except (self._openai.APIConnectionError, self._openai.APITimeoutError) as error:
             raise BackendUnavailable(
@@ -85,7 +85,8 @@ class OpenAICompatibleLLM:
         picked = self.chat_json(asked, shape, max_tokens=16 + 8 * len(slots))
         return [{o: float(o.strip() == getattr(picked, f"s{n}")) for o in slot.options} for n, slot in enumerate(slots)]
 
-    def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256) -> T:
+    def chat_json(self, messages: Sequence[Message], shape: type[T], *, max_tokens: int = 256,
+                  temperature: float = 0.0) -> T:
         """A reply in `shape`'s JSON schema, by the strongest mode the server supports, then validated."""
         schema = shape.model_json_schema()
         modes = [
@@ -102,7 +103,7 @@ class OpenAICompatibleLLM:
             if not extra:
                 asked.append(Message("system", f"Reply with JSON only, matching this schema: {schema}"))
             try:
-                reply = self._create(asked, max_tokens, **extra)
+                reply = self._create(asked, max_tokens, temperature, **extra)
                 result = parse_json_reply(reply.choices[0].message.content or "", shape)
             except BadModelOutput as error:
                 last = error

@@ -83,6 +83,10 @@ PER_REQUIREMENT = 3  # questions written at most for a requirement the bank does
 POINT_WORDS = (4, 30)
 ANSWER_POINT_WORDS = (6, 30)  # a sentence of the model answer that can stand in as a key point (see _from_answer)
 TRIES = 3  # drafts per question: the first, then up to two with the problems of the one before
+# Drafts after the first are sampled at this temperature (with the fixed seed: a run repeats): at temperature 0 the
+# 1.5B model wrote the same draft again word for word after being told its problems (an answer copying the
+# material's layout three times running, on the Rich README). A usual sampling temperature, not tuned.
+RETRY_TEMPERATURE = 0.7
 LEVEL_HINTS = {
     "fresher": "a graduate: ask what something is and why it is used",
     "mid": "a working engineer: ask how it works and when to choose it",
@@ -425,20 +429,19 @@ class Preparer:
         """One question from one slot: drafted and validated (up to TRIES drafts, each after the first written
         with the problems of the one before), then grounded."""
         qid = f"{topic}-{key[:8]}"
-        messages = [Message("system", render("prepare_system.j2")),
-                    Message("user", render("prepare_user.j2", level=slot.level, level_hint=LEVEL_HINTS[slot.level],
-                                           requirement=slot.requirement,
-                                           passages=[_cleaned(p) for p in slot.passages]))]
-        problems, tries = "", 0
+        system = Message("system", render("prepare_system.j2"))
+        prompt = render("prepare_user.j2", level=slot.level, level_hint=LEVEL_HINTS[slot.level],
+                       requirement=slot.requirement, passages=[_cleaned(p) for p in slot.passages])
+        problems, tries, note = "", 0, ""
         while tries < TRIES:
             tries += 1
-            try:
-                draft = self._get_llm().chat_json(messages, Draft, max_tokens=1100)
+            try:  # a draft sent back is asked for again from the material, with the reason beside it
+                draft = self._get_llm().chat_json([system, Message("user", prompt + note)], Draft, max_tokens=1100,
+                                                  temperature=0.0 if tries == 1 else RETRY_TEMPERATURE)
             except InterviewerError as error:
                 log.warning("prepare %s: the LLM gave no usable draft (%s)", qid, error)
                 problems = "the reply did not fit the shape asked for (a field too short or too long, or cut off)"
-                messages = [*messages[:2], Message("user", f"{messages[1].content}\nYour last reply was cut off: "
-                                                           "keep every field short.")]
+                note = "\nThe last draft was cut off: keep every field short."
                 continue
             draft = _repaired(draft)
             if not draft.follow_ups and tries < TRIES:
@@ -451,9 +454,8 @@ class Preparer:
                 problems = ("; ".join(_problem(e) for e in error.errors()) if isinstance(error, ValidationError)
                             else str(error))
                 log.info("prepare %s: draft %d broke the bank's rules: %s", qid, tries, problems)
-                messages = [*messages, Message("assistant", draft.model_dump_json()),
-                            Message("user", f"That draft breaks these rules: {problems}. Write it again with "
-                                            "every rule kept.")]
+                note = (f"\nA draft written from this material was sent back: {problems}. Write a new one that "
+                        "keeps every rule.")
                 continue
             return self._grounded(key, question, slot, tries)
         return Outcome(key, None, f"{qid}: dropped after {TRIES} tries: {problems}", tries=TRIES)

@@ -27,6 +27,8 @@ def test_llm_answers_under_a_json_schema_and_repeats_itself(services):
     first = services.llm.chat_json(messages, Capital, max_tokens=40)
     assert isinstance(first, Capital) and "paris" in first.city.lower()
     assert services.llm.chat_json(messages, Capital, max_tokens=40) == first
+    sampled = services.llm.chat_json(messages, Capital, max_tokens=40, temperature=0.7)  # prepare's redrafts
+    assert services.llm.chat_json(messages, Capital, max_tokens=40, temperature=0.7) == sampled  # the seed holds
 
 
 def test_a_line_break_the_grammar_let_into_a_string_does_not_cost_the_reply():

@@ -24,7 +24,7 @@ from interviewer import documents as D
 from interviewer import prepare as P
 from interviewer.errors import BadInput, BadModelOutput
 from interviewer.knowledge.schema import load_bank
-from interviewer.prepare import read_journal
+from interviewer.prepare import RETRY_TEMPERATURE, read_journal
 from interviewer.settings import Settings
 from interviewer.wiring import Services
 
@@ -57,10 +57,11 @@ class ScriptedLLM:
     name = "scripted"
 
     def __init__(self, drafts: list[dict]) -> None:
-        self.drafts, self.prompts, self.judged = list(drafts), [], 0
+        self.drafts, self.prompts, self.judged, self.temperatures = list(drafts), [], 0, []
 
-    def chat_json(self, messages, shape, *, max_tokens=256):
+    def chat_json(self, messages, shape, *, max_tokens=256, temperature=0.0):
         self.prompts.append(messages)
+        self.temperatures.append(temperature)
         chosen = dict(self.drafts.pop(0) if len(self.drafts) > 1 else self.drafts[0])
         if "question" in chosen:  # a whole draft (not follow-ups asked for on their own)
             chosen["question"] = chosen["question"].replace("{n}", f"case {len(self.prompts)}")
@@ -180,6 +181,7 @@ def test_drafts_that_break_the_rules_are_sent_back_with_the_problems(tmp_path, e
     report = services.prepare([NOTES], "wal-notes", questions=1, levels=["senior"])
     assert [o.tries for o in report.outcomes] == [3] and len(report.kept) == 1 and len(llm.prompts) == 3
     assert "each key point must be a statement of fact, not a question" in llm.prompts[1][-1].content
+    assert llm.temperatures[:2] == [0.0, RETRY_TEMPERATURE] and RETRY_TEMPERATURE > 0  # not the same draft again
     assert "Interview question: Why is the log flushed first?" in llm.prompts[2][-1].content  # follow-ups alone
     kept = report.kept[0].question
     assert kept["question"] == "Why is the log flushed first?" and kept["follow_ups"] == [alone]  # draft 2, mended
