@@ -440,8 +440,7 @@ def _prepare(args, settings: Settings) -> int:
     for note in summary["dropped"]:
         print(f"dropped {note}")
     for need in report.requirements:
-        found = [*need["bank"], *need["written"]]
-        print(f"requirement: {need['requirement']}\n  covered by: {', '.join(found) or 'nothing (no question kept)'}")
+        print(f"requirement: {need['requirement']}\n  covered by: {P.covered_by(need)}")
     print(f"{summary['kept']} of {summary['planned']} written questions kept ({P.since_last_run(summary)}), "
           f"{summary['key_points_removed']} key points removed as unsupported by your material")
     print(f"wrote {report.bank_file}: review and edit it, then `interviewer interview --topic {report.topic}` "

@@ -320,10 +320,24 @@ def plan_requirements(requirements: Sequence[str], count: int, levels: Sequence[
     return slots
 
 
-def coverage(requirements: Sequence[str], include: Sequence[dict], kept: Sequence[dict]) -> list[dict]:
-    """Each requirement with the bank questions included for it and the ids of the questions written for it."""
+def coverage(requirements: Sequence[str], include: Sequence[dict], kept: Sequence[dict], planned: Sequence[Slot],
+             ) -> list[dict]:
+    """Each requirement with the bank questions included for it, the ids of the questions written for it, and
+    whether any was to be written (`notes`: the user's notes had passages for it)."""
     return [{"requirement": r, "bank": [i["id"] for i in include if i["covers"] == r],
-             "written": [q["id"] for q in kept if q.get("covers") == r]} for r in requirements]
+             "written": [q["id"] for q in kept if q.get("covers") == r],
+             "notes": any(slot.requirement == r for slot in planned)} for r in requirements]
+
+
+def covered_by(need: dict) -> str:
+    """What covers a requirement, as the report says it (terminal and page)."""
+    found = [*need["bank"], *need["written"]]
+    if found:
+        return ", ".join(found)
+    if need.get("notes", True):
+        return "nothing (no question written from your notes on it passed the checks)"
+    return ("nothing: no bank question matches it, and a job description states no answers to write one from; "
+            "give your notes on it beside the description")
 
 
 def _ends_a_line(path: Path) -> bool:

@@ -409,7 +409,7 @@ class Services:
         if job is None:
             slots = P.plan(docs, questions, levels, nearest)
         else:
-            include, slots = self._match_job(topic, needs, docs, nearest, questions, levels)
+            include, slots = self._match_job(topic, needs, docs, passages, questions, levels)
         model = self.settings.llm_model if self.settings.llm_url else self.model_path("llm").parent.name
         preparer = P.Preparer(lambda: self.llm, Dialogue(lambda: self.llm), self.grader, model_name=model,
                               journal=self.settings.data_dir / "prepared" / f"{topic}.jsonl")
@@ -422,7 +422,11 @@ class Services:
         reviewed = P.reviewed_in(target)  # the user's checked questions stay in the bank, planned or not
         retired = sum(1 for o in gone if o.question["id"] not in reviewed)
         report = P.Report(topic, target, [d.source for d in docs], skipped, sum(len(d.passages()) for d in docs),
-                          outcomes, reused, retired, P.coverage(needs, include, kept))
+                          outcomes, reused, retired, P.coverage(needs, include, kept, slots))
+        if job is not None and not slots and not include:
+            raise BadInput("no bank question matches the job description's requirements, and a description states "
+                           "no answers to write questions from: give your notes on them beside it (interviewer "
+                           "prepare NOTES... --job-description ...)")
         if not kept and not include:
             not_read = "".join(f"\n  skipped {why}" for why in skipped)
             raise BadInput(f"no question passed the checks ({len(outcomes)} written); the notes:\n  "
@@ -469,9 +473,12 @@ class Services:
             raise BadInput("nothing to prepare from:\n  " + "\n  ".join(skipped or ["no files were given"]))
         return docs, skipped
 
-    def _match_job(self, topic: str, needs: list[str], docs: list, nearest, questions: int, levels: list[str]):
+    def _match_job(self, topic: str, needs: list[str], docs: list, passages, questions: int, levels: list[str]):
         """The bank questions included for a job's requirements, and the slots of those no bank question
-        covers (written from the passages of the job description and the files closest to each)."""
+        covers, written from the passages of the user's files (`docs` after the description) closest to each. Not
+        from the description's own: it names a skill and states nothing about it, so the 1.5B model asked about
+        the candidate's experience, answered in a made-up first person, and took other requirement lines for
+        key points, which the description "supported"."""
         from interviewer import prepare as P
 
         def bank_hits(text: str) -> list[tuple[str, float]]:
@@ -484,10 +491,14 @@ class Services:
         for need in needs:
             log.info("prepare %s: requirement %r: %s", topic, need,
                      ", ".join(f"{qid} ({sim:.2f})" for qid, sim in matched[need]) or "no bank question; written")
-        by_id = {p.id: p for doc in docs for p in doc.passages()}
+        notes = {p.id: p for doc in docs[1:] for p in doc.passages()}
+        reach = P.NEIGHBOURS + 1 + len(docs[0].passages())  # the description's passages may come first
+
+        def in_notes(text: str) -> list:
+            return [notes[pid] for pid, _ in passages.search(text, k=reach) if pid in notes]
+
         uncovered = [need for need in needs if not matched[need]]
-        slots = P.plan_requirements(uncovered, questions, levels,
-                                    lambda text: [by_id[pid] for pid in nearest(text) if pid in by_id])
+        slots = P.plan_requirements(uncovered, questions, levels, in_notes)
         return include, slots
 
     def topic_titles(self) -> dict[str, str]:

@@ -133,6 +133,27 @@ def test_a_job_description_becomes_a_topic_of_bank_and_written_questions(tmp_pat
         assert page.count("Covers the requirement:") == len(pool) and "Build and maintain Kubernetes" in page
 
 
+def test_a_requirement_nothing_covers_gets_no_question_written_from_the_description_alone(
+        tmp_path, embedder, monkeypatch, capsys, seeded_store):
+    """The description names Kubernetes and states nothing about it: a question written from it (as the 1.5B
+    model did) asks about the candidate's experience, with a made-up answer and other requirement lines as its
+    key points. Nothing is written; the report says to give notes on it."""
+    services = services_with(tmp_path, Forbidden(), seeded_store)  # the LLM is never asked
+    services.__dict__["embedder"] = embedder
+    report = services.prepare([], "acme-ml", questions=2, levels=["mid"], job=D.job_description(str(JOB)))
+    rlhf, tokens, k8s = report.requirements
+    assert rlhf["bank"] and tokens["bank"] and not k8s["bank"] and not k8s["written"] and not report.outcomes
+    assert "give your notes on it beside the description" in P.covered_by(k8s)
+    assert P.covered_by(rlhf) == ", ".join(rlhf["bank"])
+    assert report.as_dict()["uncovered"] == [k8s["requirement"]]
+
+    only_k8s = tmp_path / "k8s-job.md"
+    only_k8s.write_text("Requirements:\n- Build and maintain Kubernetes clusters and Helm charts for GPU jobs\n")
+    monkeypatch.setattr("interviewer.cli._services", lambda settings: services)
+    assert main(["prepare", "--job-description", str(only_k8s), "--topic", "acme-k8s"]) == 2
+    assert "give your notes on them beside it" in capsys.readouterr().err
+
+
 def test_a_rerun_from_the_command_line_reuses_everything_and_bank_check_finds_a_bad_include(
         tmp_path, embedder, monkeypatch, capsys, seeded_store):
     services = services_with(tmp_path, ScriptedLLM([k8s_draft()]), seeded_store)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from interviewer import documents as D
 from interviewer.errors import BadInput, InterviewerError
-from interviewer.prepare import since_last_run
+from interviewer.prepare import covered_by, since_last_run
 from interviewer.render import markdown_safe
 from interviewer.wiring import Services
 
@@ -127,8 +127,7 @@ def _ready(report) -> str:
              f"{summary['kept']} of {summary['planned']} written questions kept ({escape(since_last_run(summary))}), "
              f"{summary['key_points_removed']} key points removed as unsupported by your material."]
     for need in report.requirements:
-        found = ", ".join([*need["bank"], *need["written"]]) or "nothing (no question kept)"
-        lines.append(f"Requirement “{escape(need['requirement'])}”: {escape(found)}")
+        lines.append(f"Requirement “{escape(need['requirement'])}”: {escape(covered_by(need))}")
     lines += [f"Dropped: {escape(note)}" for note in summary["dropped"]]
     lines.append(f"The questions are in {escape(str(report.bank_file))}: review and edit them there.")
     return '<div class="progress-panel" role="status">' + "".join(f"<p>{line}</p>" for line in lines) + "</div>"
