@@ -228,6 +228,7 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
     import time
 
     from interviewer.report import build_report
+    from interviewer.startup import warnings_to_the_log
 
     conductor = services.conductor(interview)
     interactive = sys.stdin.isatty()
@@ -236,29 +237,34 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
     if interactive:
         show_help = "Type your answer and press Enter. Commands: " + ", ".join(COMMANDS) + ", or just say so."
         print(show_help, file=out)
-    show(conductor.said(interview.start()) if start else conductor.resumed())
-    if not start and interview.phase == "listen" and not interview.pending:
-        show(conductor.said(interview.repeat()))
-    while not interview.done:
-        if interactive:  # the LLM reads the question in the background while the candidate types, as in the page
-            conductor.listening("")
-        began = time.monotonic()
-        try:
-            answer = input("> ") if interactive else sys.stdin.readline()
-        except EOFError:
-            answer = ""
-        if not interactive and not answer:  # the pipe ran dry: stop, the session stays resumable
-            print(f"\n(no more input; `interviewer resume {interview.id}` continues this session)", file=out)
-            break
-        answer, cut = cap_answer(answer.strip(), services.settings.max_answer_chars)
-        if cut:
-            print(f"({cut})", file=out)
-        if answer in COMMANDS:
-            show(conductor.said(getattr(interview, COMMANDS[answer])()))
-        else:
-            show(conductor.heard(answer, timed_out=time.monotonic() - began > interview.options.answer_seconds))
+    with warnings_to_the_log() as tally:
+        show(conductor.said(interview.start()) if start else conductor.resumed())
+        if not start and interview.phase == "listen" and not interview.pending:
+            show(conductor.said(interview.repeat()))
+        while not interview.done:
+            if interactive:  # the LLM reads the question in the background while the candidate types, as in the page
+                conductor.listening("")
+            began = time.monotonic()
+            try:
+                answer = input("> ") if interactive else sys.stdin.readline()
+            except EOFError:
+                answer = ""
+            if not interactive and not answer:  # the pipe ran dry: stop, the session stays resumable
+                print(f"\n(no more input; `interviewer resume {interview.id}` continues this session)", file=out)
+                break
+            answer, cut = cap_answer(answer.strip(), services.settings.max_answer_chars)
+            if cut:
+                print(f"({cut})", file=out)
+            if answer in COMMANDS:
+                show(conductor.said(getattr(interview, COMMANDS[answer])()))
+            else:
+                show(conductor.heard(answer, timed_out=time.monotonic() - began > interview.options.answer_seconds))
     report = build_report(interview)
     print(json.dumps(report, indent=2) if as_json else report_text(report))
+    if tally.count:
+        print(f"({tally.count} warning{'s' * (tally.count != 1)} during the interview, such as the LLM running out "
+              f"of time and the bank's words said instead, went to the log: {services.settings.log_file})",
+              file=sys.stderr)
     return 0
 
 

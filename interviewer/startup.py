@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
@@ -34,6 +36,7 @@ def ensure_writable(data_dir: Path) -> None:
 
 
 _configured: list[Path | None] = []  # the log file chosen by the first call, once per process
+_terminal: list[logging.Handler] = []  # the handler that shows warnings in the terminal, once set up
 
 
 def log_to_file(log_file: Path | None, level: str = "INFO") -> Path | None:
@@ -50,6 +53,7 @@ def log_to_file(log_file: Path | None, level: str = "INFO") -> Path | None:
     terminal.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     terminal.addFilter(lambda record: not record.exc_info)  # a traceback belongs in the file, not the terminal
     ours.addHandler(terminal)
+    _terminal.append(terminal)
     opened = None
     if log_file is not None:
         try:
@@ -63,3 +67,32 @@ def log_to_file(log_file: Path | None, level: str = "INFO") -> Path | None:
             opened = log_file
     _configured.append(opened)
     return opened
+
+
+class _Tally(logging.Handler):
+    """Counts the records it is given (warnings and up)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+@contextmanager
+def warnings_to_the_log() -> Iterator[_Tally]:
+    """While the terminal holds a conversation, this app's warnings (a fallback taken: the LLM out of time, the
+    bank's words used) go to the log file alone and are counted, so that no log line lands between a question
+    and its answer; errors still show. Where no log file could be opened, warnings stay on the terminal."""
+    ours, tally = logging.getLogger("interviewer"), _Tally()
+    quiet = [(handler, handler.level) for handler in _terminal] if _configured and _configured[0] else []
+    for handler, _ in quiet:
+        handler.setLevel(logging.ERROR)
+    ours.addHandler(tally)
+    try:
+        yield tally
+    finally:
+        ours.removeHandler(tally)
+        for handler, level in quiet:
+            handler.setLevel(level)

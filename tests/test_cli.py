@@ -36,6 +36,20 @@ def test_text_interview_from_stdin_prints_a_json_report(run):
     assert "Question 1 of 2" in done.stderr  # the conversation goes to stderr, the report to stdout
 
 
+def test_fallbacks_in_a_text_interview_go_to_the_log_not_between_its_lines(run, settings):
+    """A new user saw "WARNING: reply: the LLM's words were not used ..." printed in the middle of the typed
+    interview. With the LLM server gone, every reply falls back to the bank's words: logged, counted at the end."""
+    done = run("-m", "interviewer.cli", "interview", "--topic", "rlhf", "--text", "--questions", "1",
+               stdin="The reward model scores answers and PPO tunes the policy against it.\n/end\n",
+               env={"INTERVIEWER_LLM_URL": "http://127.0.0.1:9/v1"})  # nothing listens on port 9
+    assert done.returncode == 0, done.stderr
+    assert "WARNING" not in done.stderr + done.stdout and "Question 1 of 1" in done.stdout
+    log = settings.data_dir / "logs" / "interviewer.log"
+    assert "reply: the LLM's words were not used" in log.read_text()
+    assert f"during the interview, such as the LLM running out of time and the bank's words said instead, went to " \
+           f"the log: {log}" in done.stderr
+
+
 def test_typed_at_a_terminal_the_llm_reads_each_question_while_the_candidate_types(settings, monkeypatch, capsys):
     """At a terminal (not a pipe) each open prompt goes to the LLM's prompt before the answer is read, so only
     the answer is left to evaluate when it comes, as in the page."""
