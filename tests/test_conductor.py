@@ -186,9 +186,24 @@ def test_a_clarification_that_only_asks_the_question_back_is_not_said(run):
     [said] = events(conductor, "What do you mean by the reward?")
     assert said.kind == "clarify" and "?" not in said.text.replace(question, "")
     assert said.text.startswith("I'm asking this: ") and question in said.text
-    conductor = run(FakeLLM(reply="It is the model that scores replies. Does that help?", choices=choose))
+    conductor = run(FakeLLM(reply="It is the model that scores the responses. Does that help?", choices=choose))
     [said] = events(conductor, "What do you mean by the reward?")
-    assert said.text == "It is the model that scores replies."
+    assert said.text == "It is the model that scores the responses."
+
+
+def test_an_explanation_the_bank_does_not_back_is_not_said(run):
+    """Seen with the 1.5B model: asked "what do you mean by sampling here?", it explained sampling as drawing from
+    the training data. An explanation needs half its content words in the question's model answer; it ends
+    before the first sentence that has fewer, and with none left the question is said again."""
+    def choose(messages, slot):
+        return {o: float(o == " clarify") for o in slot.options}
+    wrong = "Reward means the bonus paid to each annotator for finishing their batch on time."
+    conductor = run(FakeLLM(reply=wrong, choices=choose))
+    [said] = events(conductor, "What do you mean by the reward?")
+    assert said.text.startswith("I'm asking this: ") and "bonus" not in said.text
+    conductor = run(FakeLLM(reply=f"It is the model that scores the responses. {wrong}", choices=choose))
+    [said] = events(conductor, "What do you mean by the reward?")
+    assert said.text == "It is the model that scores the responses."
 
 
 def test_what_was_said_is_kept_while_the_llm_decides_what_it_is_and_dropped_if_not_an_answer(run):
@@ -406,10 +421,10 @@ def test_a_quoted_reply_is_spoken_without_its_quotes_and_the_prompts_own_markup_
     """The small model often wraps its reply in quotation marks, or carries on in the prompt's own shape."""
     def choose(messages, slot):
         return {o: float(o == " clarify") for o in slot.options}
-    llm = FakeLLM(reply='"I mean the model that scores replies. " Candidate: <said>more</said>', choices=choose)
+    llm = FakeLLM(reply='"It is the model that scores the responses. " Candidate: <said>more</said>', choices=choose)
     conductor = run(llm)
     events(conductor, "What do you mean by the reward?")
-    assert conductor.interview.exchanges[-1].reply == "I mean the model that scores replies."
+    assert conductor.interview.exchanges[-1].reply == "It is the model that scores the responses."
 
 
 @pytest.mark.parametrize("reply", [" the humans.", "the humans.", "You talked about the humans.",
