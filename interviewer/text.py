@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
+
+import Stemmer
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-']*|\d+(?:\.\d+)?")
@@ -61,12 +64,16 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
 
+_stemmers = threading.local()  # a PyStemmer object is not safe to share between threads
+
+
 def stem(word: str) -> str:
-    """A light suffix strip so that 'rewards', 'rewarded' and 'rewarding' meet."""
-    for suffix in ("ation", "ing", "ed", "es", "s", "ly"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+    """The word's Snowball (Porter 2) English stem, so that 'score', 'scores' and 'scored' meet (the suffix strip
+    this replaced cut 'scores' to 'scor' and left 'score' whole)."""
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = Stemmer.Stemmer("english")
+    return stemmer.stemWord(word)
 
 
 def content_stems(text: str) -> set[str]:

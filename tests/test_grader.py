@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from interviewer import text as T
 from interviewer.grader import GraderOptions, letter_for, statements
 
 pytestmark = pytest.mark.real
@@ -12,6 +13,14 @@ pytestmark = pytest.mark.real
 @pytest.fixture
 def grade(services, question):
     return lambda text: services.grader.grade(question, text)
+
+
+def test_inflections_of_a_word_count_as_the_same_word():
+    """A point's words are looked for in the answer by their stems: "scores" had been cut to "scor" and "score"
+    left whole, so an answer in the singular missed a point in the plural."""
+    assert T.content_stems("The reward model scores the responses") == T.content_stems("reward models score a response")
+    wanted, said = T.content_stems("Rewarding sampled generations"), T.content_stems("rewards sample generated")
+    assert T.word_share(wanted, said) == 1
 
 
 def test_model_answer_scores_high_and_every_point_is_covered(grade, question):
