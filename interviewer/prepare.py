@@ -445,7 +445,7 @@ class Preparer:
         qid = f"{topic}-{key[:8]}"
         system = Message("system", render("prepare_system.j2"))
         prompt = render("prepare_user.j2", level=slot.level, level_hint=LEVEL_HINTS[slot.level],
-                       requirement=slot.requirement, passages=[_cleaned(p) for p in slot.passages])
+                        requirement=slot.requirement, passages=[_cleaned(p) for p in slot.passages])
         problems, tries, note = "", 0, ""
         while tries < TRIES:
             tries += 1
