@@ -341,7 +341,7 @@ def _backed(question: Question, sentence: str) -> bool:
     the rule a key point is held to by its passages in `prepare`) are in the question, its model answer or its
     glossary. The 1.5B model explains from its own knowledge, which can be false: asked "what do you mean by
     sampling here, sampling from the training data?" it said sampling "refers to the process of selecting a random
-    sample from the training data" (a third of its words in the bank's answer; "picking the next token at random
+    sample from the training data" (under a third of its words in the bank's answer; "picking the next token at random
     from the probabilities the model gives" has two thirds). The explanation ends before such a sentence."""
     wanted = T.content_stems(sentence)
     bank = T.content_stems(" ".join([question.question, question.answer, *question.glossary]))
