@@ -8,9 +8,12 @@ from interviewer.session import SCORING_RULE, Interview, Turn
 
 
 def final_turn(turns: list[Turn]) -> Turn:
-    """The turn whose grade describes the question best: the follow-up (graded with the first answer) if any."""
+    """The turn whose grade describes the question best: the follow-up (graded with the first answer) where it
+    graded at least as high as the first answer, else the first answer, which then sets the question's score
+    (SCORING_RULE): a new user's report gave a question 8/10 beside the points of a worse follow-up, "1 of 5 key
+    points made"."""
     answered = [t for t in turns if not (t.kind == "follow_up" and t.skipped)]
-    return answered[-1]
+    return max(reversed(answered), key=lambda t: t.grade.score)
 
 
 def build_report(interview: Interview) -> dict:

@@ -366,3 +366,22 @@ def test_the_follow_up_asks_for_the_point_most_clearly_missed(pool):
     contradicted = graded(**{f"p{first}": ("missed", 0.05), f"p{second}": ("contradicted", 0.6)})
     assert follow_up_for(question, contradicted) == (second - 1, ask[second])
     assert follow_up_for(question, graded()) is None  # nothing missed: no follow-up
+
+
+def test_the_report_describes_a_question_by_the_answer_its_score_comes_from():
+    """A follow-up answer that graded lower (the candidate then said top-k and top-p "are the same thing") does
+    not lower the question's score, so its points must not stand beside that score in the report."""
+    from types import SimpleNamespace
+
+    from interviewer.report import final_turn
+
+    def turn(kind: str, score: int, skipped: bool = False):
+        return SimpleNamespace(kind=kind, skipped=skipped, grade=SimpleNamespace(score=score))
+
+    main = turn("main", 8)
+    worse, better, same, skipped = turn("follow_up", 5), turn("follow_up", 9), turn("follow_up", 8), \
+        turn("follow_up", 10, skipped=True)
+    assert final_turn([main, worse]) is main
+    assert final_turn([main, better]) is better
+    assert final_turn([main, same]) is same  # graded with the first answer, it describes both
+    assert final_turn([main, skipped]) is main
