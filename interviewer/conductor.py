@@ -25,7 +25,7 @@ from functools import partial
 
 from interviewer import planner
 from interviewer import text as T
-from interviewer.conversation import STATES_AT, Context, Dialogue, closest_words
+from interviewer.conversation import Context, Dialogue, closest_words, stated
 from interviewer.errors import BackendUnavailable, BadInput, InterviewerError
 from interviewer.grader import EMPTY_VERDICTS
 from interviewer.intents import Reading, read_intent
@@ -279,7 +279,8 @@ class Conductor:
             sentences = self._written(context, "clarify", list(question.key_points), False)
             # a clarification explains; the 1.5B model often just asks the candidate's question back ("what do
             # you mean by fan-out?" -> "What is the term 'fan-out'?"), so its questions are left out
-            text = " ".join(itertools.takewhile(partial(_backed, question),
+            bank = T.content_stems(" ".join([question.question, question.answer, *question.glossary]))
+            text = " ".join(itertools.takewhile(partial(_backed, bank),
                                                 (s for s in sentences if not s.rstrip().endswith("?"))))
         if not text:
             log.info("clarify on %s: the LLM gave no explanation; the question is said again", question.id)
@@ -336,16 +337,15 @@ def related(answer: str, question: Question, search: Callable[[str], list[Questi
     return found
 
 
-def _backed(question: Question, sentence: str) -> bool:
-    """Whether an explanation of `question` stands on the bank: at least half of its content words (STATES_AT,
-    the rule a key point is held to by its passages in `prepare`) are in the question, its model answer or its
-    glossary. The 1.5B model explains from its own knowledge, which can be false: asked "what do you mean by
-    sampling here, sampling from the training data?" it said sampling "refers to the process of selecting a random
-    sample from the training data" (under a third of its words in the bank's answer; "picking the next token at random
-    from the probabilities the model gives" has two thirds). The explanation ends before such a sentence."""
-    wanted = T.content_stems(sentence)
-    bank = T.content_stems(" ".join([question.question, question.answer, *question.glossary]))
-    if not wanted or T.word_share(wanted, bank) >= STATES_AT:
+def _backed(bank: set[str], sentence: str) -> bool:
+    """Whether a sentence explaining a question stands on the bank: at least half of its content words
+    (`stated`, the rule a key point is held to by its passages in `prepare`) are in `bank`, the stems of the
+    question, its model answer and its glossary. The 1.5B model explains from its own knowledge, which can be
+    false: asked "what do you mean by sampling here, sampling from the training data?" it said sampling "refers
+    to the process of selecting a random sample from the training data" (under a third of its words in the
+    bank's answer; "picking the next token at random from the probabilities the model gives" has two thirds).
+    The explanation ends before such a sentence."""
+    if stated(sentence, bank):
         return True
     log.info("clarify sentence not said (the bank's answer does not back it): %r", sentence)
     return False

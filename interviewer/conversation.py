@@ -242,6 +242,13 @@ def unsafe(sentence: str, unsaid: Sequence[str], *, praise_allowed: bool) -> str
     return ""
 
 
+def stated(text: str, said: set[str]) -> bool:
+    """Whether `said` (content stems) holds at least STATES_AT of the content words of `text`, or `text` has none:
+    the rule a prepared key point is held to by its passages, and an explanation by its question's bank entry."""
+    wanted = T.content_stems(text)
+    return not wanted or T.word_share(wanted, said) >= STATES_AT
+
+
 def _sentences(pieces: Iterator[str]) -> Iterator[str]:
     """Text pieces joined and cut into sentences as soon as each one ends (a generator). Words left without an
     end when the text stops (the model was stopped by its deadline or token limit mid-sentence: "... and what

@@ -41,7 +41,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from interviewer import text as T
-from interviewer.conversation import STATES_AT, Context, Dialogue, render
+from interviewer.conversation import STATES_AT, Context, Dialogue, render, stated
 from interviewer.documents import Document, Passage
 from interviewer.errors import BadInput, InterviewerError
 from interviewer.grader import Grader
@@ -556,12 +556,7 @@ def grounding(dialogue: Dialogue, grader: Grader, question: Question, material: 
     context = Context.of_answer(question.question, question.key_points, material, grade)
     checked = verified_grade(grade, dialogue.judge(context, kind="answer").verdicts).points
     said = T.content_stems(material)
-    return tuple(point if _stated(point.point, said) else replace(point, status="missed") for point in checked)
-
-
-def _stated(point: str, said: set[str]) -> bool:
-    wanted = T.content_stems(point)
-    return not wanted or T.word_share(wanted, said) >= STATES_AT
+    return tuple(point if stated(point.point, said) else replace(point, status="missed") for point in checked)
 
 
 def _cleaned(passage: Passage) -> Passage:
