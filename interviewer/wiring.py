@@ -410,6 +410,10 @@ class Services:
             slots = P.plan(docs, questions, levels, nearest)
         else:
             include, slots = self._match_job(topic, needs, docs, passages, questions, levels)
+            if not slots and not include:
+                raise BadInput("no bank question matches the job description's requirements, and a description "
+                               "states no answers to write questions from: give your notes on them beside it "
+                               "(interviewer prepare NOTES... --job-description ...)")
         model = self.settings.llm_model if self.settings.llm_url else self.model_path("llm").parent.name
         preparer = P.Preparer(lambda: self.llm, Dialogue(lambda: self.llm), self.grader, model_name=model,
                               journal=self.settings.data_dir / "prepared" / f"{topic}.jsonl")
@@ -423,10 +427,6 @@ class Services:
         retired = sum(1 for o in gone if o.question["id"] not in reviewed)
         report = P.Report(topic, target, [d.source for d in docs], skipped, sum(len(d.passages()) for d in docs),
                           outcomes, reused, retired, P.coverage(needs, include, kept, slots))
-        if job is not None and not slots and not include:
-            raise BadInput("no bank question matches the job description's requirements, and a description states "
-                           "no answers to write questions from: give your notes on them beside it (interviewer "
-                           "prepare NOTES... --job-description ...)")
         if not kept and not include:
             not_read = "".join(f"\n  skipped {why}" for why in skipped)
             raise BadInput(f"no question passed the checks ({len(outcomes)} written); the notes:\n  "
