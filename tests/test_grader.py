@@ -66,6 +66,17 @@ def test_confidently_wrong_scores_below_right_despite_the_same_terms(grade):
     # Not yet met: the issue asks that a contradiction cost more than leaving the point out (README, Grader).
 
 
+def test_a_terse_answer_is_graded_with_low_confidence_and_says_why(grade, question):
+    """An expert's one-liner states the core in a fraction of the model answer's words; the instant grade,
+    which matches wording, under-rates such answers most (tuneset: 4.1 points off on average, 2.1 for the
+    rest), so it must not call its number certain. A new user's correct one-liner had 0/10, confidence high."""
+    terse = "SFT on demos, then an RM fit to pairwise human preferences, then PPO against the RM with a KL penalty."
+    g = grade(terse)
+    assert g.confidence == "low" and "shorter than the model answer" in g.confidence_reason
+    most = " ".join(question.answer.split()[: len(question.answer.split()) // 2])
+    assert "shorter" not in grade(most).confidence_reason  # half the model answer is not flagged as short
+
+
 def test_statements_join_short_sentences_and_fold_the_tail():
     answer = ("The limitations are real. Reward models can be gamed by the policy. " + " ".join(
         f"Point number {n} explains another distinct property of the training method." for n in range(10)))
