@@ -186,3 +186,26 @@ def test_grade_verify_reports_both_grades_and_each_statements_verdict(run, tmp_p
     first, empty = [json.loads(line) for line in out.read_text().splitlines()]
     assert first["verified"] is True and first["statements"][0]["verdict"]
     assert empty["verified"] is False and empty["score"] == 0 and "nothing to verify" in empty["verification"]
+
+
+def test_a_typed_interview_prints_the_verified_grade_before_the_next_question():
+    """The reply is still being printed when the LLM's check of the answer comes; printed after the next
+    question, a new user could not tell which answer the verified grade was for. A "let me check" said before
+    the check stays before it."""
+    from interviewer.cli import _show
+    from interviewer.conductor import CHECKING, Graded, Spoken
+    from interviewer.types import Grade
+
+    instant = Grade(3, "D", (), "Partly there.", "Say more.", "low")
+    checked = Grade(7, "B", (), "Mostly there.", "Say more.", "medium", verified=True)
+    printed: list[str] = []
+    _show(printed.append, [Spoken("ack", "Thanks.", 1, instant), Spoken("ack", "You named the reward model.", 2),
+                           Spoken("follow_up", "How is it trained?", 2), Graded(checked)])
+    order = [next(i for i, line in enumerate(printed) if text in line)
+             for text in ("Instant grade", "verified by the LLM: Score 7/10", "How is it trained?")]
+    assert order == sorted(order) and "You named the reward model. How is it trained?" in printed[-1]
+
+    printed.clear()
+    _show(printed.append, [Spoken("ack", "Thanks.", 1, instant), Spoken("wait", CHECKING, 2), Graded(checked),
+                           Spoken("close", "That's the end.", 3)])
+    assert [line.strip()[:12] for line in printed[1:]] == [CHECKING[:12], "Your answer,", "That's the e"]
