@@ -171,7 +171,7 @@ def test_a_rerun_does_no_llm_work_and_an_interrupted_run_continues(tmp_path, emb
 
 
 def test_drafts_that_break_the_rules_are_sent_back_with_the_problems(tmp_path, embedder):
-    as_questions = draft(points=["What is a log?", "What is a page?", "What is a commit?"])
+    as_questions = draft(points=["What is a log record?", "What is a dirty page?", "What is a commit record?"])
     same_asks = draft(question="Why is the log flushed first?",  # its one follow-up is the question again
                       follow_ups=[{"key_point": 1, "ask": "why is the log  flushed first?"}])
     alone = {"key_point": 3, "ask": "What happens to the log when the machine restarts after a crash?"}
@@ -278,7 +278,8 @@ def test_bare_terms_as_key_points_and_an_answer_said_twice_are_mended_without_a_
               "issue or submit a pull request. Contributions are welcome: read the guide on titles, changelogs, "
               "tests and style first.")  # 33 words of the material, not one idea
     linked = "The record format is described in [the design notes](https://example.org/wal-format)."
-    terms = draft(points=["write-ahead log", copied, *POINTS[1:3], linked],  # a link is not said aloud either
+    term = "Replaying the write-ahead log"  # four words: a term, however it is worded (a new user got one kept)
+    terms = draft(points=[term, copied, *POINTS[1:3], linked],  # a link is not said aloud either
                   answer=ANSWER + " Checkpoints bound how much log recovery must read.",  # its last sentence again
                   follow_ups=[{"key_point": 1, "ask": "What is a write-ahead log for?"}, committed,
                               {"key_point": 4, "ask": "What does https://example.org/wal-format say on pages?"}])
@@ -400,7 +401,8 @@ ASTRONAUTS = ("Astronauts train underwater for months before a spacewalk, since 
 
 
 def test_a_question_the_notes_do_not_support_is_dropped_and_written_from_another_passage(tmp_path, embedder):
-    made_up = draft(points=["Astronauts train underwater for months.", "Astronauts eat dried food.", *POINTS[:2]],
+    made_up = draft(points=["Astronauts train underwater for months.", "Astronauts eat dried food in orbit.",
+                            *POINTS[:2]],
                     answer=ASTRONAUTS,  # no sentence of it can stand in for the points removed
                     follow_ups=[{"key_point": 1, "ask": "How do astronauts rehearse a spacewalk?"}])
     llm = ScriptedLLM([made_up, draft()])
