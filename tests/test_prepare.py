@@ -615,3 +615,21 @@ def test_a_password_protected_pdf_says_so(tmp_path):
         writer.write(handle)
     with pytest.raises(BadInput, match="locked.pdf: the PDF is protected by a password"):
         D.read(locked)
+
+
+def test_a_key_point_that_pins_a_fact_on_a_name_the_notes_give_elsewhere_is_not_supported(tmp_path, embedder):
+    """Every word of "SQLite groups the commit records..." is in the notes, and the LLM's check passes it, but
+    the notes say it of "many systems" and name SQLite only sections later: the 1.5B model wrote "BBR uses fast
+    retransmit..." from a new user's TCP notes, which say it of classic TCP and name BBR a paragraph later."""
+    from interviewer.knowledge.schema import Question
+
+    services = services_with(tmp_path, ScriptedLLM([draft()]))  # its verdicts call every point supported
+    services.__dict__["embedder"] = embedder
+    pinned = "SQLite groups the commit records of several concurrent transactions into one flush."
+    right = "SQLite's WAL mode lets readers keep reading the old version of a page."
+    question = Question(id="wal-notes-q", topic="wal-notes", level="mid", question="What else is a log good for?",
+                        answer=ANSWER, key_points=[POINTS[1], right, pinned],
+                        follow_ups=[{"key_point": 3, "ask": "How can many commits share one flush?"}],
+                        glossary=["write-ahead log"], references=["notes"])
+    checked = P.grounding(services.dialogue, services.grader, question, NOTES.read_text())
+    assert [point.status for point in checked] == ["covered", "covered", "missed"]
