@@ -269,11 +269,11 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
 
 
 def _show(say, events) -> None:
-    """Print a turn's events as they come: the instant grade, then the verified grade, then what the interviewer
-    says next. A message is printed whole once the next thing comes, so the reply that is still open when the
-    verified grade arrives (the LLM checks the answer while it is written) waits one line for it: printed after
-    the next question, a new user could not tell which answer the verified grade was for. A "let me check"
-    message said before the check is printed before it."""
+    """Print a turn's events as they come: the instant grade, the interviewer's messages, and the verified grade
+    before the next question or follow-up. A message is printed whole once the next thing comes, so the one still
+    open when the verified grade arrives (the LLM checks the answer while the reply is written) waits for it:
+    printed after the next question, a new user could not tell which answer the verified grade was for. A "let
+    me check" message said before the check is printed before it."""
     from interviewer.conductor import Graded
     from interviewer.render import grade_text
 
@@ -284,9 +284,9 @@ def _show(say, events) -> None:
                 say("\n" + " ".join(line))
                 line, kinds = [], set()
             if event.grade.verified:
-                say(f"\nYour answer, verified by the LLM: {grade_text(event.grade)}")
+                say(f"\nYour last answer, verified by the LLM: {grade_text(event.grade)}")
             elif event.note:
-                say(f"(For your answer the instant grade stands, {event.note}.)")
+                say(f"(For your last answer the instant grade stands, {event.note}.)")
             continue
         if line and (event.grade is not None or event.group != group):
             say("\n" + " ".join(line))

@@ -552,7 +552,8 @@ def grounding(dialogue: Dialogue, grader: Grader, question: Question, material: 
     """Each key point of `question` checked against `material` (its passages) as an answer is verified: the
     passages are graded as the candidate's words, the LLM gives its verdict on each point beside the passages'
     closest words, and the verified grade marks it (a status in SUPPORTED: the point stands); a point whose
-    words the passages mostly lack is marked missed whatever the verdict (STATES_AT)."""
+    words the passages mostly lack (STATES_AT), or that names what they do not name where they say it
+    (`_named_elsewhere`), is marked missed whatever the verdict."""
     grade = grader.grade(question, material)
     context = Context.of_answer(question.question, question.key_points, material, grade)
     checked = verified_grade(grade, dialogue.judge(context, kind="answer").verdicts).points
@@ -570,23 +571,39 @@ def grounding(dialogue: Dialogue, grader: Grader, question: Question, material: 
 def _named_elsewhere(point: str, span: str, sentences: Sequence[str]) -> list[str]:
     """The names in a key point (an acronym, a product, a capitalised term) that the material does not give where
     it says what the point says: in its words closest to the point (`span`: a sentence, two, or a window) or the
-    sentence before them. The
-    1.5B model pinned TCP's fast retransmit and AIMD on BBR from a paragraph that never names BBR, and the LLM's
-    check passed it, every other word being there. Of the 59 key points the bench's runs and that user kept, it
-    holds those two and two more: a README's "This package" given as "The API", and a point joining two parts
-    of a README. It errs too: on the shipped bank, reading each model answer as the material of its own key
-    points, it holds 22 of 703 (an acronym spelled out, a subject named two sentences back). A span the
-    sentences cannot place (words changed for grading) is not held against the point."""
+    sentence before them. The 1.5B model pinned TCP's fast retransmit and AIMD on BBR from a paragraph that never
+    names BBR, and the LLM's check passed it, every other word being there. Of the 59 key points the bench's runs
+    and that user kept, it holds those two and three more: a README's "This package" given as "The API", a
+    point joining two parts of a README, and, wrongly, "The Console object in Rich ..." beside a sentence of
+    Rich's README that does not say "Rich". On the shipped bank, reading each model answer as the material of
+    its own key points, it holds 21 of 703 (a subject named two sentences back, a figure in other units). A name
+    with one capital that starts the point ("Redis", "Rich") is not told from a first word, so it is not checked;
+    a span the sentences cannot place (words changed for grading) is not held against the point."""
     words = re.findall(r"[A-Za-z][\w+.\-]*[\w+]", point)
     names = [w for n, w in enumerate(words) if sum(c.isupper() for c in w) >= 2 or (n > 0 and w[0].isupper())]
     head = " ".join(span.split()[:5])
-    at = [n for n, sentence in enumerate(sentences) if head and (head in sentence or sentence in span)]
-    if not names or not at:
+    first = next((n for n, sentence in enumerate(sentences) if head and head in sentence), None)
+    if first is None:  # a window or pair that starts across a sentence's end: a whole sentence of it, of 4+ words
+        first = next((n for n, sentence in enumerate(sentences) if len(sentence.split()) >= 4 and sentence in span),
+                     None)
+    if not names or first is None:
         return []
-    near = " ".join(sentences[max(0, min(at) - 1): max(at) + 1]).lower()
-    initials = "".join(word[0] for word in re.findall(r"[a-z0-9]+", near))  # "direct preference optimisation": dpo
-    return [name for name in dict.fromkeys(names) if name.removesuffix("s").lower() not in near
-            and not (name.removesuffix("s").isupper() and name.removesuffix("s").lower() in initials)]
+    last = first + 1 if first + 1 < len(sentences) and sentences[first + 1] in span else first
+    near = sentences[max(0, first - 1): last + 1]
+    return [name for name in dict.fromkeys(names) if not any(_names(sentence, name) for sentence in near)]
+
+
+def _names(sentence: str, name: str) -> bool:
+    """Whether `sentence` gives `name`: as a word (singular or plural, or the part before a hyphen: "BERT" for
+    "BERT-style"), or, for an acronym of three letters or more, as the initials of words in a row ("direct
+    preference optimisation" for DPO)."""
+    forms = {name, name.removesuffix("s"), name.split("-")[0]}
+    if any(len(form) >= 2 and re.search(rf"(?<!\w){re.escape(form)}s?(?!\w)", sentence, re.IGNORECASE)
+           for form in forms):
+        return True
+    letters = name.removesuffix("s")
+    initials = "".join(word[0] for word in re.findall(r"[a-z0-9]+", sentence.lower()))
+    return letters.isalpha() and letters.isupper() and len(letters) >= 3 and letters.lower() in initials
 
 
 def _cleaned(passage: Passage) -> Passage:

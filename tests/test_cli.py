@@ -205,7 +205,12 @@ def test_a_typed_interview_prints_the_verified_grade_before_the_next_question():
              for text in ("Instant grade", "verified by the LLM: Score 7/10", "How is it trained?")]
     assert order == sorted(order) and "You named the reward model. How is it trained?" in printed[-1]
 
+    printed.clear()  # the next question is a message of its own: the acknowledgement, the check, the question
+    _show(printed.append, [Spoken("ack", "Thanks.", 1, instant), Spoken("ack", "You named the reward model.", 2),
+                           Spoken("question", "Question 2 of 3. What is DPO?", 3), Graded(instant, "the LLM was busy")])
+    assert [line.strip()[:14] for line in printed[1:]] == ["You named the ", "(For your last", "Question 2 of "]
+
     printed.clear()
     _show(printed.append, [Spoken("ack", "Thanks.", 1, instant), Spoken("wait", CHECKING, 2), Graded(checked),
                            Spoken("close", "That's the end.", 3)])
-    assert [line.strip()[:12] for line in printed[1:]] == [CHECKING[:12], "Your answer,", "That's the e"]
+    assert [line.strip()[:14] for line in printed[1:]] == [CHECKING[:14], "Your last answ", "That's the end"]

@@ -73,8 +73,9 @@ def test_a_terse_answer_is_graded_with_low_confidence_and_says_why(grade, questi
     terse = "SFT on demos, then an RM fit to pairwise human preferences, then PPO against the RM with a KL penalty."
     g = grade(terse)
     assert g.confidence == "low" and "shorter than the model answer" in g.confidence_reason
-    most = " ".join(question.answer.split()[: len(question.answer.split()) // 2])
-    assert "shorter" not in grade(most).confidence_reason  # half the model answer is not flagged as short
+    words = question.answer.split()  # GraderOptions.short_below is 0.3 of the model answer's words
+    assert "shorter" in grade(" ".join(words[: len(words) // 4])).confidence_reason
+    assert "shorter" not in grade(" ".join(words[: len(words) * 7 // 20])).confidence_reason
 
 
 def test_statements_join_short_sentences_and_fold_the_tail():
