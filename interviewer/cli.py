@@ -526,6 +526,8 @@ def _grade(args, settings: Settings) -> int:
     provisional = services.grader.grade(target, answer)
     if not args.verify:
         print(json.dumps(provisional.to_dict(), indent=2) if args.json else grade_text(provisional))
+        if provisional.confidence == "low" and not args.json and services.settings.use_llm:
+            print("(--verify has the local LLM read the answer for its meaning: a few seconds more.)")
         return 0
     row, final = _verified_row(services, target, answer, provisional)
     if args.json:

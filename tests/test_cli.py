@@ -128,6 +128,9 @@ def test_grade_own_question_and_batch(run, tmp_path):
                "--answer", good, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["score"] >= 5
+    terse = run("-m", "interviewer.cli", "grade", "--question", question, "--reference", reference, "--answer",
+                "Cached K and V.")  # too short to judge by its words: the grade says so, and how to have it read
+    assert "confidence low" in terse.stdout and "--verify has the local LLM read the answer" in terse.stdout
     rows = [{"id": "a", "question": question, "reference": reference, "answer": good},
             {"id": "b", "question": question, "reference": reference, "answer": "Paris is in France."}]
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
