@@ -633,3 +633,14 @@ def test_a_key_point_that_pins_a_fact_on_a_name_the_notes_give_elsewhere_is_not_
                         glossary=["write-ahead log"], references=["notes"])
     checked = P.grounding(services.dialogue, services.grader, question, NOTES.read_text())
     assert [point.status for point in checked] == ["covered", "covered", "missed"]
+
+
+def test_a_follow_up_numbered_for_a_point_it_does_not_ask_about_is_pointed_at_the_one_it_does(tmp_path, embedder):
+    """One follow-up is asked when its key point is missed. The 1.5B model numbers its follow-ups 1, 2, 3 whatever
+    they ask: "What is slow start?" came on the point "TCP congestion control is a mechanism ...". A follow-up
+    that shares no word with its point and two or more with exactly one other is moved there; one that shares
+    none with any (the default draft's, on point 3) stays where the model put it."""
+    recovery = {"key_point": 1, "ask": "Where does recovery start reading after a crash, and what does it redo?"}
+    restart = {"key_point": 3, "ask": "What happens to the log when the machine restarts after a crash?"}
+    kept = repaired(tmp_path, embedder, draft(points=POINTS[:3], follow_ups=[recovery, restart]))
+    assert kept["follow_ups"] == [{**recovery, "key_point": 3}, restart]
