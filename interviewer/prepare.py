@@ -679,9 +679,8 @@ def _repaired(draft: Draft) -> Draft:
     the material copied with its layout after enough of an answer (`_before_layout`), a sentence of the model
     answer said again, a glossary entry that is a sentence or a question; and a follow-up numbered for a key
     point it shares no word with, where one other point is plainly its subject, is pointed there (`_pointed`).
-    The 1.5B model writes these from one
-    draft to the next when told not to, and each is an extra the rest does without; whether enough is left is
-    for `_draft_problems` and the bank's rules to say."""
+    The 1.5B model writes these from one draft to the next when told not to, and each is an extra the rest does
+    without; whether enough is left is for `_draft_problems` and the bank's rules to say."""
     first: dict[str, int] = {}
     low, high = POINT_WORDS
     unfit = {n for n, point in enumerate(draft.key_points, start=1)
