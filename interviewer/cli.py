@@ -277,28 +277,29 @@ def _show(say, events) -> None:
     from interviewer.conductor import Graded
     from interviewer.render import grade_text
 
-    group, line, kinds = None, [], set()
+    message = []  # the Spoken events of the message not yet printed
+
+    def flush() -> None:
+        if message:
+            say("\n" + " ".join(event.text for event in message))
+            message.clear()
+
     for event in events:
         if isinstance(event, Graded):
-            if "wait" in kinds:
-                say("\n" + " ".join(line))
-                line, kinds = [], set()
+            if any(spoken.kind == "wait" for spoken in message):
+                flush()
             if event.grade.verified:
                 say(f"\nYour last answer, verified by the LLM: {grade_text(event.grade)}")
             elif event.note:
                 say(f"(For your last answer the instant grade stands, {event.note}.)")
             continue
-        if line and (event.grade is not None or event.group != group):
-            say("\n" + " ".join(line))
-            line, kinds = [], set()
+        if message and (event.grade is not None or event.group != message[-1].group):
+            flush()
         if event.grade is not None:
             say(f"\n{event.text}\nInstant grade (the LLM is checking it): {grade_text(event.grade)}")
         else:
-            group = event.group
-            line.append(event.text)
-            kinds.add(event.kind)
-    if line:
-        say("\n" + " ".join(line))
+            message.append(event)
+    flush()
 
 
 def _sessions(args, settings: Settings) -> int:
