@@ -230,7 +230,7 @@ class Conductor:
             return
         try:
             judgement = self.dialogue.judge(context, kind="answer", deadline=time.monotonic() + self.options.verify_s)
-            interview.verified(verified_grade(turn.grade, judgement.verdicts, self.verify))
+            interview.verified(verified_grade(turn.grade, judgement.verdicts, self.verify, interview.earned()))
         except Exception as error:  # noqa: BLE001 (the instant grade stands, whatever the model did)
             reason = _reason(error, self.options.verify_s)
             _log_failure(f"verification of {turn.question.id} skipped: {reason}", error)

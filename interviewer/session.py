@@ -252,6 +252,16 @@ class Interview:
             return f"{self._main_turn(prompt.question).answer} {answer}".strip()
         return answer
 
+    def earned(self) -> tuple[float, ...]:
+        """What the last answer's verified grade starts from: for a follow-up, each key point's credit in its
+        question's first answer as the LLM verified it (nothing when that answer was not verified, or the last
+        answer is a first answer)."""
+        turn = self.turns[-1]
+        if turn.kind != "follow_up":
+            return ()
+        main = self._main_turn(turn.question)
+        return tuple(p.strength for p in main.grade.points) if main.grade.verified else ()
+
     def verified(self, grade: Grade | None, note: str = "") -> None:
         """The verified grade of the last answer arrived (`grade`), or verification failed (`note` says why)."""
         turn = self.turns[-1]

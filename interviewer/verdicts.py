@@ -80,14 +80,19 @@ def made(verdict: Verdict, strength: float, options: VerifyOptions = VerifyOptio
 
 
 def marks(provisional: Grade, verdicts: tuple[Verdict, ...], options: VerifyOptions = VerifyOptions(),
-          ) -> list[tuple[float, bool]]:
-    """Each key point's credit (0..1) and whether the LLM found it contradicted."""
+          earned: tuple[float, ...] = ()) -> list[tuple[float, bool]]:
+    """Each key point's credit (0..1) and whether the LLM found it contradicted; a point keeps at least the
+    credit in `earned` (the question's first answer's, when this grades a follow-up) unless it is now
+    contradicted."""
     if len(verdicts) != len(provisional.points):
         raise ValueError(f"{len(verdicts)} verdicts for {len(provisional.points)} key points")
+    floors = earned or (0.0,) * len(verdicts)
+    if len(floors) != len(verdicts):
+        raise ValueError(f"{len(floors)} earned credits for {len(verdicts)} key points")
     found = []
-    for old, verdict in zip(provisional.points, verdicts, strict=True):
+    for old, verdict, floor in zip(provisional.points, verdicts, floors, strict=True):
         contradicted = verdict["contradicts"] >= options.contradicted_at and verdict["contradicts"] > verdict["yes"]
-        found.append((credit(verdict, old.strength, options), contradicted))
+        found.append((max(credit(verdict, old.strength, options), 0.0 if contradicted else floor), contradicted))
     return found
 
 
@@ -106,9 +111,13 @@ def verified_score(provisional: Grade, marked: list[tuple[float, bool]], options
 
 
 def verified_grade(provisional: Grade, verdicts: tuple[Verdict, ...], options: VerifyOptions = VerifyOptions(),
-                   ) -> Grade:
-    """The provisional grade re-marked with the LLM's verdicts: statuses, evidence, score, and what changed."""
-    marked = marks(provisional, verdicts, options)
+                   earned: tuple[float, ...] = ()) -> Grade:
+    """The provisional grade re-marked with the LLM's verdicts: statuses, evidence, score, and what changed.
+    `earned`: each key point's credit already verified in an earlier answer to the same question (a follow-up is
+    graded with the first answer; the 1.5B model, reading the two together beside other closest words, took
+    back points it had credited in the first answer alone: a new user's 8/10 fell to 4/10 after a right answer
+    to the follow-up)."""
+    marked = marks(provisional, verdicts, options, earned)
     points = []
     for old, (c, contradicted) in zip(provisional.points, marked, strict=True):
         status = ("contradicted" if contradicted else "covered" if c >= options.covered_at

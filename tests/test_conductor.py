@@ -92,6 +92,33 @@ def test_the_last_answer_is_verified_before_the_close_states_the_overall_score(r
     assert conductor.interview.turns[-1].decided_on == "verified"
 
 
+def test_a_follow_up_answer_keeps_the_points_the_first_answer_was_verified_with(run):
+    """A new user's 8/10 fell to 4/10 on the follow-up's verified grade, its points "no longer credited": the
+    model, reading both answers together beside other closest words, said no to points it had credited."""
+    reading = {"first answer": True}
+
+    def choose(messages, slot):
+        if slot.forced.strip() == "Kind:":
+            return {o: float(o == " answer") for o in slot.options}
+        made = reading["first answer"] and f"Key point: {first.key_points[0]}" in slot.forced
+        return {o: float(o == (" yes" if made else " no")) for o in slot.options}
+
+    conductor = run(FakeLLM(reply="Right.", choices=choose), questions=2)
+    first = conductor.interview.prompt.question
+    events(conductor, first.answer.split(". ")[0])
+    main = conductor.interview.turns[-1]
+    assert main.verified and main.grade.points[0].status == "covered"
+    assert conductor.interview.prompt.kind == "follow_up"
+    reading["first answer"] = False  # read again with the follow-up's answer, the model now says no to all
+    out = events(conductor, first.answer.split(". ")[1])
+    follow = conductor.interview.turns[-1]
+    assert follow.kind == "follow_up" and follow.verified
+    assert follow.grade.points[0].status == "covered"  # kept from the first answer's reading
+    assert not any(c.startswith("No longer credited") and first.key_points[0] in c for c in follow.grade.changes)
+    assert [p.status for p in follow.grade.points[1:]] == ["missed"] * (len(first.key_points) - 1)
+    assert [e for e in out if isinstance(e, Graded)][-1].grade.points[0].status == "covered"
+
+
 def test_a_reply_whose_verification_was_cut_off_is_verified_on_resume_against_its_own_question(run):
     llm = FakeLLM(reply="Thanks.", choices=verdicts("yes"))
     conductor = run(llm, questions=2)

@@ -51,6 +51,18 @@ def test_the_verified_grade_rereads_points_the_embedding_missed():
     assert all(c.startswith("Now credited") for c in graded.changes)
 
 
+def test_credit_earned_in_an_earlier_answer_is_kept_unless_the_point_is_now_contradicted():
+    options = VerifyOptions(instant_weight=0)
+    alone = verified_grade(provisional(0.5, 0.5, 0.5), (NO, NO, NO), options)
+    kept = verified_grade(provisional(0.5, 0.5, 0.5), (NO, NO, WRONG), options, earned=(0.9, 0.1, 0.9))
+    assert [p.status for p in kept.points] == ["covered", "missed", "contradicted"]
+    assert kept.points[0].strength == 0.9 and kept.score > alone.score
+    assert [c.split(":")[0] for c in kept.changes] == ["Now credited, said in other words (\"span 1\")",
+                                                         "Contradicts the model answer"]
+    with pytest.raises(ValueError):
+        verified_grade(provisional(0.5, 0.5), (NO, NO), options, earned=(0.9,))
+
+
 def test_the_verdict_line_counts_the_key_points_rather_than_guessing_from_the_score():
     """A new user saw "makes most of the key points" under a 7 with 2 of 5 made: the score blends more than the
     key points, so the line says how many were made."""
