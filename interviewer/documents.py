@@ -196,8 +196,9 @@ def split(text: str) -> list[str]:
 MAX_REQUIREMENTS = 20  # a job description yields at most this many requirements (the first ones, in order)
 _BULLET = re.compile(r"^\s*(?:[-*•·▪‣–]|\d{1,2}[.)]|\(?[a-z][.)])\s+")
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s+.*|[^.!?]{2,60}:|[A-Z][A-Z &/'-]{2,60})\s*$")
-_SECTION = re.compile(r"^(what you('ll| will) (do|bring|need)|(key )?(requirements|responsibilities|qualifications|"
-                      r"skills)|(must|nice) to have|about (you|the role)|the role|your role|who you are)\b", re.I)
+_SECTION = re.compile(r"^(#{1,6}\s*)?(what you('ll| will) (do|bring|need)|what we('re| are) looking for|"
+                      r"(key )?(requirements|responsibilities|qualifications|skills)|(must|nice) to have|"
+                      r"about (you|the role)|the role|your role|who you are|you have|you bring)\b", re.I)
 # Sections of a job description that describe the employer, the offer or the process, not the role's work.
 _ELSEWHERE = re.compile(r"\b(about (us|the (company|team))|who we are|benefits|perks|what we offer|we offer|"
                         r"compensation|salary|pay|location|how to apply|apply|equal opportunit\w*|diversity)\b",
@@ -219,6 +220,7 @@ def requirements(text: str) -> list[str]:
     Pure: no model, no I/O."""
     found: list[str] = []
     aside = False  # under a heading about the employer, the offer or the process
+    role = False  # under a heading about the role ("What you will do", "What we are looking for")
     for raw in _normalise(text).split("\n"):
         line = raw.strip()
         if not line:
@@ -226,13 +228,17 @@ def requirements(text: str) -> list[str]:
         bullet = bool(_BULLET.match(line))
         if not bullet and _is_heading(line):
             aside = bool(_ELSEWHERE.search(line))
+            role = not aside and bool(_SECTION.match(line.strip("#*_ :")))
             continue
         if aside:
             continue
         pieces = [_BULLET.sub("", line)] if bullet else T.sentences(line)
         for piece in pieces:
             piece = " ".join(piece.split()).strip(" ;,.")
-            if 3 <= len(T.words(piece)) <= 40 and _ROLE.search(piece) and not _ELSEWHERE.search(piece):
+            # a bullet under the role's heading is a requirement in any words ("Serve LLMs with low latency",
+            # "3+ years of Python"); elsewhere a line must say it states a skill or a duty
+            if 3 <= len(T.words(piece)) <= 40 and (bullet and role or _ROLE.search(piece)) \
+                    and not _ELSEWHERE.search(piece):
                 found.append(piece)
     return list(dict.fromkeys(found))[:MAX_REQUIREMENTS]
 

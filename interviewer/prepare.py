@@ -308,13 +308,21 @@ def match(requirements: Sequence[str], search: Callable[[str], list[tuple[str, f
 
 
 def plan_requirements(requirements: Sequence[str], count: int, levels: Sequence[str],
-                      search: Callable[[str], list[Passage]]) -> list[Slot]:
+                      search: Callable[[str], list[tuple[Passage, float]]]) -> list[Slot]:
     """Up to `count` questions for requirements, taken in turn so that each gets one before any gets two, one
-    per level each (at most PER_REQUIREMENT); `search` gives the passages closest to a requirement, best first."""
-    found = {r: search(r)[:NEIGHBOURS + 1] for r in requirements}
+    per level each (at most PER_REQUIREMENT); `search` gives the passages closest to a requirement with their
+    cosine similarity, best first. A requirement is written for only from passages at MATCH_AT or closer, the
+    line from which a bank question covers one (a new user's notes on database indexes were 0.44 from "Keep our
+    Postgres feature store fast: design indexes", and 0.30 and 0.20 from "retrieval and ranking models for product
+    search" and "A/B tests and offline evaluation", which got the two questions written, on B-trees and on write
+    amplification, while the Postgres line got none); the requirements the notes are closest to come first when
+    `count` runs short."""
+    hits = {r: search(r)[:NEIGHBOURS + 1] for r in requirements}
+    found = {r: [p for p, similarity in hits[r] if similarity >= MATCH_AT] for r in requirements}
+    closest_first = sorted(requirements, key=lambda r: -max((similarity for _, similarity in hits[r]), default=0.0))
     slots: list[Slot] = []
     for round_ in range(min(PER_REQUIREMENT, len(levels))):
-        for requirement in requirements:
+        for requirement in closest_first:
             if len(slots) < count and found[requirement]:
                 passages = tuple(found[requirement])
                 slots.append(Slot(passages[0], passages, levels[round_], requirement))
@@ -322,12 +330,13 @@ def plan_requirements(requirements: Sequence[str], count: int, levels: Sequence[
 
 
 def coverage(requirements: Sequence[str], include: Sequence[dict], kept: Sequence[dict], planned: Sequence[Slot],
-             ) -> list[dict]:
-    """Each requirement with the bank questions included for it, the ids of the questions written for it, and
-    whether any was to be written (`notes`: the user's notes had passages for it)."""
+             notes_given: bool = False) -> list[dict]:
+    """Each requirement with the bank questions included for it, the ids of the questions written for it,
+    whether any was to be written (`notes`: the user's notes had passages on it), and whether notes were given."""
     return [{"requirement": r, "bank": [i["id"] for i in include if i["covers"] == r],
              "written": [q["id"] for q in kept if q.get("covers") == r],
-             "notes": any(slot.requirement == r for slot in planned)} for r in requirements]
+             "notes": any(slot.requirement == r for slot in planned), "notes_given": notes_given}
+            for r in requirements]
 
 
 def covered_by(need: dict) -> str:
@@ -337,6 +346,9 @@ def covered_by(need: dict) -> str:
         return ", ".join(found)
     if need.get("notes", True):
         return "nothing (no question written from your notes on it passed the checks)"
+    if need.get("notes_given"):
+        return ("nothing: no bank question matches it, and your notes say too little about it to write one "
+                "from; add notes on it beside the description")
     return ("nothing: no bank question matches it, and a job description states no answers to write one from; "
             "give your notes on it beside the description")
 

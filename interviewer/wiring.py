@@ -426,7 +426,7 @@ class Services:
         reviewed = P.reviewed_in(target)  # the user's checked questions stay in the bank, planned or not
         retired = sum(1 for o in gone if o.question["id"] not in reviewed)
         report = P.Report(topic, target, [d.source for d in docs], skipped, sum(len(d.passages()) for d in docs),
-                          outcomes, reused, retired, P.coverage(needs, include, kept, slots))
+                          outcomes, reused, retired, P.coverage(needs, include, kept, slots, len(docs) > 1))
         if not kept and not include:
             not_read = "".join(f"\n  skipped {why}" for why in skipped)
             raise BadInput(f"no question passed the checks ({len(outcomes)} written); the notes:\n  "
@@ -495,7 +495,7 @@ class Services:
         reach = P.NEIGHBOURS + 1 + len(docs[0].passages())  # the description's passages may come first
 
         def in_notes(text: str) -> list:
-            return [notes[pid] for pid, _ in passages.search(text, k=reach) if pid in notes]
+            return [(notes[pid], similarity) for pid, similarity in passages.search(text, k=reach) if pid in notes]
 
         uncovered = [need for need in needs if not matched[need]]
         slots = P.plan_requirements(uncovered, questions, levels, in_notes)

@@ -68,12 +68,42 @@ def test_requirements_are_the_lines_that_state_a_skill_or_a_duty():
     numbered = "Requirements:\n1. 3+ years of experience with PyTorch\n2) Solid understanding of attention\n\nPerks\n" \
                "* Strong coffee and a bike shed"
     assert D.requirements(numbered) == ["3+ years of experience with PyTorch", "Solid understanding of attention"]
+    # under the role's headings a bullet is a requirement in any words (a new user's two lines were dropped)
+    plain = ("## What you will do\n- Serve LLMs with low latency on our GPU cluster\n\n## What we are looking for\n"
+             "- 3+ years of Python and PyTorch in production\n\n## Benefits\n- Remote-friendly, 30 days of holiday\n"
+             "\nOur office has a rooftop garden and a gym\n")
+    assert D.requirements(plain) == ["Serve LLMs with low latency on our GPU cluster",
+                                     "3+ years of Python and PyTorch in production"]
     prose = ("We are a company in Lisbon that makes search engines for lawyers. You will train reward models and "
              "run RLHF on our chat models. You should have a deep understanding of how tokenizers split text. "
              "Experience with Kafka is a plus. We offer flexible hours. Apply by sending your CV to our team.")
     assert D.requirements(prose) == ["You will train reward models and run RLHF on our chat models",
                                      "You should have a deep understanding of how tokenizers split text",
                                      "Experience with Kafka is a plus"]
+
+
+def test_questions_are_written_for_the_requirements_the_notes_are_about_closest_first():
+    """A new user's two written questions went to the first two requirements in the description, from notes about
+    something else, and the requirement the notes were about got none."""
+    from interviewer.documents import Passage
+    from interviewer.prepare import MATCH_AT, covered_by, plan_requirements
+
+    def passage(n: int) -> Passage:
+        return Passage(f"p{n}", "notes.md", n, f"passage {n}")
+
+    near = {"Build ranking models for product search": [(passage(1), MATCH_AT - 0.12)],
+            "Run A/B tests": [(passage(2), MATCH_AT - 0.2)],
+            "Keep our Postgres feature store fast: design indexes": [(passage(3), MATCH_AT + 0.02),
+                                                                      (passage(4), MATCH_AT - 0.1)],
+            "Experience with Kubernetes": [(passage(5), MATCH_AT + 0.3)]}
+    slots = plan_requirements(list(near), 3, ["mid", "senior"], near.__getitem__)
+    assert [(s.requirement, s.level, [p.id for p in s.passages]) for s in slots] == [
+        ("Experience with Kubernetes", "mid", ["p5"]),
+        ("Keep our Postgres feature store fast: design indexes", "mid", ["p3"]),  # not the far passage beside it
+        ("Experience with Kubernetes", "senior", ["p5"])]
+    need = {"requirement": "Run A/B tests", "bank": [], "written": [], "notes": False, "notes_given": True}
+    assert "your notes say too little about it" in covered_by(need)
+    assert "give your notes on it" in covered_by({**need, "notes_given": False})
 
 
 def test_the_match_threshold_separates_the_requirements_it_was_fitted_on(services):
