@@ -61,7 +61,9 @@ Event = Graded | Spoken
 REPLY_SENTENCES = 1  # sentences of acknowledgement, as the reply prompt (prompts/reply.j2) asks
 # Said before the last answer's verdicts, which the close waits for (it states the overall score): 8-10 s of
 # silence after "Thank you." on 2 cores otherwise
-CHECKING = "Let me check that answer against the key points before we wrap up."
+# said before the close's verdicts; it promises no wrap-up, since the verified grade may still call for a follow-up
+# (a new user heard "before we wrap up", then a follow-up, then the same line again)
+CHECKING = "Let me check that answer against the key points."
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ class GraderOptions:
     the held-out third only measures them.
     """
 
-    max_words: int = 600  # longer answers are truncated, with a notice
+    max_words: int = 600  # an answer is graded on its first this many words, with a notice (about four minutes
+    # of speech; a typed answer is kept up to limits.MAX_ANSWER_CHARS, about 1,300 words, and shown whole)
     sim_floor: float = 0.25  # cosine at or below which a span says nothing about a key point
     sim_full: float = 0.75  # cosine at which a span fully states a key point
     lexical_weight: float = 0.4  # share of strength from the point's own content words found in the span
@@ -151,7 +152,8 @@ class Grader:
         tokens = answer.split()
         if len(tokens) > self.options.max_words:
             answer = " ".join(tokens[: self.options.max_words])
-            notes.append(f"The answer was long; only its first {self.options.max_words} words were graded.")
+            notes.append(f"The answer was long; the grade reads its first {self.options.max_words} words "
+                         f"(of {len(tokens):,}).")
         sentences = T.sentences(answer)
         kept = [s for s in sentences if not T.is_instruction(s)]
         if len(kept) < len(sentences):

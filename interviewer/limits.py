@@ -14,5 +14,5 @@ def cap_answer(text: str, limit: int = MAX_ANSWER_CHARS) -> tuple[str, str]:
     """The answer kept up to `limit` characters, and a message saying it was cut ('' when it was not)."""
     if len(text) <= limit:
         return text, ""
-    return text[:limit], (f"Your answer has {len(text):,} characters; only the first {limit:,} are kept and "
-                          f"graded (the limit is {limit:,}).")
+    return text[:limit], (f"Your answer has {len(text):,} characters; only the first {limit:,} are kept (the "
+                          f"limit is {limit:,}).")

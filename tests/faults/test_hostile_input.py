@@ -127,7 +127,8 @@ def test_a_huge_typed_answer_is_cut_with_a_message(cli):
     done = cli("interview", "--topic", "rlhf", "--text", "--questions", "1", "--json", stdin=huge + "\n",
                env={"INTERVIEWER_USE_LLM": "false"})
     assert done.returncode == 0, done.stderr
-    assert f"only the first {MAX_ANSWER_CHARS:,} are kept and graded" in done.stderr
+    assert f"only the first {MAX_ANSWER_CHARS:,} are kept" in done.stderr
+    assert "the grade reads its first 600 words" in done.stdout  # the one limit of the grade, said once
     [graded] = json.loads(done.stdout)["questions"]
     assert graded["answer"] == huge[:MAX_ANSWER_CHARS]
     done = cli("grade", "--question", "What does a reward model do?", "--reference", "It scores answers.",
