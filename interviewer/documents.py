@@ -135,8 +135,8 @@ def _checked(name: str, text: str) -> Document:
     text = _normalise(text)
     count = len(T.words(text))
     if count < MIN_DOCUMENT_WORDS:
-        raise BadInput(f"{name}: only {count} words of text; a question needs at least {MIN_DOCUMENT_WORDS} "
-                       "(give the whole notes, not a title)")
+        raise BadInput(f"{name}: only {count} word{'s' * (count != 1)} of text; a question needs at least "
+                       f"{MIN_DOCUMENT_WORDS} (give the whole notes, not a title)")
     if count > MAX_DOCUMENT_WORDS:
         raise BadInput(f"{name}: {count:,} words is more than the {MAX_DOCUMENT_WORDS:,} a document may have; "
                        "split it into several topics")

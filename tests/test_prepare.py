@@ -587,6 +587,7 @@ def test_pdf_html_and_markdown_are_read_as_text(tmp_path):
     ("notes.wav", b"RIFF....", r"notes.wav: this kind of file cannot be read \(.wav\)"),
     ("binary.txt", b"\x00\x01\x02" * 100, "binary.txt: this looks like a binary file"),
     ("short.md", b"Write-ahead logging.", "short.md: only 2 words of text"),
+    ("one-line.md", b"x" * 20_000, "one-line.md: only 1 word of text"),
     ("huge.txt", b"word " * (D.MAX_DOCUMENT_WORDS + 1), "huge.txt: 60,001 words is more than"),
     ("french.md", ("Le journal est écrit avant la page, et la page est écrite après le journal pour que les "
                    "données ne soient pas perdues dans une panne. ").encode() * 4, "does not look like English"),
