@@ -153,8 +153,9 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("add", parents=[common], help="validate a bank of your own and merge it into the store")
     a.add_argument("path", type=Path)
     a.set_defaults(run=_bank_add)
-    s = sub.add_parser("show", parents=[common], help="print a question with its model answer and key points")
-    s.add_argument("id")
+    s = sub.add_parser("show", parents=[common], help="print a question with its model answer and key points, or "
+                                                     "list a topic's questions with their ids")
+    s.add_argument("id", help="a question's id, or a topic (its questions' ids are listed)")
     s.set_defaults(run=_bank_show)
 
     p = add("prepare", help="write questions, model answers and key points from your own notes (a new topic)")
@@ -385,6 +386,7 @@ def _topics(args, settings: Settings) -> int:
         for row in rows:
             per_level = "  ".join(f"{lv} {row['counts'][lv]}" for lv in LEVELS)
             print(f"{row['topic']:<24} {row['total']:>3}   {per_level}   {row['title']}")
+        print("\n`interviewer bank show TOPIC` lists a topic's questions with their ids (for `grade --question-id`).")
     return 0
 
 
@@ -496,11 +498,19 @@ def _bank_add(args, settings: Settings) -> int:
 def _bank_show(args, settings: Settings) -> int:
     from interviewer.render import question_text
 
-    question = _services(settings).store.get(args.id)
-    if question is None:
-        print(f"error: no question with id {args.id!r}; `interviewer topics` lists the topics", file=sys.stderr)
+    store = _services(settings).store
+    question = store.get(args.id)
+    if question is not None:
+        print(question_text(question))
+        return 0
+    listed = store.questions(topic=args.id)
+    if not listed:
+        print(f"error: no question or topic with id {args.id!r}; `interviewer topics` lists the topics, and "
+              "`interviewer bank show TOPIC` a topic's question ids", file=sys.stderr)
         return 2
-    print(question_text(question))
+    width = max(len(q.id) for q in listed)
+    for q in sorted(listed, key=lambda q: (LEVELS.index(q.level) if q.level in LEVELS else len(LEVELS), q.id)):
+        print(f"{q.id:<{width}}  {q.level:<7}  {q.question}")
     return 0
 
 

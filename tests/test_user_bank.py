@@ -45,6 +45,10 @@ def test_bank_add_then_interview_on_the_new_topic(tmp_path, seeded_store):
     assert graded["id"] == "vector-search-ann-tradeoff" and graded["score"] >= 4
     shown = cli("bank", "show", "vector-search-ann-tradeoff")
     assert "HNSW" in shown.stdout and "Key points:" in shown.stdout
+    listed = cli("bank", "show", "vector-search")  # a topic: its questions' ids, for `grade --question-id`
+    assert listed.returncode == 0 and listed.stdout.split()[:2] == ["vector-search-ann-tradeoff", "mid"]
+    unknown = cli("bank", "show", "vector")
+    assert unknown.returncode == 2 and "bank show TOPIC" in unknown.stderr
 
 
 @pytest.mark.real
