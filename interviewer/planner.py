@@ -86,9 +86,16 @@ def points_made(question: Question, grade: Grade, made: Callable[[int], bool], r
     return frozenset(found)
 
 
-def hint_for(question: Question, used: int) -> str:
-    """A nudge towards a key point, never its content: the follow-up prompts, in order, then a generic one."""
-    prompts = [f.ask for f in question.follow_ups]
+def hint_for(question: Question, used: int, following_up: str = "") -> str:
+    """A nudge towards a key point, never its content: the follow-up prompts, in order, then a generic one. On a
+    follow-up (`following_up`, the follow-up's words) only the question's other follow-ups on the same key point:
+    one on another point nudges away from what is asked (a new user asked for a hint on how cached blocks are
+    evicted and was pointed at how they are shared)."""
+    if following_up:
+        point = next((f.key_point for f in question.follow_ups if f.ask == following_up), None)
+        prompts = [f.ask for f in question.follow_ups if f.key_point == point and f.ask != following_up]
+    else:
+        prompts = [f.ask for f in question.follow_ups]
     if used < len(prompts):
         return f"Think about this: {prompts[used]}"
     return "Try to explain the mechanism step by step, and say why it matters in practice."

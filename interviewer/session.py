@@ -347,7 +347,7 @@ class Interview:
         self._require("listen")
         prompt = self.prompt
         self.prompt = replace(prompt, hints=prompt.hints + 1)
-        said = planner.hint_for(prompt.question, prompt.hints)
+        said = planner.hint_for(prompt.question, prompt.hints, prompt.text if prompt.kind == "follow_up" else "")
         self.exchanges.append(Exchange("hint", prompt.question.id, reply=said))
         return self._changed([Say("hint", said)])
 

@@ -143,6 +143,22 @@ def test_repeat_and_hint_keep_the_turn_open_and_hints_are_recorded(make):
     assert build_report(interview)["questions"][0]["hints"] == 1
 
 
+def test_a_hint_on_a_follow_up_nudges_towards_its_own_point(make):
+    """A new user asked for a hint on a follow-up about one key point and was given another point's follow-up."""
+    interview = make(questions=1)
+    interview.start()
+    question = interview.prompt.question
+    interview.submit(question.answer.split(". ")[0])
+    assert interview.prompt.kind == "follow_up"
+    asked = next(f for f in question.follow_ups if f.ask == interview.prompt.text)
+    same = [f.ask for f in question.follow_ups if f.key_point == asked.key_point and f is not asked]
+    hints = [interview.hint()[0].text for _ in range(len(same) + 1)]
+    assert hints == [f"Think about this: {ask}" for ask in same] + [
+        "Try to explain the mechanism step by step, and say why it matters in practice."]
+    others = [f.ask for f in question.follow_ups if f.key_point != asked.key_point]
+    assert others and not any(ask in hint for ask in others for hint in hints)
+
+
 def test_same_seed_same_questions(make):
     a, b = make(seed=3), make(seed=3)
     a.start(), b.start()
