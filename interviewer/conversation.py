@@ -218,7 +218,8 @@ class Dialogue:
             if sentence.rstrip(".!") == opener:
                 log.info("reply sentence dropped (nothing after its opener): %r", sentence)
                 return
-            problem = unsafe(sentence, unsaid, praise_allowed=praise_allowed)
+            problem = unsafe(sentence, unsaid, praise_allowed=praise_allowed) or (
+                "about an earlier answer, not this one" if opener and about_earlier(sentence, context) else "")
             if problem:
                 log.info("reply sentence dropped (%s): %r", problem, sentence)
                 return
@@ -240,6 +241,20 @@ def unsafe(sentence: str, unsaid: Sequence[str], *, praise_allowed: bool) -> str
         if len(wanted) >= 2 and T.word_share(wanted, said) >= STATES_AT:
             return f"gives away the point {point!r}"
     return ""
+
+
+def about_earlier(sentence: str, context: Context) -> bool:
+    """Whether an acknowledgement is about what the candidate said earlier on this question rather than the
+    answer it acknowledges: more of its own content words (less the question's and the opener's) are in the
+    earlier answers than in this one, and fewer than STATES_AT in this one. After a right answer to a follow-up
+    on how cached blocks are evicted, a new user heard "You talked about how vLLM caches the final generated
+    answer ... in a Redis cache": their wrong first answer, said back as if it were this one."""
+    earlier = T.content_stems(" ".join(words for who, words in context.earlier if who == "Candidate"))
+    own = T.content_stems(sentence) - T.content_stems(context.question) - T.content_stems(" ".join(OPENERS.values()))
+    if not earlier or not own:
+        return False
+    now = T.word_share(own, T.content_stems(context.said))
+    return T.word_share(own, earlier) > now and now < STATES_AT
 
 
 def stated(text: str, said: set[str]) -> bool:

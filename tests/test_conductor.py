@@ -119,6 +119,23 @@ def test_a_follow_up_answer_keeps_the_points_the_first_answer_was_verified_with(
     assert [e for e in out if isinstance(e, Graded)][-1].grade.points[0].status == "covered"
 
 
+def test_the_acknowledgement_of_a_follow_up_answer_is_about_that_answer(run):
+    """A new user's right answer to a follow-up was acknowledged with their wrong first answer's words."""
+    llm = FakeLLM(reply=" how vLLM keeps finished answers in a Redis cache.", choices=verdicts("no"))
+    conductor = run(llm, questions=2)
+    events(conductor, "I think vLLM keeps each finished answer in a Redis cache keyed by the prompt.")
+    assert conductor.interview.prompt.kind == "follow_up"
+    out = events(conductor, "They get thrown out, the least recently used ones first.")
+    acks = [e.text for e in out if isinstance(e, Spoken) and e.kind == "ack" and e.written]
+    assert acks == []  # not said back as if it were this answer
+    llm.reply = " blocks thrown out when memory runs short."
+    conductor = run(llm, questions=2)
+    events(conductor, "I think vLLM keeps each finished answer in a Redis cache keyed by the prompt.")
+    out = events(conductor, "They get thrown out, the least recently used ones first, when memory runs short.")
+    assert [e.text for e in out if isinstance(e, Spoken) and e.kind == "ack" and e.written] == [
+        "You talked about blocks thrown out when memory runs short."]
+
+
 def test_a_reply_whose_verification_was_cut_off_is_verified_on_resume_against_its_own_question(run):
     llm = FakeLLM(reply="Thanks.", choices=verdicts("yes"))
     conductor = run(llm, questions=2)
