@@ -214,11 +214,12 @@ class Dialogue:
         opener = OPENERS.get(plan, "")
         prefix = f"Kind: {kind}" + render("reply.j2", plan=plan, opener=opener)
         pieces = llm.stream(self.messages(context), max_tokens=max_tokens, deadline=deadline, assistant=prefix)
+        heard = " ".join([*(words for who, words in context.earlier if who == "Candidate"), context.said])
         for sentence in _sentences(_continued(opener, pieces) if opener else pieces):
             if sentence.rstrip(".!") == opener:
                 log.info("reply sentence dropped (nothing after its opener): %r", sentence)
                 return
-            problem = unsafe(sentence, unsaid, praise_allowed=praise_allowed) or (
+            problem = unsafe(sentence, unsaid, praise_allowed=praise_allowed, heard=heard) or (
                 "about an earlier answer, not this one" if opener and about_earlier(sentence, context) else "")
             if problem:
                 log.info("reply sentence dropped (%s): %r", problem, sentence)
@@ -226,19 +227,23 @@ class Dialogue:
             yield sentence
 
 
-def unsafe(sentence: str, unsaid: Sequence[str], *, praise_allowed: bool) -> str:
+def unsafe(sentence: str, unsaid: Sequence[str], *, praise_allowed: bool, heard: str = "") -> str:
     """Why a spoken sentence may not be said (it states a point the candidate has not made, or praises a
-    weak answer), or "" when it is fine."""
+    weak answer), or "" when it is fine. Words the candidate said (`heard`) give nothing away: a point is
+    stated by the sentence when it holds STATES_AT of the point's other content words. A new user's "the keys
+    and values of a token depend on the tokens before it" was not said back to them, since those words were
+    half of a point the instant grade had not marked made."""
     if "\ufffd" in sentence or not T.words(sentence):
         return "garbled text"
     if MARKUP.search(sentence):
         return "the prompt's own markup"
     if not praise_allowed and PRAISE.search(sentence):
         return "praise for an answer that earned none"
-    said = T.content_stems(sentence)
+    said, candidate = T.content_stems(sentence), T.content_stems(heard)
     for point in unsaid:
-        wanted = T.content_stems(point)
-        if len(wanted) >= 2 and T.word_share(wanted, said) >= STATES_AT:
+        stems = T.content_stems(point)
+        wanted = stems - candidate
+        if len(stems) >= 2 and wanted and T.word_share(wanted, said) >= STATES_AT:
             return f"gives away the point {point!r}"
     return ""
 

@@ -534,7 +534,7 @@ def _reply_leaks(services: Services, judge: Judge, items: list[dict], options: V
         weak = (verified_grade(provisional, verdicts, options) if verdicts is not None else provisional).score < 7
         for sentence in said:
             sentences += 1
-            leaks_words += bool(unsafe(sentence, unmade, praise_allowed=True))
+            leaks_words += bool(unsafe(sentence, unmade, praise_allowed=True, heard=item["says"]))
             praised_weak += weak and PRAISE.search(sentence) is not None
             if unmade:
                 vectors = services.embedder.embed([sentence, *unmade])

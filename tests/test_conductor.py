@@ -182,6 +182,21 @@ def test_a_reply_that_gives_a_point_away_falls_back_to_the_bank(run):
     assert conductor.interview.prompt.text in [f.ask for f in question.follow_ups]
 
 
+def test_a_reply_may_say_back_the_candidates_own_words_but_not_what_they_left_out():
+    from interviewer.conversation import unsafe
+
+    point = "The same text chunk after a different prefix has different cached keys and values."
+    heard = ("because the keys and values of a token depend on the tokens before it, attention mixes in everything "
+             "earlier. so the same chunk after a different context gives different values and you can't just paste "
+             "it in.")
+    echo = ("You talked about how the keys and values of a token depend on the tokens before it, so the same chunk "
+            "after a different context gives different values.")
+    assert unsafe(echo, [point], praise_allowed=False) != ""  # half the point's words: a leak from nothing heard
+    assert unsafe(echo, [point], praise_allowed=False, heard=heard) == ""  # their own words, said back
+    more = "You talked about how the same chunk gets different values after a different prefix once it is cached."
+    assert "gives away" in unsafe(more, [point], praise_allowed=False, heard=heard)
+
+
 def test_a_reply_stopped_mid_sentence_is_not_said(run):
     """The model stopped by its deadline or token limit leaves words without an end: half a sentence is never
     spoken (a new user heard "... and what the left What is the main disadvantage ..."); the bank's words go on."""
