@@ -516,7 +516,7 @@ def _bank_show(args, settings: Settings) -> int:
 
 def _grade(args, settings: Settings) -> int:
     from interviewer.grader import Reference
-    from interviewer.render import grade_text
+    from interviewer.render import grade_text, verified_text
 
     services = _services(settings)
     if args.batch:
@@ -541,14 +541,8 @@ def _grade(args, settings: Settings) -> int:
             print("(--verify has the local LLM read the answer for its meaning: a few seconds more.)")
         return 0
     row, final = _verified_row(services, target, answer, provisional)
-    if args.json:
-        print(json.dumps(row, indent=2))
-    else:
-        print(f"Instant grade: {provisional.score}/10 ({provisional.letter})")
-        if row["verified"]:
-            print("Verified grade:\n" + grade_text(final))
-        else:
-            print(f"Not verified: {row['verification']}; the instant grade stands.\n" + grade_text(provisional))
+    print(json.dumps(row, indent=2) if args.json else
+          verified_text(provisional, final, "" if row["verified"] else row["verification"]))
     return 0
 
 

@@ -26,6 +26,16 @@ def grade_text(grade: Grade) -> str:
     return "\n".join(lines)
 
 
+def verified_text(provisional: Grade, final: Grade, unverified: str = "") -> str:
+    """`grade --verify` in the terminal: the instant grade in full, then the verified grade, whose "Changed:" lines
+    compare the two (a new user saw "No longer credited" against an instant grade shown only as its score), or
+    why there is none (`unverified`)."""
+    head = "Instant grade:\n" + grade_text(provisional)
+    if unverified:
+        return f"{head}\nNot verified: {unverified}; the instant grade stands."
+    return f"{head}\n\nVerified grade:\n{grade_text(final)}"
+
+
 def markdown_safe(text: str) -> str:
     """Text to show inside Markdown exactly as text: no HTML tag (`<` becomes `&lt;`) and no link or image
     (`](` loses its meaning), so an answer, a bank field or a model's reply can never run script in the page or

@@ -3,6 +3,8 @@ that an answer's text can never instruct the judge."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from interviewer import text as T
@@ -61,6 +63,21 @@ def test_credit_earned_in_an_earlier_answer_is_kept_unless_the_point_is_now_cont
                                                          "Contradicts the model answer"]
     with pytest.raises(ValueError):
         verified_grade(provisional(0.5, 0.5), (NO, NO), options, earned=(0.9,))
+
+
+def test_grade_verify_shows_the_instant_grade_its_changes_are_counted_from():
+    from interviewer.render import verified_text
+
+    instant = provisional(0.5, 0.5)
+    instant = replace(instant, points=(replace(instant.points[0], status="covered", evidence="span 1"),
+                                       instant.points[1]))
+    final = verified_grade(instant, (NO, YES), VerifyOptions(instant_weight=0))
+    shown = verified_text(instant, final)
+    before, after = shown.split("Verified grade:")
+    assert "[+] covered      point 1" in before and "[-] missed       point 2" in before
+    assert "No longer credited" in after and "Now credited" in after
+    assert verified_text(instant, instant, "the model did not answer within 60 s").endswith(
+        "Not verified: the model did not answer within 60 s; the instant grade stands.")
 
 
 def test_the_verdict_line_counts_the_key_points_rather_than_guessing_from_the_score():
