@@ -286,7 +286,10 @@ class Conductor:
                                                 (s for s in sentences if not s.rstrip().endswith("?"))))
         if not text:
             log.info("clarify on %s: the LLM gave no explanation; the question is said again", question.id)
-            text = f"I'm asking this: {interview.prompt.text} Answer it the way you understand it; there is no trick."
+            # what an interviewer says who will not explain: take a reading and say which (a new user heard the
+            # question said again after "the same characters or the same tokens?", and took it as a dodge)
+            text = ("Take it the way you understand it, and say which reading you chose; that is part of the "
+                    f"answer. The question again: {interview.prompt.text}")
         yield from self.said(interview.clarify(utterance, text))
 
     def _context(self, said: str, grade: Grade | None = None, *, answered: bool = False) -> Context:

@@ -244,7 +244,8 @@ def test_a_clarification_that_only_asks_the_question_back_is_not_said(run):
     question = conductor.interview.prompt.text
     [said] = events(conductor, "What do you mean by the reward?")
     assert said.kind == "clarify" and "?" not in said.text.replace(question, "")
-    assert said.text.startswith("I'm asking this: ") and question in said.text
+    assert said.text.startswith("Take it the way you understand it, and say which reading you chose")
+    assert said.text.endswith(f"The question again: {question}")
     conductor = run(FakeLLM(reply="It is the model that scores the responses. Does that help?", choices=choose))
     [said] = events(conductor, "What do you mean by the reward?")
     assert said.text == "It is the model that scores the responses."
@@ -259,7 +260,7 @@ def test_an_explanation_the_bank_does_not_back_is_not_said(run):
     wrong = "Reward means the bonus paid to each annotator for finishing their batch on time."
     conductor = run(FakeLLM(reply=wrong, choices=choose))
     [said] = events(conductor, "What do you mean by the reward?")
-    assert said.text.startswith("I'm asking this: ") and "bonus" not in said.text
+    assert said.text.startswith("Take it the way you understand it") and "bonus" not in said.text
     conductor = run(FakeLLM(reply=f"It is the model that scores the responses. {wrong}", choices=choose))
     [said] = events(conductor, "What do you mean by the reward?")
     assert said.text == "It is the model that scores the responses."
