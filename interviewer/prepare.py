@@ -51,7 +51,7 @@ from interviewer.verdicts import verified_grade
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "9"  # bump when the prompts or the checks change: every question is then written again
+PROMPT_VERSION = "10"  # bump when the prompts or the checks change: every question is then written again
 NEIGHBOURS = 2  # passages retrieved beside each seed passage
 # A key point stands on its passages where the verified grade, reading the passages as the candidate's answer,
 # counts it at least partly made (its credit, fitted on the tuneset, at or above VerifyOptions.partial_at). The
@@ -696,7 +696,7 @@ def _repaired(draft: Draft) -> Draft:
     first: dict[str, int] = {}
     low, high = POINT_WORDS
     unfit = {n for n, point in enumerate(draft.key_points, start=1)
-             if not low <= len(point.split()) <= high or _unspeakable(point)}
+             if not low <= len(point.split()) <= high or _unspeakable(point) or _dangling(point)}
     for n, point in enumerate(draft.key_points, start=1):
         if n not in unfit:
             first.setdefault(_plain(point), n)
@@ -734,6 +734,21 @@ def _unspeakable(text: str) -> bool:
     return "```" in text or bool(_LINK.search(text) or _ADDRESS.search(text))
 
 
+_DANGLING = re.compile(
+    r"^\W*(?:(?:it|they|he|she)\b|(?:this|that|these|those)\s+(?:is|are|was|were|can|could|will|would|has|have|had|"
+    r"does|do|did|may|might|must|should|means?|makes?|allows?|lets?|helps?|works?|includes?|gives?|keeps?|uses?|"
+    r"requires?|needs?|reduces?|increases?)\b)|\b(?:do|does|did)\s+the\s+same\b", re.IGNORECASE)
+
+
+def _dangling(point: str) -> bool:
+    """Whether a key point leans on words outside it: it opens with a pronoun ("It includes basic text completion
+    functionality", "This is currently being tracked in #741") or "does the same" as something before it. A key
+    point is graded, followed up and listed in the report on its own, where "it" names nothing. Of the shipped
+    bank's 703 hand-written points none does this; of the 77 distinct points the 1.5B model wrote in the prepare
+    bench's runs and from two new users' notes, 12 did. A rule, not a fit."""
+    return bool(_DANGLING.search(point))
+
+
 def _said_once(answer: str) -> str:
     """The model answer less any sentence it says word for word again (the 1.5B model loops: "BBR is not
     recommended for use in scenarios where ..." five times); where it repeats none, as written."""
@@ -750,7 +765,7 @@ def _answer_points(answer: str, points: Sequence[str]) -> list[str]:
     sentences = [s[:1].upper() + s[1:].rstrip(" ;:,") + ("" if T.ends_a_sentence(s) else ".")
                  for s in T.sentences(answer)]
     return [sentence for sentence in dict.fromkeys(sentences) if low <= len(sentence.split()) <= high
-            and not _unspeakable(sentence)
+            and not _unspeakable(sentence) and not _dangling(sentence)
             and not any(T.word_share(stems, T.content_stems(sentence)) >= STATES_AT for stems in stated)]
 
 

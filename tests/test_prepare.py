@@ -293,6 +293,23 @@ def test_bare_terms_as_key_points_and_an_answer_said_twice_are_mended_without_a_
     assert kept["follow_ups"] == [{**committed, "key_point": 1}]
 
 
+def test_a_key_point_that_leans_on_words_outside_it_is_left_out_without_a_new_draft(tmp_path, embedder):
+    """Generated points such as "It includes basic text completion functionality" name nothing when graded or
+    listed on their own."""
+    leaning = ["It is appended to the log and flushed before the data pages are modified.",
+               "This is what makes a crash safe to recover from in every case.",
+               "Checkpoints do the same for the pages written back since the last one."]
+    follow = {"key_point": 4, "ask": "What is flushed before the data pages are modified?"}
+    committed = {"key_point": 1, "ask": "When does a transaction count as committed?"}
+    kept = repaired(tmp_path, embedder, draft(points=[*POINTS[1:3], *leaning], follow_ups=[committed, follow]))
+    assert kept["key_points"][:2] == POINTS[1:3] and len(kept["key_points"]) == 3
+    assert not any(point.startswith(("It ", "This ")) or "do the same" in point for point in kept["key_points"])
+    assert kept["key_points"][2] in {"Log sequence numbers on the pages make replaying safe to repeat.",
+                                     "Checkpoints bound how much log recovery must read."}  # from the answer
+    assert kept["follow_ups"] == [committed]
+    assert not P._dangling("This rejection sampling scheme makes the output follow the target distribution.")
+
+
 def test_a_model_answer_a_sentence_too_long_is_cut_at_its_last_whole_sentence_that_fits(tmp_path, embedder):
     extras = [f" So a log of the old and new bits is all node {n} needs to redo the work." for n in "ABCDE"]
     long = ANSWER + "".join(extras)  # 121 + 5 x 18 = 211 words (1,030 characters: within what the grammar allows)
