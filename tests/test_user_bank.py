@@ -23,7 +23,7 @@ def test_readme_shows_the_example_bank_verbatim():
 
 
 @pytest.mark.real
-def test_bank_add_then_interview_on_the_new_topic(tmp_path, seeded_store):
+def test_bank_add_then_interview_on_the_new_topic(tmp_path, seeded_store, monkeypatch, capsys):
     # the LLM is off: the new topic's question, model answer and grade are on trial here; the LLM's part in an
     # interview is tested on the shipped bank (tests/test_cli.py), and here it only waits out its time limits
     env = {**os.environ, "INTERVIEWER_DATA_DIR": str(seed(tmp_path, seeded_store)), "INTERVIEWER_PROFILE": "test",
@@ -45,10 +45,14 @@ def test_bank_add_then_interview_on_the_new_topic(tmp_path, seeded_store):
     assert graded["id"] == "vector-search-ann-tradeoff" and graded["score"] >= 4
     shown = cli("bank", "show", "vector-search-ann-tradeoff")
     assert "HNSW" in shown.stdout and "Key points:" in shown.stdout
-    listed = cli("bank", "show", "vector-search")  # a topic: its questions' ids, for `grade --question-id`
-    assert listed.returncode == 0 and listed.stdout.split()[:2] == ["vector-search-ann-tradeoff", "mid"]
-    unknown = cli("bank", "show", "vector")
-    assert unknown.returncode == 2 and "bank show TOPIC" in unknown.stderr
+    from interviewer.cli import main
+
+    for name in ("INTERVIEWER_DATA_DIR", "INTERVIEWER_PROFILE", "INTERVIEWER_USE_LLM"):  # the same, in this process
+        monkeypatch.setenv(name, env[name])
+    capsys.readouterr()
+    assert main(["bank", "show", "vector-search"]) == 0  # a topic: its questions' ids, for `grade --question-id`
+    assert capsys.readouterr().out.split()[:2] == ["vector-search-ann-tradeoff", "mid"]
+    assert main(["bank", "show", "vector"]) == 2 and "bank show TOPIC" in capsys.readouterr().err
 
 
 @pytest.mark.real
