@@ -25,6 +25,24 @@ def run(settings):
     return run
 
 
+@pytest.fixture
+def here(settings, monkeypatch, capsys):
+    """The same commands run in this process: what a command does, where a process of its own is not what is
+    tested (each start costs about 6 s of imports on 2 cores; the commands above and below that run whole
+    interviews, read stdin or must load no model still start one)."""
+    from interviewer.cli import main
+
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("INTERVIEWER_PROFILE", "test")
+
+    def here(*args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+    return here
+
+
 def test_text_interview_from_stdin_prints_a_json_report(run):
     done = run("-m", "interviewer.cli", "interview", "--topic", "rlhf", "--text", "--questions", "2", "--json",
                stdin="first answer\nsecond answer\n")
@@ -84,23 +102,23 @@ def test_typed_at_a_terminal_the_llm_reads_each_question_while_the_candidate_typ
     assert "Question 1 of 3" in capsys.readouterr().out
 
 
-def test_topics_and_models_as_json(run):
-    topics = json.loads(run("-m", "interviewer.cli", "topics", "--json").stdout)
+def test_topics_and_models_as_json(here):
+    topics = json.loads(here("topics", "--json").stdout)
     rlhf = next(t for t in topics if t["topic"] == "rlhf")
     assert rlhf["total"] == sum(rlhf["counts"].values()) >= 6 and rlhf["title"]
-    done = run("-m", "interviewer.cli", "models", "--json")
+    done = here("models", "--json")
     models = json.loads(done.stdout)
     assert {m["role"] for m in models} == {"llm", "stt", "tts", "embedder", "turn", "words"}
     assert all(m["status"] == "ok" for m in models) and done.returncode == 0
 
 
-def test_unknown_topic_is_a_clear_error(run):
-    done = run("-m", "interviewer.cli", "interview", "--topic", "astrology", "--text", stdin="x\n")
+def test_unknown_topic_is_a_clear_error(here):
+    done = here("interview", "--topic", "astrology", "--text")
     assert done.returncode == 2 and "known topics" in done.stderr and "rlhf" in done.stderr
 
 
-def test_missing_gguf_is_a_clear_error(run, tmp_path):
-    done = run("-m", "interviewer.cli", "models", "--model", str(tmp_path / "none.gguf"), "--json")
+def test_missing_gguf_is_a_clear_error(here, tmp_path):
+    done = here("models", "--model", str(tmp_path / "none.gguf"), "--json")
     assert done.returncode == 1
     llm = next(m for m in json.loads(done.stdout) if m["role"] == "llm")
     assert llm["status"] == "missing"
@@ -119,7 +137,7 @@ def test_a_whole_interview_runs_with_the_network_unavailable(run, tmp_path):
     assert log.read_text() == ""  # no connection or lookup was even attempted
 
 
-def test_grade_own_question_and_batch(run, tmp_path):
+def test_grade_own_question_and_batch(run, here, tmp_path):
     question = "Why does a KV cache speed up decoding?"
     reference = ("It stores the keys and values of earlier tokens. Each new token then attends to the cache "
                  "instead of recomputing every earlier position.")
@@ -128,21 +146,21 @@ def test_grade_own_question_and_batch(run, tmp_path):
                "--answer", good, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["score"] >= 5
-    terse = run("-m", "interviewer.cli", "grade", "--question", question, "--reference", reference, "--answer",
-                "Cached K and V.")  # too short to judge by its words: the grade says so, and how to have it read
+    # too short to judge by its words: the grade says so, and how to have it read
+    terse = here("grade", "--question", question, "--reference", reference, "--answer", "Cached K and V.")
     assert "confidence low" in terse.stdout and "--verify has the local LLM read the answer" in terse.stdout
     rows = [{"id": "a", "question": question, "reference": reference, "answer": good},
             {"id": "b", "question": question, "reference": reference, "answer": "Paris is in France."}]
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    done = run("-m", "interviewer.cli", "grade", "--batch", str(source), "--out", str(out))
+    done = here("grade", "--batch", str(source), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "graded 2 rows" in done.stderr and "rows/s" in done.stderr
     graded = [json.loads(line) for line in out.read_text().splitlines()]
     assert [g["id"] for g in graded] == ["a", "b"] and graded[0]["answer"] == good
     assert graded[0]["score"] > graded[1]["score"]
     source.write_text('{"question": "q"}\n')
-    bad = run("-m", "interviewer.cli", "grade", "--batch", str(source))
+    bad = here("grade", "--batch", str(source))
     assert bad.returncode == 2 and "lack one of question, reference, answer" in bad.stderr
 
 
@@ -161,7 +179,7 @@ def test_topics_and_report_load_no_model(run, settings, tmp_path):
     assert "the reward model is trained on human rankings" in listed.stdout
 
 
-def test_grade_verify_reports_both_grades_and_each_statements_verdict(run, tmp_path):
+def test_grade_verify_reports_both_grades_and_each_statements_verdict(run, here, tmp_path):
     """`--verify` runs the LLM on the answer (the test profile's small model): the final score, the instant
     one beside it, and a verdict per statement; an empty answer has nothing to verify."""
     question = "Why does a KV cache speed up decoding?"
@@ -183,7 +201,7 @@ def test_grade_verify_reports_both_grades_and_each_statements_verdict(run, tmp_p
             {"id": "b", "question": question, "reference": reference, "answer": "  "}]
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    done = run("-m", "interviewer.cli", "grade", "--batch", str(source), "--out", str(out), "--verify")
+    done = here("grade", "--batch", str(source), "--out", str(out), "--verify")
     assert done.returncode == 0, done.stderr
     assert "graded 2 rows (verified)" in done.stderr
     first, empty = [json.loads(line) for line in out.read_text().splitlines()]
