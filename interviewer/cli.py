@@ -254,6 +254,8 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
                 print(f"\n(no more input; `interviewer resume {interview.id}` continues this session)", file=out)
                 break
             answer, cut = cap_answer(answer.strip(), services.settings.max_answer_chars)
+            if not interactive:  # a terminal shows what was typed; piped in, the transcript shows it here
+                print(f"> {answer}", file=out)
             if cut:
                 print(f"({cut})", file=out)
             if answer in COMMANDS:

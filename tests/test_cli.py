@@ -52,6 +52,10 @@ def test_text_interview_from_stdin_prints_a_json_report(run):
     assert [q["answer"] for q in report["questions"]] == ["first answer", "second answer"]
     assert report["overall"] == sum(q["score"] for q in report["questions"]) / 2
     assert "Question 1 of 2" in done.stderr  # the conversation goes to stderr, the report to stdout
+    # with each answer read from the pipe shown after its question (a new user's transcript had none)
+    conversation = done.stderr
+    assert conversation.index("Question 1 of 2") < conversation.index("> first answer") < \
+        conversation.index("> second answer")
 
 
 def test_fallbacks_in_a_text_interview_go_to_the_log_not_between_its_lines(run, settings):
