@@ -511,7 +511,7 @@ def _bank_show(args, settings: Settings) -> int:
               "`interviewer bank show TOPIC` a topic's question ids", file=sys.stderr)
         return 2
     width = max(len(q.id) for q in listed)
-    for q in sorted(listed, key=lambda q: (LEVELS.index(q.level) if q.level in LEVELS else len(LEVELS), q.id)):
+    for q in sorted(listed, key=lambda q: (LEVELS.index(q.level), q.id)):  # a level is one of LEVELS (schema)
         print(f"{q.id:<{width}}  {q.level:<7}  {q.question}")
     return 0
 

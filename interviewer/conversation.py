@@ -101,6 +101,11 @@ class Context:
     said: str = ""
     spans: tuple[str, ...] = ()  # per key point, the candidate's words closest to it (the instant grade's span)
 
+    @property
+    def earlier_answers(self) -> str:
+        """What the candidate said before on this question (the answer a follow-up is on), as one text."""
+        return " ".join(words for who, words in self.earlier if who == "Candidate")
+
     @classmethod
     def of_answer(cls, question: str, key_points: Sequence[str], answer: str, grade: Grade) -> Context:
         """One answer on its own (no conversation around it), each verdict to be read beside the words its
@@ -214,7 +219,7 @@ class Dialogue:
         opener = OPENERS.get(plan, "")
         prefix = f"Kind: {kind}" + render("reply.j2", plan=plan, opener=opener)
         pieces = llm.stream(self.messages(context), max_tokens=max_tokens, deadline=deadline, assistant=prefix)
-        heard = " ".join([*(words for who, words in context.earlier if who == "Candidate"), context.said])
+        heard = f"{context.earlier_answers} {context.said}"
         for sentence in _sentences(_continued(opener, pieces) if opener else pieces):
             if sentence.rstrip(".!") == opener:
                 log.info("reply sentence dropped (nothing after its opener): %r", sentence)
@@ -254,7 +259,7 @@ def about_earlier(sentence: str, context: Context) -> bool:
     earlier answers than in this one, and fewer than STATES_AT in this one. After a right answer to a follow-up
     on how cached blocks are evicted, a new user heard "You talked about how vLLM caches the final generated
     answer ... in a Redis cache": their wrong first answer, said back as if it were this one."""
-    earlier = T.content_stems(" ".join(words for who, words in context.earlier if who == "Candidate"))
+    earlier = T.content_stems(context.earlier_answers)
     own = T.content_stems(sentence) - T.content_stems(context.question) - T.content_stems(" ".join(OPENERS.values()))
     if not earlier or not own:
         return False
