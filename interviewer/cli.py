@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -462,9 +463,18 @@ def _prepare(args, settings: Settings) -> int:
         print(f"requirement: {need['requirement']}\n  covered by: {P.covered_by(need)}")
     print(f"{summary['kept']} of {summary['planned']} written questions kept ({P.since_last_run(summary)}), "
           f"{summary['key_points_removed']} key points removed as unsupported by your material")
-    print(f"wrote {report.bank_file}: review and edit it, then `interviewer interview --topic {report.topic}` "
-          f"(or `make interview TOPIC={report.topic}` in the repository)")
+    env = _data_dir_env(settings)
+    print(f"wrote {report.bank_file}: review and edit it, then `{env}interviewer interview --topic {report.topic}` "
+          f"(or `{env}make interview TOPIC={report.topic}` in the repository)")
     return 0
+
+
+def _data_dir_env(settings: Settings) -> str:
+    """What a command given as the next step must be prefixed with to find this run's data: a topic prepared into
+    another data directory is not in the default one, where a bare `make interview` would look for it."""
+    if settings.data_dir.resolve() == Settings.model_fields["data_dir"].default.resolve():
+        return ""
+    return f"INTERVIEWER_DATA_DIR={shlex.quote(str(settings.data_dir))} "
 
 
 def _bank_check(args, settings: Settings) -> int:

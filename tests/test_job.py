@@ -198,6 +198,9 @@ def test_a_rerun_from_the_command_line_reuses_everything_and_bank_check_finds_a_
                  "--levels", "mid", "--json"]) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["reused"] == 1 and second["requirements"] == first.requirements and second["uncovered"] == []
+    assert main(["prepare", str(notes), "--job-description", str(JOB), "--topic", "acme-ml", "--questions", "1",
+                 "--levels", "mid"]) == 0  # the next step finds the topic in this data directory, not the default one
+    assert f"`INTERVIEWER_DATA_DIR={tmp_path / 'data'} make interview TOPIC=acme-ml`" in capsys.readouterr().out
     assert main(["prepare", "--job-description", "Benefits:\n- Free lunch", "--topic", "acme-ml"]) == 2
     assert "no line states a skill or a duty" in capsys.readouterr().err
 
