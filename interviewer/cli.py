@@ -510,12 +510,12 @@ def _bank_add(args, settings: Settings) -> int:
 def _bank_show(args, settings: Settings) -> int:
     from interviewer.render import question_text
 
-    store = _services(settings).store
-    question = store.get(args.id)
+    questions = _services(settings).bank.questions  # what the store holds, read from the files: no model loads
+    question = next((q for q in questions if q.id == args.id), None)
     if question is not None:
         print(question_text(question))
         return 0
-    listed = store.questions(topic=args.id)
+    listed = [q for q in questions if q.topic == args.id]
     if not listed:
         print(f"error: no question or topic with id {args.id!r}; `interviewer topics` lists the topics, and "
               "`interviewer bank show TOPIC` a topic's question ids", file=sys.stderr)

@@ -169,17 +169,20 @@ def test_grade_own_question_and_batch(run, here, tmp_path):
 
 
 def test_topics_and_report_load_no_model(run, settings, tmp_path):
-    """Listing topics and printing a report read files only: they work with no model on the machine."""
+    """Listing topics, showing a question and printing a report read files only: they work with no model on the
+    machine (`bank show` had loaded the embedder and opened the store: 10 s on 2 cores)."""
     done = run("-m", "interviewer.cli", "interview", "--topic", "rlhf", "--text", "--questions", "1", "--json",
                stdin="the reward model is trained on human rankings\n", env={"INTERVIEWER_USE_LLM": "false"})
     session = json.loads(done.stdout)["id"]  # a session to report on; the LLM is not what is tested here
     env = {**os.environ, "INTERVIEWER_DATA_DIR": str(settings.data_dir), "INTERVIEWER_PROFILE": "test",
            "INTERVIEWER_MODELS_DIR": str(tmp_path)}  # an empty models folder: loading any model would fail
-    for args in (["topics", "--json"], ["report", session]):
+    for args in (["topics", "--json"], ["bank", "show", "rlhf-kl-penalty"], ["report", session]):
         listed = subprocess.run([sys.executable, "-m", "interviewer.cli", *args], capture_output=True, text=True,
                                 env=env, timeout=120)
         assert listed.returncode == 0, listed.stderr
         assert "Loading weights" not in listed.stderr
+        if args[0] == "bank":
+            assert "frozen reference model" in listed.stdout  # its model answer and key points, from the bank files
     assert "the reward model is trained on human rankings" in listed.stdout
 
 
