@@ -178,11 +178,14 @@ class Dialogue:
         return Judgement("answer", verdicts)
 
     def _unqueued(self) -> LLM:
-        """The model, unless another candidate's call holds it (LLMBusy): a reply or a reading that would queue
-        behind it comes too late to beat the bank's words."""
+        """The model, unless another call holds it (LLMBusy): a reply or a reading that would queue behind it comes
+        too late to beat the bank's words. The call may be another candidate's turn, this candidate's earlier
+        answer still being verified, or questions being prepared (a new user, alone on the page, was told
+        "another candidate's turn" while the page prepared questions from their notes)."""
         llm = self._get_llm()
         if llm.busy:
-            raise LLMBusy("the model is busy with another candidate's turn")
+            raise LLMBusy("the model is busy with another call (another candidate's turn, an earlier answer's "
+                          "verification, or questions being prepared)")
         return llm
 
     def point(self, context: Context, n: int, *, deadline: float | None = None) -> dict[str, float]:

@@ -353,7 +353,7 @@ def test_a_reply_does_not_queue_behind_another_candidates_call(run, caplog):
     spoken = [e for e in out if isinstance(e, Spoken)]
     assert not any(e.written for e in spoken)  # nothing the LLM wrote: the bank's follow-up or next question
     assert "You described" not in " ".join(e.text for e in spoken)
-    assert "busy with another candidate's turn" in caplog.text
+    assert "the model is busy with another call" in caplog.text
     prompt = conductor.interview.prompt  # the bank's own words: its follow-up prompt, or the next question
     assert prompt.text in [f.ask for f in question.follow_ups] + [prompt.question.question]
     assert conductor.interview.turns[-1].verified  # the verdicts wait their turn: the reply is already out
