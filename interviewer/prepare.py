@@ -291,14 +291,22 @@ def prose_share(text: str) -> float:
 
 
 def match(requirements: Sequence[str], search: Callable[[str], list[tuple[str, float]]],
-          ) -> dict[str, list[tuple[str, float]]]:
+          notes: Callable[[str], float] = lambda requirement: 0.0) -> dict[str, list[tuple[str, float]]]:
     """For each requirement the bank questions that cover it: those `search` finds (ids with their cosine
     similarity, best first) at MATCH_AT or closer, at most MATCHES; a question close to several requirements
-    covers only the one it is closest to."""
+    covers only the one it is closest to. A requirement the user's notes are closer to (`notes`: the similarity
+    of their closest passage), at MATCH_AT or closer, than to every bank question found is left to the notes: a
+    bank question farther from it than the notes that were given for the job is about a neighbouring subject (a
+    new user's "designing HTTP caching with our CDN" was covered by the bank's question on LLM prompt caching,
+    at 0.51, while their notes on HTTP caching were 0.58 from it and went unused). A rule, not a fit."""
     best: dict[str, tuple[float, str]] = {}
     for requirement in requirements:
-        for qid, similarity in search(requirement):
-            if similarity >= MATCH_AT and similarity > best.get(qid, (-1.0, ""))[0]:
+        hits = [(qid, similarity) for qid, similarity in search(requirement) if similarity >= MATCH_AT]
+        own = notes(requirement) if hits else 0.0
+        if own >= MATCH_AT and own > max(similarity for _, similarity in hits):
+            continue
+        for qid, similarity in hits:
+            if similarity > best.get(qid, (-1.0, ""))[0]:
                 best[qid] = (similarity, requirement)
     found: dict[str, list[tuple[str, float]]] = {r: [] for r in requirements}
     for qid, (similarity, requirement) in sorted(best.items(), key=lambda item: -item[1][0]):

@@ -486,17 +486,18 @@ class Services:
             return [(h.question.id, h.similarity) for h in hits
                     if not (h.question.generated or h.question.covers) and h.question.topic != topic]
 
-        matched = P.match(needs, bank_hits)
-        include = [{"id": qid, "covers": need} for need in needs for qid, _ in matched[need]]
-        for need in needs:
-            log.info("prepare %s: requirement %r: %s", topic, need,
-                     ", ".join(f"{qid} ({sim:.2f})" for qid, sim in matched[need]) or "no bank question; written")
         notes = {p.id: p for doc in docs[1:] for p in doc.passages()}
         reach = P.NEIGHBOURS + 1 + len(docs[0].passages())  # the description's passages may come first
 
         def in_notes(text: str) -> list:
             return [(notes[pid], similarity) for pid, similarity in passages.search(text, k=reach) if pid in notes]
 
+        matched = P.match(needs, bank_hits, lambda need: max((s for _, s in in_notes(need)), default=0.0))
+        include = [{"id": qid, "covers": need} for need in needs for qid, _ in matched[need]]
+        for need in needs:
+            log.info("prepare %s: requirement %r: %s", topic, need,
+                     ", ".join(f"{qid} ({sim:.2f})" for qid, sim in matched[need])
+                     or "no bank question close enough, or the notes closer; written from the notes")
         uncovered = [need for need in needs if not matched[need]]
         slots = P.plan_requirements(uncovered, questions, levels, in_notes)
         return include, slots

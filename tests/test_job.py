@@ -119,6 +119,23 @@ def test_the_match_threshold_separates_the_requirements_it_was_fitted_on(service
             assert pair["topic"] in topics, (pair, topics)
 
 
+def test_a_requirement_the_notes_are_closer_to_than_the_bank_is_written_from_the_notes():
+    """A new user's "designing HTTP caching with our CDN" was covered by the bank's question on LLM prompt caching
+    (0.51) while their notes on HTTP caching (0.58) went unused."""
+    from interviewer.prepare import MATCH_AT
+
+    bank = {"HTTP caching with our CDN": [("kv-cache-prompt-caching", MATCH_AT + 0.09)],
+            "Fine-tune LLMs with RLHF": [("rlhf-kl-penalty", MATCH_AT + 0.2), ("rlhf-ppo", MATCH_AT + 0.1)],
+            "Tune slow Postgres queries": [("kv-cache-memory-levers", MATCH_AT - 0.06)]}
+    notes = {"HTTP caching with our CDN": MATCH_AT + 0.16, "Fine-tune LLMs with RLHF": MATCH_AT + 0.15,
+             "Tune slow Postgres queries": MATCH_AT - 0.2}
+    found = P.match(list(bank), bank.__getitem__, notes.__getitem__)
+    assert found == {"HTTP caching with our CDN": [],  # left to the notes: plan_requirements writes for it
+                     "Fine-tune LLMs with RLHF": bank["Fine-tune LLMs with RLHF"],  # the bank is closer: kept
+                     "Tune slow Postgres queries": []}
+    assert P.match(list(bank), bank.__getitem__)["HTTP caching with our CDN"]  # no notes: the bank's question
+
+
 def test_a_job_description_becomes_a_topic_of_bank_and_written_questions(tmp_path, embedder, monkeypatch, capsys,
                                                                           seeded_store):
     llm = ScriptedLLM([k8s_draft()])
