@@ -11,15 +11,35 @@ _ICON = {"covered": "✅", "partial": "🟡", "missed": "❌", "contradicted": "
 LABEL = {"covered": "covered", "partial": "partly", "missed": "missed", "contradicted": "contradicted"}
 
 
-def grade_text(grade: Grade) -> str:
-    """A grade as a few lines for the terminal."""
+def withheld(grade: Grade) -> str:
+    """What stands for the key points a grade does not list while its question is open: a follow-up may ask for
+    any of them, and a new user read the point a follow-up asked for off the grade just above it, pasted it back
+    and was credited. Empty when every point was made."""
+    hidden = sum(p.status != "covered" for p in grade.points)
+    if not hidden:
+        return ""
+    them = "them" if hidden > 1 else "it"
+    return (f"{hidden} key point{'s' * (hidden > 1)} not made in full: listed once this question is over, since a "
+            f"follow-up may ask for {them}.")
+
+
+def _shown_points(grade: Grade, withhold: bool):
+    return [p for p in grade.points if p.status == "covered"] if withhold else list(grade.points)
+
+
+def grade_text(grade: Grade, *, withhold: bool = False) -> str:
+    """A grade as a few lines for the terminal; with `withhold` (its question still open) only the points made
+    are listed, without the changes or the tip, which name the others (see `withheld`)."""
     lines = [f"Score {grade.score}/10 ({grade.letter}), confidence {grade.confidence}. {grade.verdict}"]
-    for p in grade.points:
+    for p in _shown_points(grade, withhold):
         arrow = "<- the answer says the opposite:" if p.status == "contradicted" else "<-"
         evidence = f'  {arrow} "{_clip(p.evidence)}"' if p.evidence else ""
         lines.append(f"  [{_MARK[p.status]}] {LABEL[p.status]:<12} {p.point}{evidence}")
-    lines.extend(f"Changed: {change}" for change in grade.changes)
-    lines.append(f"Tip: {grade.tip}")
+    if withhold:
+        lines += [f"  {withheld(grade)}"] if withheld(grade) else []
+    else:
+        lines.extend(f"Changed: {change}" for change in grade.changes)
+        lines.append(f"Tip: {grade.tip}")
     lines.extend(f"Note: {note}" for note in grade.notes)
     if grade.confidence_reason:
         lines.append(f"Why the confidence is {grade.confidence}: {grade.confidence_reason}")
@@ -59,20 +79,24 @@ def model_answer_markdown(answer: str) -> str:
     return f"<details><summary>Model answer</summary>\n\n{markdown_safe(answer)}\n\n</details>"
 
 
-def grade_markdown(grade: Grade, *, unverified: str = "", model_answer: str = "") -> str:
+def grade_markdown(grade: Grade, *, unverified: str = "", model_answer: str = "", withhold: bool = False) -> str:
     """A grade as Markdown for the page, opened by its grade_state badge (every text from the answer, the bank
     or a model shown as text: see markdown_safe). Each point carries its label as a word and a colour, never
-    an emoji alone. `model_answer`, when given, follows one click away."""
+    an emoji alone. `model_answer`, when given, follows one click away. With `withhold` (its question still
+    open) only the points made are listed, without the changes or the tip (see `withheld`)."""
     lines = [grade_state(grade, unverified), "",
              f"**Score {grade.score}/10 · grade {grade.letter}** · confidence {grade.confidence}", "",
              markdown_safe(grade.verdict), ""]
-    for p in grade.points:
+    for p in _shown_points(grade, withhold):
         said = "the answer says the opposite: " if p.status == "contradicted" else ""
         evidence = f' — {said}*"{markdown_safe(_clip(p.evidence))}"*' if p.evidence else ""
         lines.append(f'- <span class="point {p.status}">{LABEL[p.status]}</span> {markdown_safe(p.point)}{evidence}')
-    if grade.changes:
-        lines += ["", "**What the check changed:**"] + [f"- {markdown_safe(change)}" for change in grade.changes]
-    lines += ["", f"**Tip:** {markdown_safe(grade.tip)}"]
+    if withhold:
+        lines += ["", f"*{withheld(grade)}*"] if withheld(grade) else []
+    else:
+        if grade.changes:
+            lines += ["", "**What the check changed:**"] + [f"- {markdown_safe(change)}" for change in grade.changes]
+        lines += ["", f"**Tip:** {markdown_safe(grade.tip)}"]
     lines.extend(f"> {markdown_safe(note)}" for note in grade.notes)
     if model_answer:
         lines += ["", model_answer_markdown(model_answer)]

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -236,9 +237,36 @@ def test_a_typed_interview_prints_the_verified_grade_before_the_next_question():
     printed.clear()  # the next question is a message of its own: the acknowledgement, the check, the question
     _show(printed.append, [Spoken("ack", "Thanks.", 1, instant), Spoken("ack", "You named the reward model.", 2),
                            Spoken("question", "Question 2 of 3. What is DPO?", 3), Graded(instant, "the LLM was busy")])
-    assert [line.strip()[:14] for line in printed[1:]] == ["You named the ", "(For your last", "Question 2 of "]
+    assert [line.strip()[:14] for line in printed[1:]] == ["You named the ", "(For your last", "Your last answ",
+                                                           "Question 2 of "]  # the instant grade, now in full
 
     printed.clear()
     _show(printed.append, [Spoken("ack", "Thanks.", 1, instant), Spoken("wait", CHECKING, 2), Graded(checked),
                            Spoken("close", "That's the end.", 3)])
     assert [line.strip()[:14] for line in printed[1:]] == [CHECKING[:14], "Your last answ", "That's the end"]
+
+
+def test_a_typed_interview_lists_the_points_not_made_only_once_the_question_is_over():
+    """A new user read the point a follow-up asked for off the grade printed just above it. The instant grade
+    comes before the follow-up is chosen, so it lists only the points made; a grade printed while a follow-up
+    may still come lists them once the question is over, before the next question or the close."""
+    from interviewer.cli import _show
+    from interviewer.conductor import CHECKING, Graded, Spoken
+    from interviewer.types import Grade, PointResult
+
+    points = (PointResult("The reward model is trained on human rankings.", "covered", "humans rank", 0.8),
+              PointResult("A KL penalty keeps the policy near the reference model.", "missed", "", 0.1))
+    instant = Grade(4, "D", points, "Weak answer: 1 of 2 key points made.", f"Next time: {points[1].point}", "low")
+    checked = replace(instant, verified=True)
+    printed: list[str] = []
+    _show(printed.append, [Spoken("ack", "Thanks.", 1, instant), Spoken("follow_up", "What keeps it close?", 2),
+                           Graded(checked)], over=lambda: False)
+    text = "\n".join(printed)
+    assert points[0].point in text and points[1].point not in text and "Tip:" not in text
+    assert "1 key point not made in full: listed once this question is over" in text
+
+    printed.clear()  # the last question: the close waits for the check, which might yet call for a follow-up
+    _show(printed.append, [Spoken("ack", "Thanks.", 1, instant), Spoken("wait", CHECKING, 2), Graded(checked),
+                           Spoken("close", "That's the end.", 3)], over=lambda: False)
+    assert sum(points[1].point in line for line in printed) == 1  # listed once, in full, before the close
+    assert printed[-2].strip().startswith("Your last answer, in full:") and "That's the end." in printed[-1]

@@ -68,31 +68,44 @@ def test_the_panel_shows_the_question_number_level_topic_and_time_as_a_bar_and_a
     assert progress_html(Tab()) == ""
 
 
-def test_a_weak_answer_shows_an_instant_grade_with_worded_labels_and_no_model_answer_yet(tab):
+def test_a_weak_answer_shows_an_instant_grade_that_lists_no_point_a_follow_up_may_ask_for_until_it_is_over(tab):
+    """A new user read the point a follow-up asked for off the grade just above it ("missed A KL penalty keeps
+    the policy close to the supervised model", then "what keeps it from wandering far from where it started?"),
+    pasted it back and was credited. While the question is open its grade lists only the points made; once it
+    is over, every point with its label, and the model answer."""
     question = tab.interview.prompt.question
     _said(tab, WEAK)
     assert tab.interview.prompt.kind == "follow_up"  # the question is not over
-    graded = next(m["content"] for m in tab.chat if "/10" in m["content"])
+    at = next(i for i, m in enumerate(tab.chat) if "/10" in m["content"])
+    graded, grade = tab.chat[at]["content"], tab.interview.turns[-1].grade
     assert 'class="grade-state stands">Instant grade</span> not verified: the LLM is switched off' in graded
-    labels = re.findall(r'<span class="point (\w+)">(\w+)</span>', graded)
-    assert len(labels) == len(question.key_points) and ("missed", "missed") in labels
-    assert all(word in {"covered", "partly", "missed", "contradicted"} for _, word in labels)
-    assert "Model answer" not in graded  # it would give the follow-up's answer away
+    not_made = [p.point for p in grade.points if p.status != "covered"]
+    assert not_made and not any(point in graded for point in not_made)
+    assert f"{len(not_made)} key points not made in full: listed once this question is over" in graded
+    assert "Tip:" not in graded and "Model answer" not in graded  # each would give the follow-up's answer away
     panel = _visible(progress_html(tab))
     assert "Question 1 of 3 · follow-up" in panel and "Last answer:" in panel and "(instant, not verified)" in panel
+
+    _said(tab, "I am not sure.")  # the follow-up answered: the question is over, and the first grade says it all
+    assert tab.interview.prompt.question.id != question.id
+    labels = re.findall(r'<span class="point (\w+)">(\w+)</span>', tab.chat[at]["content"])
+    assert len(labels) == len(question.key_points) and ("missed", "missed") in labels
+    assert all(word in {"covered", "partly", "missed", "contradicted"} for _, word in labels)
+    assert all(point in tab.chat[at]["content"] for point in not_made) and "Tip:" in tab.chat[at]["content"]
+    assert sum("<details><summary>Model answer" in m["content"] for m in tab.chat) == 1  # under the last grade
 
 
 def test_a_follow_up_that_runs_out_of_time_empty_says_so_in_one_line_then_the_model_answer_opens(tab):
     """Time's up on an empty follow-up used to repeat the first answer's whole feedback word for word."""
     question = tab.interview.prompt.question
     _said(tab, WEAK)
-    first = next(m["content"] for m in tab.chat if "/10" in m["content"])
     _said(tab, "", timed_out=True)
     assert tab.interview.prompt.question.id != question.id  # moved on
-    second = [m["content"] for m in tab.chat if "/10" in m["content"]][-1]
+    first, second = [m["content"] for m in tab.chat if "/10" in m["content"]][-2:]
     assert second.startswith("Time's up.") and "as before: the follow-up added nothing new to grade" in second
     feedback = second.split("<details>")[0]
     assert "<span class=\"point" not in feedback and len(feedback) < len(first) / 2
+    assert first.count("<span class=\"point") == len(question.key_points)  # the first answer's grade, in full
     assert "<details><summary>Model answer</summary>" in second and question.answer[:60] in second
     assert "<details>" not in first  # the model answer is shown once, under the question's last grade
 

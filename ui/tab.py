@@ -70,6 +70,9 @@ class Tab:
     _ack: str = ""
     _shown: Graded | None = None  # the grade that message shows
     _turn_at: int = -1  # the interview turn it grades
+    # the open question's earlier grade messages, listing only the points made (see _grade_message): (chat index,
+    # turn index, grade shown, acknowledgement), each listed in full once the question is over
+    _earlier: list[tuple[int, int, Graded, str]] = field(default_factory=list)
     _group: tuple[int, int] | None = None  # (group, chat index) of the message being spoken
     _prompt: tuple | None = None  # the open prompt the deadline was set for
     _open: tuple | None = None  # the prompt key last seen, and when it changed (time.monotonic())
@@ -128,6 +131,8 @@ class Tab:
                 self.chat[self._grade_at]["content"] = self._grade_message(event)
             return
         if event.grade is not None:
+            if self._shown is not None:  # a follow-up's answer: the first answer's grade waits for the question's end
+                self._earlier.append((self._grade_at, self._turn_at, self._shown, self._ack))
             self._ack = event.text
             self.chat.append({"role": "assistant", "content": ""})
             self._grade_at = len(self.chat) - 1
@@ -139,21 +144,25 @@ class Tab:
             self._group = (event.group, len(self.chat) - 1)
         self.to_speak.append((event.text, event.written))
 
-    def _grade_message(self, shown: Graded, *, finished: bool = False) -> str:
-        """The acknowledgement and the grade; once the question is over, its model answer one click away. A
-        follow-up that changed nothing says so in one line instead of repeating the first answer's feedback."""
-        turns = self.interview.turns
-        turn = turns[self._turn_at]
-        model = turn.question.answer if finished else ""
-        first = next((t for t in turns[: self._turn_at] if t.question.id == turn.question.id and t.kind == "main"),
+    def _grade_message(self, shown: Graded, *, finished: bool = False, turn_at: int | None = None,
+                       ack: str | None = None, last: bool = True) -> str:
+        """The acknowledgement and the grade of turn `turn_at` (the last grade's by default). While its question is
+        open, only the points made are listed: a follow-up may ask for any other (a new user read the point a
+        follow-up asked for off the grade above it, and pasted it back). Once the question is over, every point,
+        and under its `last` grade the model answer one click away. A follow-up that changed nothing says so in one
+        line instead of repeating the first answer's feedback."""
+        turns, at = self.interview.turns, self._turn_at if turn_at is None else turn_at
+        turn = turns[at]
+        model = turn.question.answer if finished and last else ""
+        first = next((t for t in turns[:at] if t.question.id == turn.question.id and t.kind == "main"),
                      None) if turn.kind == "follow_up" else None
         if first is not None and _same(first.grade, shown.grade):
             body = (f"{grade_state(shown.grade, shown.note)}\n\n**Score {shown.grade.score}/10 · grade "
                     f"{shown.grade.letter}**, as before: the follow-up added nothing new to grade.")
             body += f"\n\n{model_answer_markdown(model)}" if model else ""
         else:
-            body = grade_markdown(shown.grade, unverified=shown.note, model_answer=model)
-        return f"{markdown_safe(self._ack)}\n\n{body}"
+            body = grade_markdown(shown.grade, unverified=shown.note, model_answer=model, withhold=not finished)
+        return f"{markdown_safe(self._ack if ack is None else ack)}\n\n{body}"
 
     def settle(self) -> None:
         """After a turn: a new open prompt gets its own answer time and a fresh listener; a hint, a repeat or a
@@ -162,7 +171,10 @@ class Tab:
         if self._shown is not None and (not self.listening or self.interview.prompt.question.id
                                         != self.interview.turns[self._turn_at].question.id):
             self.chat[self._grade_at]["content"] = self._grade_message(self._shown, finished=True)
-            self._shown = None  # the question is over: its model answer is shown once
+            for at, turn_at, shown, ack in self._earlier:  # the question is over: its earlier grades in full
+                self.chat[at]["content"] = self._grade_message(shown, finished=True, turn_at=turn_at, ack=ack,
+                                                               last=False)
+            self._shown, self._earlier = None, []  # its model answer is shown once
         if not self.listening:
             self.deadline = None
             return
