@@ -318,7 +318,8 @@ class Interview:
         prompt = self.prompt
         if prompt.kind == "main" and prompt.passes == 0 and prompt.hints == 0:
             self.prompt = replace(prompt, passes=1)
-            reply = "That's fine. Would you like a hint, or shall we move on to the next question?"
+            onward = "move on to the next question" if self.number < self.options.questions else "finish here"
+            reply = f"That's fine. Would you like a hint, or shall we {onward}?"  # the last question has no next
             self.exchanges.append(Exchange("dont_know", prompt.question.id, said, reply))
             return self._changed([Say("notice", reply)])
         self.exchanges.append(Exchange("dont_know", prompt.question.id, said, "moved on"))
@@ -421,8 +422,8 @@ class Interview:
     def _follow_up(self, turn: Turn, made: frozenset[int]) -> Plan | None:
         if turn.kind != "main" or turn.skipped or self.options.follow_ups < 1 or turn.grade.score >= planner.STRONG:
             return None
-        if turn.grade.verdict == SAID_DONT_KNOW:
-            return None  # "I don't know" is not followed up on the same thing
+        if turn.grade.verdict == SAID_DONT_KNOW or not turn.answer.strip():
+            return None  # "I don't know" is not followed up on the same thing, nor time running out on nothing said
         found = planner.follow_up_for(turn.question, turn.grade, made)
         if found is None:
             return None

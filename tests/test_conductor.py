@@ -92,6 +92,17 @@ def test_the_last_answer_is_verified_before_the_close_states_the_overall_score(r
     assert conductor.interview.turns[-1].decided_on == "verified"
 
 
+def test_time_running_out_on_nothing_said_closes_without_a_check_or_a_follow_up(run):
+    """A new user let the time run out on the last question: a follow-up came, then "Let me check that answer
+    against the key points." with no answer to check."""
+    llm = FakeLLM(reply="Right.", choices=verdicts("yes"))
+    conductor = run(llm, questions=1)
+    spoken = [e for e in conductor.heard("", timed_out=True) if isinstance(e, Spoken)]
+    assert spoken[0].text.startswith("Time's up") and CHECKING not in [e.text for e in spoken]
+    assert conductor.interview.done and [t.kind for t in conductor.interview.turns] == ["main"]
+    assert not any(e.written for e in spoken)  # nothing said: nothing for the LLM to acknowledge
+
+
 def test_a_follow_up_answer_keeps_the_points_the_first_answer_was_verified_with(run):
     """A new user's 8/10 fell to 4/10 on the follow-up's verified grade, its points "no longer credited": the
     model, reading both answers together beside other closest words, said no to points it had credited."""

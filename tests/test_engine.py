@@ -108,6 +108,8 @@ def test_time_up_with_nothing_said_scores_zero_and_moves_on(make):
     said = interview.submit("", timed_out=True)
     assert said[0].text.startswith("Time's up") and said[0].grade.score == 0
     assert interview.turns[-1].timed_out and interview.phase == "listen"
+    # no follow-up on a point of an answer never given (a new user's empty time-out got one, then another)
+    assert interview.prompt.kind == "main" and interview.number == 2
 
 
 def test_skip_on_the_last_question_ends_with_a_report(make):
@@ -259,8 +261,11 @@ def test_talking_back_is_recorded_and_never_graded(make):
     assert "hint" in said[0].text and interview.phase == "listen"  # the first time: an offer
     assert [e.kind for e in interview.exchanges] == ["ask", "clarify", "repeat", "dont_know"]
     assert interview.turns == []
+    assert said[0].text.endswith("shall we move on to the next question?")
     said = interview.dont_know("still no idea")  # the second time: move on, scored 0, no follow-up
     assert kinds(said)[-1] == "question" and interview.turns[-1].grade.score == 0
+    said = interview.dont_know("no idea either")  # on the last question there is no next one to offer
+    assert said[0].text == "That's fine. Would you like a hint, or shall we finish here?"
 
 
 def test_an_answer_is_kept_before_it_is_graded(make, tmp_path, questions):
