@@ -110,6 +110,10 @@ def test_resume_in_a_new_tab(app, services):
     chat, *_ = first.predict("Temperature divides the logits before the softmax.", api_name="/answer")
     session = services.sessions.sessions()[0]
     assert session["topics"] == ["sampling"] and session["status"] == "open"
+    from interviewer.ui.app import unfinished
+
+    label = dict((value, label) for label, value in unfinished(services))[session["id"]]  # a page just opened
+    assert label.startswith("sampling: 1 of 3 answered, started ")  # lists it to resume, by what it was
     chat, *_ = Client(app, verbose=False).predict(session["id"], api_name="/resume")
     assert "Temperature divides the logits" in "".join(_text(m) for m in chat)
     assert _text(chat[-1]) == _text(chat[-1]).strip() and "?" in _text(chat[-1])

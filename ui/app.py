@@ -536,12 +536,13 @@ def build_app(services: Services, defaults: SessionOptions):
         gr.Markdown(f"# Mock interview\nEverything runs on this machine; nothing leaves it. {KEYS}")
         state = gr.State(None)
         with gr.Tab("Interview"):
-            topic_list = _interview_tab(services, defaults, state)
+            topic_list, resumable = _interview_tab(services, defaults, state)
         with gr.Tab("Your own material"):  # its controls and handlers live in ui/material.py
             from interviewer.ui.material import material_tab, topics_now
 
             material_tab(services, topic_list)
         demo.load(partial(topics_now, services), None, topic_list, api_name=False)  # topics prepared since start-up
+        demo.load(partial(_resumable, services), None, resumable, api_name=False)
         with gr.Tab("History") as history_tab:
             plot = gr.LinePlot(x="when", y="score", color="topic", title="Score by session", y_lim=[0, 10],
                                label="Score by session", elem_id="history-plot")
@@ -594,8 +595,9 @@ def _interview_tab(services: Services, defaults: SessionOptions, state):
                     elem_id="report-files")
     gr.Button("Open the printable report", elem_id="open-report").click(None, None, None, js=_OPEN_REPORT)
     with gr.Row():
-        session_id = gr.Textbox(label="Resume a session (its id, from: interviewer sessions)", scale=3,
-                                elem_id="resume-id")
+        session_id = gr.Dropdown(choices=[], value=None, allow_custom_value=True, scale=3, elem_id="resume-id",
+                                 label="Resume an unfinished session",
+                                 info="Pick one (they are listed when the page opens), or type a session id")
         again = gr.Button("Resume", scale=1, elem_id="resume")
 
     outputs = [chat, state, report, files, text, progress, speaker, caption, timings]
@@ -622,7 +624,25 @@ def _interview_tab(services: Services, defaults: SessionOptions, state):
         button.click(partial(command, services, name), [text, state], outputs, api_name=name, **anytime)
     again.click(partial(resume, services), [session_id], outputs, api_name="resume", **on_chat)
     gr.Timer(1.0).tick(partial(tick, services), [text, state], outputs, api_name=False, show_progress="hidden")
-    return topic
+    return topic, session_id
+
+
+def unfinished(services: Services) -> list[tuple[str, str]]:
+    """The sessions not finished, newest first, as (label, id): a new user who reloaded the page mid-interview
+    found it blank, and the id it asked for came from a terminal command."""
+    import datetime
+
+    rows = [r for r in services.sessions.sessions() if r["status"] == "open"][:20]
+    return [(f"{', '.join(r['topics'])}: {r['answered']} of {r['questions']} answered, started "
+             f"{datetime.datetime.fromtimestamp(r['started']).strftime('%Y-%m-%d %H:%M')} ({r['id']})", r["id"])
+            for r in rows]
+
+
+def _resumable(services: Services):
+    """The resume list of a page just opened."""
+    import gradio as gr
+
+    return gr.Dropdown(choices=unfinished(services), value=None)
 
 def launch(services: Services, defaults: SessionOptions, *, block: bool = True):
     """Serve the page on the configured address (127.0.0.1 unless told otherwise), once every model it uses
