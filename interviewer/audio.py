@@ -28,10 +28,12 @@ def read_audio(path: Path, *, max_seconds: float = 600.0) -> np.ndarray:
     try:
         samples = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
     except Exception as error:  # PyAV raises many kinds (InvalidDataError, ValueError, ...)
-        raise BadInput(f"{path.name} is not a sound file we can read ({type(error).__name__}); "
-                       "send WAV, MP3, OGG or WebM audio") from error
+        # not named: the page hears a kept copy, whose name the candidate never gave (a new user was told of
+        # "a4329e28-4.wav")
+        raise BadInput(f"the recording is not a sound file we can read ({type(error).__name__}); "
+                       "send WAV, MP3, OGG, FLAC or WebM audio") from error
     if samples.size == 0:
-        raise BadInput(f"{path.name} holds no audio")
+        raise BadInput("the recording holds no audio; record again, or check the microphone is not muted")
     if samples.size / SAMPLE_RATE > max_seconds:
         samples = samples[: int(max_seconds * SAMPLE_RATE)]  # the time limit applies: the rest is not heard
     return samples.astype(np.float32)

@@ -67,7 +67,7 @@ class WhisperSTT:
                 )
                 segments = [s for s in segments if not _invented(s)]
         except (ValueError, RuntimeError) as error:
-            raise BadInput(f"could not read this audio ({error}); send a WAV, MP3, OGG or WebM file") from error
+            raise BadInput(f"could not read this audio ({error}); send a WAV, MP3, OGG, FLAC or WebM file") from error
         words = tuple(
             Word(w.word.strip(), float(w.start) + shift, float(w.end) + shift, float(w.probability))
             for s in segments for w in (s.words or []) if w.word.strip()

@@ -158,6 +158,7 @@ def test_bad_recordings_get_a_clear_message_and_the_turn_stays_open(app, tmp_pat
     bad.write_bytes(content)
     chat, *_ = client.predict(handle_file(str(bad)), api_name="/voice_answer")
     assert message in _text(chat[-1])
+    assert ".wav" not in _text(chat[-1])  # the page hears a kept copy: its name means nothing to the candidate
     chat, *_ = client.predict("Now a typed answer instead.", api_name="/answer")
     assert any("/10" in _text(m) for m in chat)  # the same turn was still open
 
