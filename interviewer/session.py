@@ -395,7 +395,10 @@ class Interview:
         intro = f"Question {number} of {self.options.questions}. "
         history = self.past.get(question.id)
         if history and history.last_score is not None and history.last_score < planner.STRONG and not text:
-            intro += "Last time this one gave you trouble, so let's try it again. "
+            # what is said matches the score: a new user heard "gave you trouble" of a 7 out of 10
+            score = history.last_score
+            intro += ("Last time this one gave you trouble, so let's try it again. " if score <= planner.WEAK else
+                      f"Last time you scored {score:g} out of 10 on this one; let's make it complete this time. ")
         return intro + (text or question.question)
 
     def likely_next(self) -> list[str]:

@@ -177,6 +177,9 @@ def test_earlier_sessions_favour_unseen_then_review_without_reading_out_the_poin
     assert interview.prompt.question == weak  # every other mid question was mastered
     assert "Last time this one gave you trouble" in said[1].text
     assert weak.key_points[0] not in said[1].text and seen != weak
+    past[weak.id] = Past(7, (weak.key_points[0],))  # a good answer with gaps is not called trouble
+    said = Interview(pool, Grader(FakeEmbedder()), SessionOptions(topics=("rlhf",), level="mid"), past=past).start()
+    assert "Last time you scored 7 out of 10 on this one; let's make it complete this time." in said[1].text
 
 
 def test_a_question_asked_before_but_never_answered_does_not_open_the_next_session(pool):
