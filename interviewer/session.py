@@ -242,7 +242,7 @@ class Interview:
                     hints=prompt.hints, delivery=delivery)
         self.pending = None
         self._record(turn)
-        return self._changed([Say("grade", _ack(answer, timed_out), grade)])
+        return self._changed([Say("grade", _ack(answer, timed_out, len(self.turns) - 1), grade)])
 
     def graded_text(self, answer: str) -> str:
         """What is graded for an answer to the open prompt: a follow-up is graded with the first answer, so
@@ -407,7 +407,7 @@ class Interview:
         and the bank's follow-ups for this question."""
         if self.phase != "listen":
             return []
-        lines = list(dict.fromkeys(_ack(text, t) for text in ("x", "") for t in (False, True)))
+        lines = list(dict.fromkeys(_ack(text, t, len(self.turns)) for text in ("x", "") for t in (False, True)))
         question = self.prompt.question
         main = [t for t in self.turns if t.kind == "main"]
         number = len(main) + (1 if self.prompt.kind == "main" else 0)
@@ -483,7 +483,12 @@ class Interview:
             raise BadInput(f"cannot do that now: the interview is at {self.phase!r}, not {phase!r}")
 
 
-def _ack(answer: str, timed_out: bool) -> str:
-    """The instant acknowledgement, said before the answer is judged: neutral, so it never praises."""
+# The instant acknowledgements, in turn (a new user found every reply opening with "Thank you."); neutral, so
+# none praises an answer not judged yet
+ACKS = ("Thank you.", "Thanks.", "All right, thank you.", "Got it, thanks.")
+
+
+def _ack(answer: str, timed_out: bool, turn: int = 0) -> str:
+    """The instant acknowledgement of the answer of turn `turn` (0-based), said before the answer is judged."""
     prefix = "Time's up. " if timed_out else ""
-    return prefix + ("Thank you." if answer.strip() else "Okay.")
+    return prefix + (ACKS[turn % len(ACKS)] if answer.strip() else "Okay.")

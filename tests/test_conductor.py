@@ -11,7 +11,7 @@ from interviewer.errors import BackendUnavailable, LLMTimeout
 from interviewer.fakes import FakeEmbedder, FakeLLM
 from interviewer.grader import Grader
 from interviewer.knowledge.store import KnowledgeStore, open_client
-from interviewer.session import Interview, SessionOptions
+from interviewer.session import ACKS, Interview, SessionOptions
 from interviewer.verdicts import VerifyOptions
 
 
@@ -86,8 +86,8 @@ def test_the_last_answer_is_verified_before_the_close_states_the_overall_score(r
     assert graded < close and out[graded].grade.score == 10 and conductor.interview.done
     # the LLM's acknowledgement does not wait for the verdicts; while they are read the candidate is told why it
     # is quiet, in words that give nothing away
-    assert [e.text for e in out[:graded] if isinstance(e, Spoken)] == ["Thank you.", "You talked about Right.",
-                                                                      CHECKING]
+    assert [e.text for e in out[:graded] if isinstance(e, Spoken)] == [ACKS[1], "You talked about Right.",
+                                                                      CHECKING]  # the second answer's
     assert "overall score is 10" in out[close].text  # the verified grade's, not the instant one's
     assert conductor.interview.turns[-1].decided_on == "verified"
 
