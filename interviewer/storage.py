@@ -197,13 +197,19 @@ class SessionStore:
     def history(self) -> dict:
         """Scores over time per topic, the most often missed key points, and a suggested next session."""
         points = []
+        # a question whose time ran out on nothing said was walked away from, not answered: a new user's abandoned
+        # session was suggested for practice at 0.0/10, and its every point counted as missed
+        answered = "NOT (t.kind = 'main' AND t.timed_out AND t.answer = '')"
         for sid, started, topic, score in self._run(
             "SELECT s.id, s.started, t.topic, AVG(COALESCE(t.question_score, t.score)) FROM sessions s "
-            "JOIN turns t ON t.session_id = s.id WHERE t.kind = 'main' GROUP BY s.id, t.topic ORDER BY s.started"
+            f"JOIN turns t ON t.session_id = s.id WHERE t.kind = 'main' AND {answered} GROUP BY s.id, t.topic "
+            "ORDER BY s.started"
         ):  # the question scores, as the report and the overall score count them
             points.append({"session": sid, "started": started, "topic": topic, "score": round(score, 1)})
         missed: Counter[str] = Counter()
-        for (grade,) in self._run("SELECT grade FROM turns WHERE kind = 'main'"):
+        for (grade,) in self._run(  # each question's last grade: a point its follow-up recovered was made
+                f"SELECT t.grade FROM turns t WHERE {answered} AND t.position = (SELECT MAX(u.position) FROM turns u "
+                "WHERE u.session_id = t.session_id AND u.question_id = t.question_id)"):
             missed.update(p["point"] for p in json.loads(grade)["points"] if p["status"] == "missed")
         chosen = {t for (options,) in self._run("SELECT options FROM sessions") for t in json.loads(options)["topics"]}
         by_topic: dict[str, list[float]] = {}

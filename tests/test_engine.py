@@ -369,6 +369,27 @@ def test_history_and_report_suggest_only_topics_the_candidate_chose(make, store,
     assert "Practise again: make interview TOPIC=rlhf" in report["next_steps"]
 
 
+def test_history_counts_no_question_walked_away_from_and_no_point_a_follow_up_recovered(make, tmp_path):
+    """A new user's abandoned session (time ran out on nothing said) was suggested for practice at 0.0/10, and
+    "missed most often" counted a point they had made in the follow-up."""
+    db = tmp_path / "sessions.sqlite"
+    left = SessionStore(db).attach(make(questions=1))
+    left.start()
+    left.submit("", timed_out=True)
+    assert SessionStore(db).history()["scores"] == [] and SessionStore(db).history()["weakest_points"] == []
+
+    interview = SessionStore(db).attach(make(questions=1))
+    interview.start()
+    question = interview.prompt.question
+    interview.submit("Humans are involved somehow.")
+    assert interview.prompt.kind == "follow_up"
+    point = question.key_points[next(f.key_point for f in question.follow_ups if f.ask == interview.prompt.text) - 1]
+    assert point in {p["point"] for p in SessionStore(db).history()["weakest_points"]}  # missed, for now
+    interview.submit(point)  # the follow-up answered with the point itself
+    assert point not in {p["point"] for p in SessionStore(db).history()["weakest_points"]}
+    assert len(SessionStore(db).history()["scores"]) == 1
+
+
 def test_the_follow_up_asks_for_the_point_most_clearly_missed(pool):
     """Of the missed points with a prompt, the one the answer came least close to: a point listed first but made
     in other words (weak evidence, not none) is not asked for again; a contradiction comes before any of them."""
