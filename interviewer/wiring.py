@@ -405,11 +405,11 @@ class Services:
         def nearest(text: str) -> list[str]:
             return [pid for pid, _ in passages.search(text, k=4)]
 
-        include, needs = [], D.requirements(job.text) if job is not None else []
+        include, fallback, needs = [], [], D.requirements(job.text) if job is not None else []
         if job is None:
             slots = P.plan(docs, questions, levels, nearest)
         else:
-            include, slots = self._match_job(topic, needs, docs, passages, questions, levels)
+            include, slots, fallback = self._match_job(topic, needs, docs, passages, questions, levels)
             if not slots and not include:
                 raise BadInput("no bank question matches the job description's requirements, and a description "
                                "states no answers to write questions from: give your notes on them beside it "
@@ -423,6 +423,9 @@ class Services:
 
         outcomes, reused, gone = preparer.run(topic, slots, progress=progress, spare=spare)
         kept = [o.question for o in outcomes if o.kept]
+        written_for = {q.get("covers") for q in kept}  # a requirement left to the notes that got no question
+        included = {row["id"] for row in include}  # keeps the bank's
+        include += [row for row in fallback if row["covers"] not in written_for and row["id"] not in included]
         reviewed = P.reviewed_in(target)  # the user's checked questions stay in the bank, planned or not
         retired = sum(1 for o in gone if o.question["id"] not in reviewed)
         report = P.Report(topic, target, [d.source for d in docs], skipped, sum(len(d.passages()) for d in docs),
@@ -478,7 +481,8 @@ class Services:
         covers, written from the passages of the user's files (`docs` after the description) closest to each. Not
         from the description's own: it names a skill and states nothing about it, so the 1.5B model asked about
         the candidate's experience, answered in a made-up first person, and took other requirement lines for
-        key points, which the description "supported"."""
+        key points, which the description "supported". Last, the bank questions of the requirements left to the
+        notes (see prepare.match), included for one that ends with no written question kept."""
         from interviewer import prepare as P
 
         def bank_hits(text: str) -> list[tuple[str, float]]:
@@ -494,13 +498,15 @@ class Services:
 
         matched = P.match(needs, bank_hits, lambda need: max((s for _, s in in_notes(need)), default=0.0))
         include = [{"id": qid, "covers": need} for need in needs for qid, _ in matched[need]]
+        bank_only = P.match(needs, bank_hits)  # for a requirement left to the notes whose questions all fail
+        fallback = [{"id": qid, "covers": need} for need in needs if not matched[need] for qid, _ in bank_only[need]]
         for need in needs:
             log.info("prepare %s: requirement %r: %s", topic, need,
                      ", ".join(f"{qid} ({sim:.2f})" for qid, sim in matched[need])
                      or "no bank question close enough, or the notes closer; written from the notes")
         uncovered = [need for need in needs if not matched[need]]
         slots = P.plan_requirements(uncovered, questions, levels, in_notes)
-        return include, slots
+        return include, slots, fallback
 
     def topic_titles(self) -> dict[str, str]:
         return {t.topic: t.title for t in self.bank.topics}

@@ -136,6 +136,24 @@ def test_a_requirement_the_notes_are_closer_to_than_the_bank_is_written_from_the
     assert P.match(list(bank), bank.__getitem__)["HTTP caching with our CDN"]  # no notes: the bank's question
 
 
+def test_a_requirement_left_to_the_notes_keeps_the_banks_questions_when_none_is_written(tmp_path, embedder,
+                                                                                         seeded_store):
+    """The notes are closer to the RLHF requirement than the bank's questions are, so it is written for from
+    them; the question written fails the grounding check (its points are not in the notes), and the bank's
+    questions cover the requirement after all."""
+    notes = tmp_path / "rlhf-notes.md"
+    notes.write_text("# Aligning our chat models\n\nWe align our chat models with RLHF: we train reward models on "
+                     "human preference comparisons, and we tune the policies with PPO against those reward models. "
+                     "The preference comparisons come from our annotators, who pick the better of two replies.\n")
+    services = services_with(tmp_path, ScriptedLLM([k8s_draft()]), seeded_store)  # points the notes never state
+    services.__dict__["embedder"] = embedder
+    report = services.prepare([notes], "acme-ml", questions=1, levels=["mid"], job=D.job_description(str(JOB)))
+    rlhf, tokens, _ = report.requirements
+    assert report.dropped and rlhf["notes"] and not rlhf["written"]  # written for from the notes, and dropped
+    assert rlhf["bank"] and tokens["bank"]  # the bank's questions stand in
+    assert {i["covers"] for i in yaml.safe_load(report.bank_file.read_text())["include"]} >= {rlhf["requirement"]}
+
+
 def test_a_job_description_becomes_a_topic_of_bank_and_written_questions(tmp_path, embedder, monkeypatch, capsys,
                                                                           seeded_store):
     llm = ScriptedLLM([k8s_draft()])
