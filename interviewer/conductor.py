@@ -178,8 +178,8 @@ class Conductor:
         if made := self._made_points(plan, context):
             plan = interview.plan(related, made)
         if plan.kind == "close" and turn.verification == "pending":
-            if self.dialogue is not None and turn.grade.verdict not in EMPTY_VERDICTS:  # the verdicts take seconds:
-                # the candidate hears why it is quiet (with no answer there is nothing to check)
+            if self.dialogue is not None and turn.answer.strip():  # the verdicts take seconds: the candidate
+                # hears why it is quiet (with nothing said there is nothing to check)
                 group = next(self._groups)
                 yield Spoken("wait", CHECKING, group)
             yield from self._verified(context)
@@ -252,8 +252,9 @@ class Conductor:
         """The LLM's acknowledgement of the answer (none when it is off, busy, slow or failing). Praise passes
         the guard only on a verified grade of 7 or more: the instant grade can rate a confidently wrong answer 8.
         Nothing said (time ran out, or "I don't know") has nothing to acknowledge."""
-        grade = self.interview.turns[-1].grade
-        if self.dialogue is None or grade.verdict in EMPTY_VERDICTS:
+        turn = self.interview.turns[-1]
+        grade = turn.grade
+        if self.dialogue is None or not turn.answer.strip() or grade.verdict in EMPTY_VERDICTS:
             return
         written = self._written(context, plan.reply_kind, grade.not_covered, grade.verified and grade.score >= 7)
         for n, sentence in enumerate(written, 1):

@@ -236,10 +236,13 @@ class Interview:
         self.receive(answer, timed_out=timed_out, delivery=delivery)
         answer = self.pending["answer"]
         prompt = self.prompt
-        grade = self.grader.grade(prompt.question, self.graded_text(answer))  # if it fails, the answer waits
-        self._go("grade")
+        # a follow-up with nothing said changes nothing: its grade is the first answer's, checked as that was (as a
+        # skipped one: no acknowledgement of words never said, no check of them while the candidate waits)
+        first = self._main_turn(prompt.question) if prompt.kind == "follow_up" and not answer.strip() else None
+        grade = first.grade if first else self.grader.grade(prompt.question, self.graded_text(answer))  # if it
+        self._go("grade")  # fails, the answer waits
         turn = Turn(prompt.question, prompt.kind, prompt.text, answer, grade, timed_out=timed_out,
-                    hints=prompt.hints, delivery=delivery)
+                    hints=prompt.hints, delivery=delivery, verification=first.verification if first else "pending")
         self.pending = None
         self._record(turn)
         return self._changed([Say("grade", _ack(answer, timed_out, len(self.turns) - 1), grade)])

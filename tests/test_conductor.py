@@ -102,6 +102,17 @@ def test_time_running_out_on_nothing_said_closes_without_a_check_or_a_follow_up(
     assert conductor.interview.done and [t.kind for t in conductor.interview.turns] == ["main"]
     assert not any(e.written for e in spoken)  # nothing said: nothing for the LLM to acknowledge
 
+    conductor = run(llm, questions=1)  # the same on a follow-up: its grade is the first answer's, as it was
+    first = list(conductor.heard("Humans are involved somehow."))
+    assert conductor.interview.prompt.kind == "follow_up"
+    asked = len(llm.prompts)
+    spoken = [e for e in conductor.heard("", timed_out=True) if isinstance(e, Spoken)]
+    assert CHECKING not in [e.text for e in spoken] and not any(e.written for e in spoken)
+    assert len(llm.prompts) == asked and conductor.interview.done  # the LLM was asked nothing about it
+    main, follow_up = conductor.interview.turns
+    assert follow_up.grade == main.grade and follow_up.verification == main.verification
+    assert next(e for e in first if isinstance(e, Graded)).grade.verified
+
 
 def test_a_follow_up_answer_keeps_the_points_the_first_answer_was_verified_with(run):
     """A new user's 8/10 fell to 4/10 on the follow-up's verified grade, its points "no longer credited": the
