@@ -235,8 +235,8 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
     conductor = services.conductor(interview)
     interactive = sys.stdin.isatty()
     out = sys.stderr if as_json else sys.stdout
-    show = partial(_show, partial(print, file=out),  # a question is known to be over once the next one is open
-                   over=lambda: interview.done or (interview.phase == "listen" and interview.prompt.kind == "main"))
+    show = _Shown(partial(print, file=out),  # a question is known to be over once the next one is open
+                  over=lambda: interview.done or (interview.phase == "listen" and interview.prompt.kind == "main"))
     if interactive:
         show_help = "Type your answer and press Enter. Commands: " + ", ".join(COMMANDS) + ", or just say so."
         print(show_help, file=out)
@@ -273,50 +273,57 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
     return 0
 
 
-def _show(say, events, over=lambda: True) -> None:
-    """Print a turn's events as they come: the instant grade, the interviewer's messages, and the verified grade
-    before the next question or follow-up. A message is printed whole once the next thing comes, so the one still
-    open when the verified grade arrives (the LLM checks the answer while the reply is written) waits for it:
-    printed after the next question, a new user could not tell which answer the verified grade was for. A "let
-    me check" message said before the check is printed before it.
+class _Shown:
+    """Prints a turn's events as they come (call it with each turn's): the instant grade, the interviewer's
+    messages, and the verified grade before the next question or follow-up. A message is printed whole once the
+    next thing comes, so the one still open when the verified grade arrives (the LLM checks the answer while the
+    reply is written) waits for it: printed after the next question, a new user could not tell which answer the
+    verified grade was for. A "let me check" message said before the check is printed before it.
     A grade lists the points not made only once its question is over (`over()`: known to be over), since a
     follow-up may ask for any of them: the instant grade comes before the follow-up is chosen, so it never lists
-    them; a grade printed without them is printed in full before the next question or the close."""
-    from interviewer.conductor import Graded
-    from interviewer.render import grade_text
+    them; a grade printed without them is printed in full before the next question or the close, in whichever
+    turn that comes (a follow-up skipped, or "I don't know" to it)."""
 
-    message = []  # the Spoken events of the message not yet printed
-    held = None  # the last grade, printed without the points not made
+    def __init__(self, say, over=lambda: True) -> None:
+        self.say, self.over = say, over
+        self.held = None  # the last grade printed without the points not made
 
-    def flush() -> None:
-        nonlocal held
-        if held is not None and any(event.kind in ("question", "close") for event in message):  # it is over
-            say(f"\nYour last answer, in full: {grade_text(held)}")
-            held = None
-        if message:
-            say("\n" + " ".join(event.text for event in message))
-            message.clear()
+    def __call__(self, events) -> None:
+        from interviewer.conductor import Graded
+        from interviewer.render import grade_text
 
-    for event in events:
-        if isinstance(event, Graded):
-            if any(spoken.kind == "wait" for spoken in message):
+        say, message = self.say, []  # the Spoken events of the message not yet printed
+
+        def flush() -> None:
+            if self.held is not None and any(event.kind in ("question", "close") for event in message):  # over
+                say(f"\nYour last answer, in full: {grade_text(self.held)}")
+                self.held = None
+            if message:
+                say("\n" + " ".join(event.text for event in message))
+                message.clear()
+
+        for event in events:
+            if isinstance(event, Graded):
+                if any(spoken.kind == "wait" for spoken in message):
+                    flush()
+                self.held = None if self.over() else event.grade
+                if event.grade.verified:
+                    shown = grade_text(event.grade, withhold=self.held is not None)
+                    say(f"\nYour last answer, verified by the LLM: {shown}")
+                elif event.note:
+                    say(f"(For your last answer the instant grade stands, {event.note}.)")
+                    if self.held is None:
+                        say(f"Your last answer: {grade_text(event.grade)}")
+                continue
+            if message and (event.grade is not None or event.group != message[-1].group):
                 flush()
-            held = None if over() else event.grade
-            if event.grade.verified:
-                say(f"\nYour last answer, verified by the LLM: {grade_text(event.grade, withhold=held is not None)}")
-            elif event.note:
-                say(f"(For your last answer the instant grade stands, {event.note}.)")
-                if held is None:
-                    say(f"Your last answer: {grade_text(event.grade)}")
-            continue
-        if message and (event.grade is not None or event.group != message[-1].group):
-            flush()
-        if event.grade is not None:
-            held = event.grade
-            say(f"\n{event.text}\nInstant grade (the LLM is checking it): {grade_text(event.grade, withhold=True)}")
-        else:
-            message.append(event)
-    flush()
+            if event.grade is not None:
+                self.held = event.grade
+                shown = grade_text(event.grade, withhold=True)
+                say(f"\n{event.text}\nInstant grade (the LLM is checking it): {shown}")
+            else:
+                message.append(event)
+        flush()
 
 
 def _sessions(args, settings: Settings) -> int:

@@ -221,27 +221,27 @@ def test_a_typed_interview_prints_the_verified_grade_before_the_next_question():
     """The reply is still being printed when the LLM's check of the answer comes; printed after the next
     question, a new user could not tell which answer the verified grade was for. A "let me check" said before
     the check stays before it."""
-    from interviewer.cli import _show
+    from interviewer.cli import _Shown
     from interviewer.conductor import CHECKING, Graded, Spoken
     from interviewer.types import Grade
 
     instant = Grade(3, "D", (), "Partly there.", "Say more.", "low")
     checked = Grade(7, "B", (), "Mostly there.", "Say more.", "medium", verified=True)
     printed: list[str] = []
-    _show(printed.append, [Spoken("ack", "Thanks.", 1, instant), Spoken("ack", "You named the reward model.", 2),
+    _Shown(printed.append)([Spoken("ack", "Thanks.", 1, instant), Spoken("ack", "You named the reward model.", 2),
                            Spoken("follow_up", "How is it trained?", 2), Graded(checked)])
     order = [next(i for i, line in enumerate(printed) if text in line)
              for text in ("Instant grade", "verified by the LLM: Score 7/10", "How is it trained?")]
     assert order == sorted(order) and "You named the reward model. How is it trained?" in printed[-1]
 
     printed.clear()  # the next question is a message of its own: the acknowledgement, the check, the question
-    _show(printed.append, [Spoken("ack", "Thanks.", 1, instant), Spoken("ack", "You named the reward model.", 2),
+    _Shown(printed.append)([Spoken("ack", "Thanks.", 1, instant), Spoken("ack", "You named the reward model.", 2),
                            Spoken("question", "Question 2 of 3. What is DPO?", 3), Graded(instant, "the LLM was busy")])
     assert [line.strip()[:14] for line in printed[1:]] == ["You named the ", "(For your last", "Your last answ",
                                                            "Question 2 of "]  # the instant grade, now in full
 
     printed.clear()
-    _show(printed.append, [Spoken("ack", "Thanks.", 1, instant), Spoken("wait", CHECKING, 2), Graded(checked),
+    _Shown(printed.append)([Spoken("ack", "Thanks.", 1, instant), Spoken("wait", CHECKING, 2), Graded(checked),
                            Spoken("close", "That's the end.", 3)])
     assert [line.strip()[:14] for line in printed[1:]] == [CHECKING[:14], "Your last answ", "That's the end"]
 
@@ -250,7 +250,7 @@ def test_a_typed_interview_lists_the_points_not_made_only_once_the_question_is_o
     """A new user read the point a follow-up asked for off the grade printed just above it. The instant grade
     comes before the follow-up is chosen, so it lists only the points made; a grade printed while a follow-up
     may still come lists them once the question is over, before the next question or the close."""
-    from interviewer.cli import _show
+    from interviewer.cli import _Shown
     from interviewer.conductor import CHECKING, Graded, Spoken
     from interviewer.types import Grade, PointResult
 
@@ -259,14 +259,21 @@ def test_a_typed_interview_lists_the_points_not_made_only_once_the_question_is_o
     instant = Grade(4, "D", points, "Weak answer: 1 of 2 key points made.", f"Next time: {points[1].point}", "low")
     checked = replace(instant, verified=True)
     printed: list[str] = []
-    _show(printed.append, [Spoken("ack", "Thanks.", 1, instant), Spoken("follow_up", "What keeps it close?", 2),
-                           Graded(checked)], over=lambda: False)
+    _Shown(printed.append, over=lambda: False)([Spoken("ack", "Thanks.", 1, instant),
+                                                Spoken("follow_up", "What keeps it close?", 2), Graded(checked)])
     text = "\n".join(printed)
     assert points[0].point in text and points[1].point not in text and "Tip:" not in text
     assert "1 key point not made in full: listed once this question is over" in text
 
     printed.clear()  # the last question: the close waits for the check, which might yet call for a follow-up
-    _show(printed.append, [Spoken("ack", "Thanks.", 1, instant), Spoken("wait", CHECKING, 2), Graded(checked),
-                           Spoken("close", "That's the end.", 3)], over=lambda: False)
+    _Shown(printed.append, over=lambda: False)([Spoken("ack", "Thanks.", 1, instant), Spoken("wait", CHECKING, 2),
+                                                Graded(checked), Spoken("close", "That's the end.", 3)])
     assert sum(points[1].point in line for line in printed) == 1  # listed once, in full, before the close
     assert printed[-2].strip().startswith("Your last answer, in full:") and "That's the end." in printed[-1]
+
+    printed.clear()  # the follow-up skipped: its turn has no grade of its own, and the next question ends it
+    shown = _Shown(printed.append, over=lambda: False)
+    shown([Spoken("ack", "Thanks.", 1, instant), Spoken("follow_up", "What keeps it close?", 2), Graded(checked)])
+    assert not any(points[1].point in line for line in printed)
+    shown([Spoken("ack", "Okay, let's skip that one.", 3), Spoken("question", "Question 2 of 2. What is DPO?", 3)])
+    assert sum(points[1].point in line for line in printed) == 1 and "Question 2 of 2" in printed[-1]
