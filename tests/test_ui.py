@@ -114,6 +114,8 @@ def test_resume_in_a_new_tab(app, services):
 
     label = dict((value, label) for label, value in unfinished(services))[session["id"]]  # a page just opened
     assert label.startswith("sampling: 1 of 3 answered, started ")  # lists it to resume, by what it was
+    chat, *_ = Client(app, verbose=False).predict(None, api_name="/resume")  # Resume pressed, nothing picked
+    assert "pick an unfinished session in the list" in _text(chat[-1])
     chat, *_ = Client(app, verbose=False).predict(session["id"], api_name="/resume")
     assert "Temperature divides the logits" in "".join(_text(m) for m in chat)
     assert _text(chat[-1]) == _text(chat[-1]).strip() and "?" in _text(chat[-1])

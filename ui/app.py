@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from interviewer.delivery import delivery_of
-from interviewer.errors import InterviewerError
+from interviewer.errors import BadInput, InterviewerError
 from interviewer.knowledge.schema import LEVELS
 from interviewer.limits import cap_answer
 from interviewer.render import history_markdown, markdown_safe, report_html, report_markdown
@@ -173,11 +173,14 @@ def start(services: Services, seed: int, topics: str | list[str], level: str, qu
     yield from _run(tab, services, tab.conductor.said(tab.interview.start()))
 
 
-def resume(services: Services, session_id: str):
+def resume(services: Services, session_id: str | None):
     """Continue an unfinished session (after a crash or a closed tab) in this tab: an answer that was kept
-    but not graded is graded, a grade that was not verified is verified, then the open prompt is repeated."""
+    but not graded is graded, a grade that was not verified is verified, then the open prompt is repeated.
+    Nothing picked (the list gives None) is told what to do."""
     tab = Tab()
     try:
+        if not (session_id or "").strip():
+            raise BadInput("pick an unfinished session in the list (or type its id), then press Resume")
         tab.interview = services.resume(session_id.strip())
     except InterviewerError as error:
         tab.say(f"⚠️ {error}")
