@@ -548,7 +548,8 @@ def build_app(services: Services, defaults: SessionOptions):
         demo.load(partial(_resumable, services), None, resumable, api_name=False)
         with gr.Tab("History") as history_tab:
             plot = gr.LinePlot(x="when", y="score", color="topic", title="Score by session", y_lim=[0, 10],
-                               label="Score by session", elem_id="history-plot")
+                               label="Score by session", elem_id="history-plot",  # a 24-hour clock, as the table
+                               x_axis_format="%d %b %H:%M")  # (Vega's default had shown 04:45 for 16:45)
             scores = gr.Dataframe(headers=["date", "topic", "score", "session"], label="Sessions, newest first",
                                   interactive=False, elem_id="history-table")
             summary = gr.Markdown(elem_id="history-summary")
