@@ -239,8 +239,9 @@ class Interview:
         # a follow-up with nothing said changes nothing: its grade is the first answer's, checked as that was (as a
         # skipped one: no acknowledgement of words never said, no check of them while the candidate waits)
         first = self._main_turn(prompt.question) if prompt.kind == "follow_up" and not answer.strip() else None
-        grade = first.grade if first else self.grader.grade(prompt.question, self.graded_text(answer))  # if it
-        self._go("grade")  # fails, the answer waits
+        # if grading fails, the answer waits (kept above)
+        grade = first.grade if first else self.grader.grade(prompt.question, self.graded_text(answer))
+        self._go("grade")
         turn = Turn(prompt.question, prompt.kind, prompt.text, answer, grade, timed_out=timed_out,
                     hints=prompt.hints, delivery=delivery, verification=first.verification if first else "pending")
         self.pending = None
