@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -29,8 +30,8 @@ def run(settings):
 @pytest.fixture
 def here(settings, monkeypatch, capsys):
     """The same commands run in this process: what a command does, where a process of its own is not what is
-    tested (each start costs about 6 s of imports on 2 cores; the commands above and below that run whole
-    interviews, read stdin or must load no model still start one)."""
+    tested (each start costs about 6 s of imports on 2 cores; the whole interviews with the LLM, the one behind
+    the network guard and the commands that must load no model still start one)."""
     from interviewer.cli import main
 
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(settings.data_dir))
@@ -142,13 +143,12 @@ def test_a_whole_interview_runs_with_the_network_unavailable(run, tmp_path):
     assert log.read_text() == ""  # no connection or lookup was even attempted
 
 
-def test_grade_own_question_and_batch(run, here, tmp_path):
+def test_grade_own_question_and_batch(here, tmp_path):
     question = "Why does a KV cache speed up decoding?"
     reference = ("It stores the keys and values of earlier tokens. Each new token then attends to the cache "
                  "instead of recomputing every earlier position.")
     good = "Because the keys and values of earlier tokens are cached, each new token only attends to them."
-    done = run("-m", "interviewer.cli", "grade", "--question", question, "--reference", reference,
-               "--answer", good, "--json")
+    done = here("grade", "--question", question, "--reference", reference, "--answer", good, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["score"] >= 5
     # too short to judge by its words: the grade says so, and how to have it read
@@ -169,12 +169,13 @@ def test_grade_own_question_and_batch(run, here, tmp_path):
     assert bad.returncode == 2 and "lack one of question, reference, answer" in bad.stderr
 
 
-def test_topics_and_report_load_no_model(run, settings, tmp_path):
+def test_topics_and_report_load_no_model(here, settings, tmp_path, monkeypatch):
     """Listing topics, showing a question and printing a report read files only: they work with no model on the
     machine (`bank show` had loaded the embedder and opened the store: 10 s on 2 cores)."""
-    done = run("-m", "interviewer.cli", "interview", "--topic", "rlhf", "--text", "--questions", "1", "--json",
-               stdin="the reward model is trained on human rankings\n", env={"INTERVIEWER_USE_LLM": "false"})
-    session = json.loads(done.stdout)["id"]  # a session to report on; the LLM is not what is tested here
+    monkeypatch.setenv("INTERVIEWER_USE_LLM", "false")  # a session to report on (made in this process); the LLM
+    monkeypatch.setattr("sys.stdin", io.StringIO("the reward model is trained on human rankings\n"))  # is not on
+    done = here("interview", "--topic", "rlhf", "--text", "--questions", "1", "--json")  # trial here
+    session = json.loads(done.stdout)["id"]
     env = {**os.environ, "INTERVIEWER_DATA_DIR": str(settings.data_dir), "INTERVIEWER_PROFILE": "test",
            "INTERVIEWER_MODELS_DIR": str(tmp_path)}  # an empty models folder: loading any model would fail
     for args in (["topics", "--json"], ["bank", "show", "rlhf-kl-penalty"], ["report", session]):

@@ -8,10 +8,8 @@ journal that makes re-runs free and interrupted runs resumable), not of a model'
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -100,7 +98,7 @@ def embedder(services):
     return services.embedder
 
 
-def test_notes_become_a_bank_that_an_interview_runs_on(tmp_path, embedder, seeded_store):
+def test_notes_become_a_bank_that_an_interview_runs_on(tmp_path, embedder, seeded_store, monkeypatch, capsys):
     llm = ScriptedLLM([draft()])
     services = services_with(tmp_path, llm, seeded_store)
     services.__dict__["embedder"] = embedder
@@ -119,14 +117,15 @@ def test_notes_become_a_bank_that_an_interview_runs_on(tmp_path, embedder, seede
     assert q1.sources and all(passages[s.passage] == s.text for s in q1.sources)
     assert q1.sources[0].passage != q2.sources[0].passage  # seeds spread over the notes
 
-    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(tmp_path / "data"), "INTERVIEWER_PROFILE": "test",
-           "INTERVIEWER_USE_LLM": "false"}
-    done = subprocess.run([sys.executable, "-m", "interviewer.cli", "interview", "--topic", "wal-notes", "--text",
-                           "--questions", "2", "--level", "fresher", "--json"],
-                          input=f"{ANSWER}\nThe log is written first.\n",
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    from interviewer.cli import main  # `interview` as typed, in this process (a process costs 6 s of imports)
+
+    for name, value in (("DATA_DIR", str(tmp_path / "data")), ("PROFILE", "test"), ("USE_LLM", "false")):
+        monkeypatch.setenv(f"INTERVIEWER_{name}", value)
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{ANSWER}\nThe log is written first.\n"))
+    capsys.readouterr()
+    assert main(["interview", "--topic", "wal-notes", "--text", "--questions", "2", "--level", "fresher",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
     assert [q["question"] for q in result["questions"]] == [q1.question, q2.question]
     assert result["questions"][0]["score"] >= 7 > result["questions"][1]["score"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -25,29 +26,24 @@ def test_readme_shows_the_example_bank_verbatim():
 @pytest.mark.real
 def test_bank_add_then_interview_on_the_new_topic(tmp_path, seeded_store, monkeypatch, capsys):
     # the LLM is off: the new topic's question, model answer and grade are on trial here; the LLM's part in an
-    # interview is tested on the shipped bank (tests/test_cli.py), and here it only waits out its time limits
-    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(seed(tmp_path, seeded_store)), "INTERVIEWER_PROFILE": "test",
-           "INTERVIEWER_USE_LLM": "false"}
+    # interview is tested on the shipped bank (tests/test_cli.py), and here it only waits out its time limits.
+    # The commands run in this process (a process of their own costs 6 s of imports; tests/test_cli.py runs
+    # them as processes)
+    from interviewer.cli import main
 
-    def cli(*args, stdin=""):
-        return subprocess.run([sys.executable, "-m", "interviewer.cli", *args], input=stdin, env=env,
-                              capture_output=True, text=True, timeout=300)
-
-    added = cli("bank", "add", str(EXAMPLE))
-    assert added.returncode == 0, added.stderr
-    assert "added 1 questions in topic(s) vector-search" in added.stdout
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(seed(tmp_path, seeded_store)))
+    monkeypatch.setenv("INTERVIEWER_PROFILE", "test")
+    monkeypatch.setenv("INTERVIEWER_USE_LLM", "false")
+    capsys.readouterr()
+    assert main(["bank", "add", str(EXAMPLE)]) == 0
+    assert "added 1 questions in topic(s) vector-search" in capsys.readouterr().out
     good = ("Exact search compares the query with every vector, so it grows linearly with the data. An "
             "approximate index like HNSW only visits a small part of the vectors, trading some recall for "
             "much lower latency.")
-    done = cli("interview", "--topic", "vector-search", "--text", "--questions", "1", "--json", stdin=good + "\n")
-    assert done.returncode == 0, done.stderr
-    [graded] = json.loads(done.stdout)["questions"]
+    monkeypatch.setattr("sys.stdin", io.StringIO(good + "\n"))
+    assert main(["interview", "--topic", "vector-search", "--text", "--questions", "1", "--json"]) == 0
+    [graded] = json.loads(capsys.readouterr().out)["questions"]
     assert graded["id"] == "vector-search-ann-tradeoff" and graded["score"] >= 4
-    from interviewer.cli import main
-
-    for name in ("INTERVIEWER_DATA_DIR", "INTERVIEWER_PROFILE", "INTERVIEWER_USE_LLM"):  # the same, in this process
-        monkeypatch.setenv(name, env[name])
-    capsys.readouterr()
     assert main(["bank", "show", "vector-search-ann-tradeoff"]) == 0
     shown = capsys.readouterr().out
     assert "HNSW" in shown and "Key points:" in shown

@@ -120,7 +120,7 @@ def test_the_session_keeps_an_answer_up_to_the_cap(services, tmp_path):
 
 
 @pytest.mark.real
-def test_a_huge_typed_answer_is_cut_with_a_message(cli):
+def test_a_huge_typed_answer_is_cut_with_a_message(cli, tmp_path, monkeypatch, capsys):
     huge = "A reward model scores answers. " * 3_000  # 93,000 characters on one line
     # The LLM is off: with it, this answer only waits out the verdict's and the reply's time limits (24 s of the
     # suite), fallbacks the slow-LLM fault tests already cover; the cut is made before the LLM reads anything.
@@ -131,10 +131,15 @@ def test_a_huge_typed_answer_is_cut_with_a_message(cli):
     assert "the grade reads its first 600 words" in done.stdout  # the one limit of the grade, said once
     [graded] = json.loads(done.stdout)["questions"]
     assert graded["answer"] == huge[:MAX_ANSWER_CHARS]
-    done = cli("grade", "--question", "What does a reward model do?", "--reference", "It scores answers.",
-               "--answer", huge, "--json")
-    assert done.returncode == 0 and f"only the first {MAX_ANSWER_CHARS:,}" in done.stderr
-    assert json.loads(done.stdout)["score"] >= 0
+    from interviewer.cli import main  # the same cut in `grade`, run in this process (a process costs 6 s)
+
+    monkeypatch.setenv("INTERVIEWER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("INTERVIEWER_PROFILE", "test")
+    capsys.readouterr()
+    assert main(["grade", "--question", "What does a reward model do?", "--reference", "It scores answers.",
+                 "--answer", huge, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert f"only the first {MAX_ANSWER_CHARS:,}" in err and json.loads(out)["score"] >= 0
 
 
 def test_the_answer_cap_is_a_documented_setting():
