@@ -15,7 +15,7 @@ def withheld(grade: Grade) -> str:
     """What stands for the key points a grade does not list while its question is open: a follow-up may ask for
     any of them, and a new user read the point a follow-up asked for off the grade just above it, pasted it back
     and was credited. Empty when every point was made."""
-    hidden = sum(p.status != "covered" for p in grade.points)
+    hidden = len(grade.not_covered)
     if not hidden:
         return ""
     them = "them" if hidden > 1 else "it"
@@ -36,7 +36,7 @@ def grade_text(grade: Grade, *, withhold: bool = False) -> str:
         evidence = f'  {arrow} "{_clip(p.evidence)}"' if p.evidence else ""
         lines.append(f"  [{_MARK[p.status]}] {LABEL[p.status]:<12} {p.point}{evidence}")
     if withhold:
-        lines += [f"  {withheld(grade)}"] if withheld(grade) else []
+        lines += [f"  {left}"] if (left := withheld(grade)) else []
     else:
         lines.extend(f"Changed: {change}" for change in grade.changes)
         lines.append(f"Tip: {grade.tip}")
@@ -92,7 +92,7 @@ def grade_markdown(grade: Grade, *, unverified: str = "", model_answer: str = ""
         evidence = f' — {said}*"{markdown_safe(_clip(p.evidence))}"*' if p.evidence else ""
         lines.append(f'- <span class="point {p.status}">{LABEL[p.status]}</span> {markdown_safe(p.point)}{evidence}')
     if withhold:
-        lines += ["", f"*{withheld(grade)}*"] if withheld(grade) else []
+        lines += ["", f"*{left}*"] if (left := withheld(grade)) else []
     else:
         if grade.changes:
             lines += ["", "**What the check changed:**"] + [f"- {markdown_safe(change)}" for change in grade.changes]
