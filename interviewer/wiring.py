@@ -496,16 +496,18 @@ class Services:
         def in_notes(text: str) -> list:
             return [(notes[pid], similarity) for pid, similarity in passages.search(text, k=reach) if pid in notes]
 
-        matched = P.match(needs, bank_hits, lambda need: max((s for _, s in in_notes(need)), default=0.0))
+        bank = {need: bank_hits(need) for need in needs}  # each searched once, for both matches below
+        near = {need: in_notes(need) for need in needs}  # and for the plan
+        matched = P.match(needs, bank.__getitem__, lambda need: max((s for _, s in near[need]), default=0.0))
         include = [{"id": qid, "covers": need} for need in needs for qid, _ in matched[need]]
-        bank_only = P.match(needs, bank_hits)  # for a requirement left to the notes whose questions all fail
+        bank_only = P.match(needs, bank.__getitem__)  # for a requirement left to the notes whose questions all fail
         fallback = [{"id": qid, "covers": need} for need in needs if not matched[need] for qid, _ in bank_only[need]]
         for need in needs:
             log.info("prepare %s: requirement %r: %s", topic, need,
                      ", ".join(f"{qid} ({sim:.2f})" for qid, sim in matched[need])
                      or "no bank question close enough, or the notes closer; written from the notes")
         uncovered = [need for need in needs if not matched[need]]
-        slots = P.plan_requirements(uncovered, questions, levels, in_notes)
+        slots = P.plan_requirements(uncovered, questions, levels, near.__getitem__)
         return include, slots, fallback
 
     def topic_titles(self) -> dict[str, str]:
