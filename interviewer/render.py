@@ -130,6 +130,19 @@ def _flags(q: dict) -> str:
     return f" · {', '.join(flags)}" if flags else ""
 
 
+def _answered(q: dict) -> str:
+    """The candidate's answer to a question, or why there is none: a report that said "(nothing)" beside a
+    question the candidate had said "I don't know" to read as if the answer had been lost."""
+    if q["answer"]:
+        return q["answer"]
+    said = [e["said"] for e in q.get("exchanges", ()) if e["kind"] == "dont_know"]
+    if said and q.get("skipped"):
+        return f'(none: you said "{said[-1]}" and moved on)'
+    if q.get("skipped"):
+        return "(none: you skipped it)"
+    return "(none: time ran out)" if q.get("timed_out") else "(nothing)"
+
+
 def _delivery(d: dict) -> str:
     return (f"{d['wpm']:.0f} words/min · {d['fillers']} filler(s) · {d['long_pauses']} long pause(s) · "
             f"{d['speaking_s']:.0f} s · {d.get('advice', '')}")
@@ -152,7 +165,7 @@ def report_markdown(report: dict) -> str:
                   ""]
         if q.get("covers"):
             lines += [f"**Covers the requirement:** {q['covers']}", ""]
-        lines += [f"**Your answer:** {q['answer'] or '(nothing)'}", ""]
+        lines += [f"**Your answer:** {_answered(q)}", ""]
         if q.get("delivery"):
             lines += [f"**Delivery:** {_delivery(q['delivery'])}", ""]
         if q.get("follow_up"):
@@ -200,7 +213,7 @@ def report_html(report: dict) -> str:
                 f'<p class="meta"><em>{e(q["topic"])} · {e(q["level"])}</em> · <span class="score">{q["score"]}/10 '
                 f'({e(q["letter"])})</span> · {e(q["verdict"])}{e(_flags(q))}</p>',
                 *([f"<p><strong>Covers the requirement:</strong> {e(q['covers'])}</p>"] if q.get("covers") else []),
-                f"<p><strong>Your answer:</strong> {e(q['answer'] or '(nothing)')}</p>"]
+                f"<p><strong>Your answer:</strong> {e(_answered(q))}</p>"]
         if q.get("delivery"):
             out.append(f"<p><strong>Delivery:</strong> {e(_delivery(q['delivery']))}</p>")
         if q.get("follow_up"):

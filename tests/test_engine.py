@@ -13,6 +13,7 @@ from interviewer.grader import Grader
 from interviewer.knowledge.schema import LEVELS
 from interviewer.knowledge.store import KnowledgeStore, open_client
 from interviewer.planner import Past
+from interviewer.render import report_html, report_markdown
 from interviewer.report import build_report
 from interviewer.session import Interview, SessionOptions
 from interviewer.storage import SessionStore
@@ -110,6 +111,7 @@ def test_time_up_with_nothing_said_scores_zero_and_moves_on(make):
     assert interview.turns[-1].timed_out and interview.phase == "listen"
     # no follow-up on a point of an answer never given (a new user's empty time-out got one, then another)
     assert interview.prompt.kind == "main" and interview.number == 2
+    assert "**Your answer:** (none: time ran out)" in report_markdown(build_report(interview))
 
 
 def test_skip_on_the_last_question_ends_with_a_report(make):
@@ -119,6 +121,7 @@ def test_skip_on_the_last_question_ends_with_a_report(make):
     assert kinds(said) == ["ack", "close"] and interview.done
     report = build_report(interview)
     assert report["questions"][0]["skipped"] and report["questions"][0]["score"] == 0 and report["complete"]
+    assert "**Your answer:** (none: you skipped it)" in report_markdown(report)
     with pytest.raises(BadInput, match="over"):
         interview.skip()
 
@@ -269,6 +272,11 @@ def test_talking_back_is_recorded_and_never_graded(make):
     assert kinds(said)[-1] == "question" and interview.turns[-1].grade.score == 0
     said = interview.dont_know("no idea either")  # on the last question there is no next one to offer
     assert said[0].text == "That's fine. Would you like a hint, or shall we finish here?"
+    interview.skip()
+    report = build_report(interview)
+    assert [q["skipped"] for q in report["questions"]] == [True, True]
+    assert "**Your answer:** (none: you said \"still no idea\" and moved on)" in report_markdown(report)
+    assert "(none: you said &quot;no idea either&quot; and moved on)" in report_html(report)
 
 
 def test_an_answer_is_kept_before_it_is_graded(make, tmp_path, questions):
