@@ -332,14 +332,17 @@ class Conductor:
 def related(answer: str, question: Question, search: Callable[[str], list[Question]],
             ) -> list[tuple[str, Question]]:
     """Stored questions about a term the candidate raised that this question does not cover, each with the
-    term (found by semantic search over the bank with the candidate's words)."""
+    term (found by semantic search over the bank with the candidate's words). An everyday word is no term to
+    probe: "the advantage is speed" is not about PPO's advantage, and "You mentioned client." was asked of a
+    user's notes on HTTP caching."""
     if not answer.strip():
         return []
     own = " ".join([question.question, *question.key_points, *question.glossary]).lower()
     found = []
     for hit in search(answer):
         for term in hit.glossary:
-            if hit.id != question.id and term.lower() not in own and _mentions(answer, term):
+            if hit.id != question.id and term.lower() not in own and _mentions(answer, term) \
+                    and not T.everyday_word(term):
                 found.append((term, hit))
                 break
     return found

@@ -102,6 +102,25 @@ def function_word_ratio(text: str) -> float:
     return sum(t in STOPWORDS for t in tokens) / len(tokens) if tokens else 0.0
 
 
+# Zipf frequency (log10 of uses per billion words, wordfreq's English list) from which a one-word lowercase term is
+# an everyday word first. Read off the bank's glossary, the only data it was set on: the terms a candidate uses in
+# their everyday sense ("the advantage of it", "the key thing") are all at 4.2 or more (alpha, beta, principle,
+# rank, temperature, advantage, key, value) and the terms with no everyday sense are all below 4 (critic 3.95,
+# prompt 3.86, token 3.82, latency 3.31; softmax is not in the list). A user's notes on HTTP caching gave
+# "client" (4.54).
+EVERYDAY_ZIPF = 4.0
+
+
+def everyday_word(term: str) -> bool:
+    """Whether a term is, first of all, a common English word ("client", "advantage", "value"): a lowercase single
+    word that wordfreq counts as frequent. Names, acronyms and phrases (GRPO, KL penalty, vLLM) never are."""
+    if not term.isalpha() or not term.islower():
+        return False
+    from wordfreq import zipf_frequency  # loads its word list on first use
+
+    return zipf_frequency(term, "en", wordlist="small") >= EVERYDAY_ZIPF
+
+
 # Frequent function words of the languages a candidate is most likely to answer in instead of English.
 _FOREIGN_MARKERS = frozenset("""
 de la el los las que y en con por para una del se es al lo como pero sus le les des est et une dans pour

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from interviewer.conductor import CHECKING, Conductor, Graded, Spoken
+from interviewer.conductor import CHECKING, Conductor, Graded, Spoken, related
 from interviewer.conversation import Dialogue
 from interviewer.errors import BackendUnavailable, LLMTimeout
 from interviewer.fakes import FakeEmbedder, FakeLLM
@@ -308,6 +308,15 @@ def test_a_term_the_candidate_raised_is_probed_with_a_stored_question(run, store
     out = events(conductor, f"{answer}. And {term} skips the reward model altogether.")
     asked = [e for e in out if isinstance(e, Spoken) and e.kind == "question"]
     assert asked and f"You mentioned {term}." in asked[-1].text and conductor.interview.prompt.question == dpo
+
+
+def test_an_everyday_word_is_no_term_to_probe(store):
+    """"The advantage is ..." is not about PPO's advantage estimate; a name or an acronym is a term either way."""
+    [this, other] = store.questions(topic="dpo")[:2]
+    other = other.model_copy(update={"glossary": ["advantage", "GRPO"]})
+    assert related("The advantage of it is that it is simple.", this, lambda text: [other]) == []
+    assert related("It is simpler than GRPO, and the advantage is speed.", this, lambda text: [other]) == \
+        [("GRPO", other)]
 
 
 def test_prefill_sees_the_words_so_far(run):
