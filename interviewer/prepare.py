@@ -10,7 +10,9 @@ key point is then checked against the passages by the grader's verification path
 verify a candidate's answer, with the passages in the candidate's place); a point they do not support is removed,
 and a question left with too few points has them made up from the sentences of its model answer that pass the same
 check, or is dropped, with a note (where every follow-up was on a point removed, new ones on the points kept are
-asked for on their own, and it is dropped only if none comes). A dropped question is written once more, seeded on
+asked for on their own, and it is dropped only if none comes). The model answer's sentences are checked the same
+way: one the passages do not support is left out, and an answer left too short is filled in with the passages'
+own sentences on the question. A dropped question is written once more, seeded on
 another passage of prose of its document (one no question stands on where there is one, the nearest first) and
 written from passages other than its own where the store finds enough; a question written for a job requirement is
 not (it stands on what the store finds for the requirement). Drafting again from the same passages did not help:
@@ -51,7 +53,7 @@ from interviewer.verdicts import verified_grade
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "10"  # bump when the prompts or the checks change: every question is then written again
+PROMPT_VERSION = "11"  # bump when the prompts or the checks change: every question is then written again
 NEIGHBOURS = 2  # passages retrieved beside each seed passage
 # A key point stands on its passages where the verified grade, reading the passages as the candidate's answer,
 # counts it at least partly made (its credit, fitted on the tuneset, at or above VerifyOptions.partial_at). The
@@ -83,6 +85,7 @@ PER_REQUIREMENT = 3  # questions written at most for a requirement the bank does
 # generation" as a key point at 4
 POINT_WORDS = (5, 30)
 ANSWER_POINT_WORDS = (6, 30)  # a sentence of the model answer that can stand in as a key point (see _from_answer)
+ANSWERED_AT = 0.8  # share of a sentence's content words a model answer holds to say it already (a rule, not a fit)
 TRIES = 3  # drafts per question: the first, then up to two with the problems of the one before
 # Drafts after the first are sampled at this temperature (with the fixed seed: a run repeats): at temperature 0 the
 # 1.5B model wrote the same draft again word for word after being told its problems (an answer copying the
@@ -530,6 +533,29 @@ class Preparer:
                  "s" * (len(supported) != 1), len(checked))
         return supported
 
+    def _answer_grounded(self, question: Question, points: Sequence[str], material: str) -> str:
+        """The model answer less its sentences the passages do not support, checked as key points are (one the
+        material says nearly word for word stands without the check), topped up to ANSWER_WORDS[0] words with the
+        material's own sentences that share the most words with the question and its key points. The 1.5B model
+        fills its answers from its own knowledge: from a new user's notes on database indexes it wrote that "a
+        sequential scan is faster on tables that are not vacuumed regularly" and that PostgreSQL changes an
+        index to a hash index "using the ALTER TABLE statement", neither in the notes (and both false); the
+        check marked both not supported, and every sentence the notes say as supported but one."""
+        sentences = list(dict.fromkeys(T.sentences(question.answer)))
+        said = T.sentences(material)
+        unsure = [s for s in sentences if not _copied(s, said)]
+        verdicts = {}
+        if unsure:
+            checked = grounding(self._dialogue, self._grader, question.model_copy(update={"key_points": unsure}),
+                                material)
+            verdicts = {s: point.status in SUPPORTED for s, point in zip(unsure, checked, strict=True)}
+        kept = [s for s in sentences if verdicts.get(s, True)]
+        if len(kept) < len(sentences):
+            log.info("prepare %s: %d of %d sentences of the model answer not supported by its passages: %r",
+                     question.id, len(sentences) - len(kept), len(sentences),
+                     [s for s in sentences if not verdicts.get(s, True)])
+        return _topped_up(kept, question.question, points, said)
+
     def _grounded(self, key: str, question: Question, slot: Slot, tries: int) -> Outcome:
         """The question with only the key points its passages support (and the follow-ups on those)."""
         material = shown([p.text for p in slot.passages])
@@ -550,14 +576,18 @@ class Preparer:
             tries += 1
             follow_ups = [f.model_dump() for f in self._follow_ups(
                 question.id, question.question, points, "every follow-up was on a point the passages do not support")]
+        answer = self._answer_grounded(question, points, material) if len(points) >= KEY_POINTS[0] else ""
         record = question.model_dump(mode="json")
-        record.update(key_points=points, follow_ups=follow_ups)
+        record.update(key_points=points, follow_ups=follow_ups, answer=answer or question.answer)
         try:
             kept = Question.model_validate(record)
         except ValidationError as error:
             left = []
             if len(points) < KEY_POINTS[0]:
                 left.append(f"{len(points)} key point{'s' * (len(points) != 1)} left, at least {KEY_POINTS[0]} needed")
+            elif len(answer.split()) < ANSWER_WORDS[0]:
+                left.append(f"the model answer's sentences the material supports, with its own closest sentences, "
+                            f"come to {len(answer.split())} words, at least {ANSWER_WORDS[0]} needed")
             if not follow_ups:
                 left.append("no follow-up left on a supported point")
             why = "; ".join(left) or "; ".join(_problem(e) for e in error.errors())
@@ -586,6 +616,60 @@ def grounding(dialogue: Dialogue, grader: Grader, question: Question, material: 
                      question.id, ", ".join(elsewhere), point.point)
         kept.append(point if stated(point.point, said) and not elsewhere else replace(point, status="missed"))
     return tuple(kept)
+
+
+_NEGATIONS = frozenset("not no never cannot can't don't doesn't isn't aren't won't without only".split())
+
+
+def _copied(sentence: str, material: Sequence[str]) -> bool:
+    """Whether the material says `sentence` nearly word for word (90% of its words in order, by difflib, with the
+    same negations): such a sentence of a model answer needs no check. A rule, not a fit."""
+    import difflib
+
+    words = T.words(sentence)
+    negated = _NEGATIONS & set(words)
+    for line in material:
+        theirs = T.words(line)
+        if negated == _NEGATIONS & set(theirs) and \
+                difflib.SequenceMatcher(None, words, theirs, autojunk=False).ratio() >= 0.9:
+            return True
+    return False
+
+
+def _topped_up(kept: Sequence[str], question: str, points: Sequence[str], material: Sequence[str]) -> str:
+    """The kept sentences of a model answer, then, where they come to fewer than ANSWER_WORDS[0] words, the
+    material's own sentences (whole statements of ANSWER_POINT_WORDS words, not headings or code) that share at
+    least two content words with the question and its key points and that no sentence of the answer already says
+    (ANSWERED_AT of their words), the most telling first (a word counts less the more of the material's sentences
+    use it: every sentence of notes on indexes says "index"), in the material's order, up to ANSWER_WORDS[1]."""
+    answer = " ".join(kept)
+    low, high = ANSWER_WORDS
+    if len(answer.split()) >= low:
+        return answer
+    lines = list(dict.fromkeys(material))
+    stems = {line: T.content_stems(line) for line in lines}
+    uses = {}
+    for found in stems.values():
+        for word in found:
+            uses[word] = uses.get(word, 0) + 1
+    wanted = T.content_stems(" ".join([question, *points]))
+
+    def telling(line: str) -> float:
+        return sum(1 / uses[word] for word in stems[line] & wanted)
+
+    candidates = [line for line in lines if ANSWER_POINT_WORDS[0] <= len(line.split()) <= ANSWER_POINT_WORDS[1]
+                  and T.ends_a_sentence(line) and not line.lstrip().startswith(("#", "-", "*", "|", ">"))
+                  and not _unspeakable(line) and len(stems[line] & wanted) >= 2]
+    chosen, words, said = [], len(answer.split()), [T.content_stems(sentence) for sentence in kept]
+    for line in sorted(candidates, key=telling, reverse=True):
+        if words >= low:
+            break
+        if all(T.word_share(stems[line], other) < ANSWERED_AT for other in said) \
+                and words + len(line.split()) <= high:
+            chosen.append(line)
+            words += len(line.split())
+            said.append(stems[line])
+    return " ".join([*kept, *sorted(chosen, key=lines.index)])
 
 
 def _named_elsewhere(point: str, span: str, sentences: Sequence[str]) -> list[str]:

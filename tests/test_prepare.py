@@ -20,6 +20,7 @@ from servers import seed
 
 from interviewer import documents as D
 from interviewer import prepare as P
+from interviewer import text as T
 from interviewer.errors import BadInput, BadModelOutput
 from interviewer.knowledge.schema import load_bank
 from interviewer.prepare import RETRY_TEMPERATURE, read_journal
@@ -404,6 +405,36 @@ def test_a_true_point_the_notes_do_not_state_does_not_stand_on_them(tmp_path, em
     report = services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
     [kept] = [o.question for o in report.kept]
     assert kept["key_points"] == POINTS[:3] and report.outcomes[0].removed_points == 1
+
+
+def test_sentences_of_the_model_answer_the_notes_do_not_support_are_left_out_and_the_notes_fill_in(tmp_path,
+                                                                                                   embedder):
+    """The model writes from its own knowledge too: a sentence of its answer the notes do not support is not kept
+    (a user's notes on indexes got "it can be changed to a hash index using the ALTER TABLE statement"), and an
+    answer left too short is filled in with the notes' own sentences on the question."""
+    opening = ". ".join(ANSWER.split(". ")[:2]) + "."
+    short = opening + " Astronauts train underwater for months before a spacewalk."
+    made_up = " ".join(ASTRONAUTS.split(". ")[1:4]) + "."
+    services = services_with(tmp_path, ScriptedLLM([draft(answer=f"{short} {made_up}", points=POINTS[:3], follow_ups=[
+        {"key_point": 3, "ask": "What happens to the log when the machine restarts after a crash?"}])]))
+    services.__dict__["embedder"] = embedder
+    report = services.prepare([NOTES], "wal-notes", questions=1, levels=["mid"])
+    [kept] = [o.question for o in report.kept]
+    answer = kept["answer"]
+    assert "Astronaut" not in answer and answer.startswith(opening)
+    notes = " ".join(NOTES.read_text().split())
+    added = T.sentences(answer[len(opening):])
+    assert added and all(sentence in notes for sentence in added)  # the notes' own words
+    assert 80 <= len(answer.split()) <= 200
+
+
+def test_a_sentence_the_notes_say_word_for_word_needs_no_check_unless_it_negates_differently():
+    notes = ["A composite index covers several columns, for example (customer_id, created_at).",
+             "A hash index supports only equality, not ranges or ordering."]
+    assert P._copied("A composite index covers multiple columns, for example (customer_id, created_at).", notes)
+    assert not P._copied("A hash index supports equality, ranges and ordering.", notes)
+    assert not P._copied("A composite index never covers several columns, for example (customer_id, created_at).",
+                         notes)
 
 
 ASTRONAUTS = ("Astronauts train underwater for months before a spacewalk, since water feels close to weightlessness. "
