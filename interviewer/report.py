@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from interviewer.session import SCORING_RULE, Interview, Turn
+from interviewer.verdicts import letter_for, verdict_line
 
 
 def final_turn(turns: list[Turn]) -> Turn:
@@ -14,6 +15,14 @@ def final_turn(turns: list[Turn]) -> Turn:
     points made"."""
     answered = [t for t in turns if not (t.kind == "follow_up" and t.skipped)]
     return max(reversed(answered), key=lambda t: t.grade.score)
+
+
+def _band(score: int, last: Turn) -> dict:
+    """The letter and verdict line of the question's score (a new user's report gave "4/10 (C)" beside a live
+    "4/10 (D)": the letter was the last answer's, of 6, beside the question's score)."""
+    if score == last.grade.score:
+        return {"letter": last.grade.letter, "verdict": last.grade.verdict}
+    return {"letter": letter_for(score), "verdict": verdict_line(score, last.grade.points)}
 
 
 def build_report(interview: Interview) -> dict:
@@ -29,7 +38,7 @@ def build_report(interview: Interview) -> dict:
         questions.append({
             "id": question.id, "topic": question.topic, "level": question.level, "covers": question.covers,
             "question": question.question, "answer": main.answer, "score": score,
-            "first_score": main.grade.score, "letter": last.grade.letter, "verdict": last.grade.verdict,
+            "first_score": main.grade.score, **_band(score, last),
             "tip": last.grade.tip, "confidence": last.grade.confidence,
             "covered": last.grade.covered, "partial": last.grade.partial, "missed": last.grade.missed,
             "contradicted": last.grade.contradicted,
