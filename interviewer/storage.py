@@ -176,12 +176,16 @@ class SessionStore:
 
     def sessions(self) -> list[dict]:
         """Every session, newest first, with its progress."""
+        # a question skipped is not answered (a new user's "2/3 answered" was one answered and one skipped)
         rows = self._run(
-            "SELECT s.id, s.started, s.options, s.status, s.overall, COUNT(DISTINCT t.question_id) "
+            "SELECT s.id, s.started, s.options, s.status, s.overall, "
+            "COUNT(DISTINCT CASE WHEN t.kind = 'main' AND NOT t.skipped THEN t.question_id END), "
+            "COUNT(DISTINCT CASE WHEN t.kind = 'main' AND t.skipped THEN t.question_id END) "
             "FROM sessions s LEFT JOIN turns t ON t.session_id = s.id GROUP BY s.id ORDER BY s.started DESC")
         return [{"id": sid, "started": started, "status": status, "overall": overall, "answered": answered,
+                 "skipped": skipped,
                  **{k: v for k, v in json.loads(options).items() if k in ("topics", "level", "questions")}}
-                for sid, started, options, status, overall, answered in rows]
+                for sid, started, options, status, overall, answered, skipped in rows]
 
     def past(self) -> dict[str, Past]:
         """For each question asked before: its last score and the key points missed that time."""

@@ -637,7 +637,8 @@ def unfinished(services: Services) -> list[tuple[str, str]]:
     import datetime
 
     rows = [r for r in services.sessions.sessions() if r["status"] == "open"][:20]
-    return [(f"{', '.join(r['topics'])}: {r['answered']} of {r['questions']} answered, started "
+    return [(f"{', '.join(r['topics'])}: {r['answered']} of {r['questions']} answered"
+             f"{f', {n} skipped' if (n := r['skipped']) else ''}, started "
              f"{datetime.datetime.fromtimestamp(r['started']).strftime('%Y-%m-%d %H:%M')} ({r['id']})", r["id"])
             for r in rows]
 
