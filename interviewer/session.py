@@ -327,7 +327,8 @@ class Interview:
             self.exchanges.append(Exchange("dont_know", prompt.question.id, said, reply))
             return self._changed([Say("notice", reply)])
         self.exchanges.append(Exchange("dont_know", prompt.question.id, said, "moved on"))
-        return self.skip(reply="No problem, let's move on.")
+        last = self.number >= self.options.questions  # "let's move on" said before the close read oddly
+        return self.skip(reply="No problem, let's finish here." if last else "No problem, let's move on.")
 
     def skip(self, reply: str = "Okay, let's skip that one.") -> list[Say]:
         """Skip the current prompt: a skipped question scores 0; a skipped follow-up keeps the first score."""
