@@ -228,7 +228,8 @@ class Dialogue:
                 log.info("reply sentence dropped (nothing after its opener): %r", sentence)
                 return
             problem = unsafe(sentence, unsaid, praise_allowed=praise_allowed, heard=heard) or (
-                "about an earlier answer, not this one" if opener and about_earlier(sentence, context) else "")
+                "about an earlier answer, not this one" if opener and about_earlier(sentence, context) else "") or (
+                "names too little the candidate said" if opener and unheard(sentence, opener, context) else "")
             if problem:
                 log.info("reply sentence dropped (%s): %r", problem, sentence)
                 return
@@ -268,6 +269,20 @@ def about_earlier(sentence: str, context: Context) -> bool:
         return False
     now = T.word_share(own, T.content_stems(context.said))
     return T.word_share(own, earlier) > now and now < STATES_AT
+
+
+HEARD_AT = 0.25  # share of an acknowledgement's own content words that must be the candidate's (a rule, not a fit)
+
+
+def unheard(sentence: str, opener: str, context: Context) -> bool:
+    """Whether an acknowledgement says the candidate talked about what they did not: fewer than HEARD_AT of its
+    content words (less the opener's) are in the answer. The 1.5B model says the question back when the answer
+    gives it little to go on: after an answer that was only an instruction to the grader, a new user heard "You
+    talked about the order of operations in a sampling pipeline with penalties, temperature, top-k, top-p, and
+    min-p", the question's own words."""
+    own = T.content_stems(sentence) - T.content_stems(opener)
+    said = T.content_stems(T.without_instructions(T.spelled_letters(context.said)))  # as the model reads it
+    return bool(own) and T.word_share(own, said) < HEARD_AT
 
 
 def stated(text: str, said: set[str]) -> bool:
