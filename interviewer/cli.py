@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`interviewer topics | head`): as a Unix tool, stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own advice: no error at exit
+        return 141
     except Exception as error:
         log.error("unexpected error in `interviewer %s`", " ".join(argv or sys.argv[1:]), exc_info=True)
         where = f"The details are in {log_file}." if log_file else "No log file could be written."
@@ -240,30 +243,42 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
     if interactive:
         show_help = "Type your answer and press Enter. Commands: " + ", ".join(COMMANDS) + ", or just say so."
         print(show_help, file=out)
+    asked = []  # the questions and follow-ups said: a resumed session that said its open prompt needs no repeat
+
+    def noting(events):
+        for event in events:
+            asked.extend([event] if getattr(event, "kind", "") in ("question", "follow_up") else [])
+            yield event
+
     with warnings_to_the_log() as tally:
-        show(conductor.said(interview.start()) if start else conductor.resumed())
-        if not start and interview.phase == "listen" and not interview.pending:
-            show(conductor.said(interview.repeat()))
-        while not interview.done:
-            if interactive:  # the LLM reads the question in the background while the candidate types, as in the page
-                conductor.listening("")
-            began = time.monotonic()
-            try:
-                answer = input("> ") if interactive else sys.stdin.readline()
-            except EOFError:
-                answer = ""
-            if not interactive and not answer:  # the pipe ran dry: stop, the session stays resumable
-                print(f"\n(no more input; `interviewer resume {interview.id}` continues this session)", file=out)
-                break
-            answer, cut = cap_answer(answer.strip(), services.settings.max_answer_chars)
-            if not interactive:  # a terminal shows what was typed; piped in, the transcript shows it here
-                print(f"> {answer}", file=out)
-            if cut:
-                print(f"({cut})", file=out)
-            if answer in COMMANDS:
-                show(conductor.said(getattr(interview, COMMANDS[answer])()))
-            else:
-                show(conductor.heard(answer, timed_out=time.monotonic() - began > interview.options.answer_seconds))
+        try:
+            show(conductor.said(interview.start()) if start else noting(conductor.resumed()))
+            if not start and interview.phase == "listen" and not interview.pending and not asked:
+                show(conductor.said(interview.repeat()))  # (a new user saw the follow-up printed twice)
+            while not interview.done:
+                if interactive:  # the LLM reads the question in the background while the candidate types
+                    conductor.listening("")
+                began = time.monotonic()
+                try:
+                    answer = input("> ") if interactive else sys.stdin.readline()
+                except EOFError:
+                    answer = ""
+                if not interactive and not answer:  # the pipe ran dry: stop, the session stays resumable
+                    print(f"\n(no more input; `interviewer resume {interview.id}` continues this session)", file=out)
+                    break
+                answer, cut = cap_answer(answer.strip(), services.settings.max_answer_chars)
+                if not interactive:  # a terminal shows what was typed; piped in, the transcript shows it here
+                    print(f"> {answer}", file=out)
+                if cut:
+                    print(f"({cut})", file=out)
+                if answer in COMMANDS:
+                    show(conductor.said(getattr(interview, COMMANDS[answer])()))
+                else:
+                    show(conductor.heard(answer,
+                                         timed_out=time.monotonic() - began > interview.options.answer_seconds))
+        except KeyboardInterrupt:  # every answer is saved as it is given: the session stays resumable
+            print(f"\n(stopped; `interviewer resume {interview.id}` continues this session)", file=out)
+            return 130
     report = build_report(interview)
     print(json.dumps(report, indent=2) if as_json else report_text(report))
     if tally.count:
@@ -290,13 +305,13 @@ class _Shown:
 
     def __call__(self, events) -> None:
         from interviewer.conductor import Graded
-        from interviewer.render import grade_text
+        from interviewer.render import grade_text, held_back_text
 
         say, message = self.say, []  # the Spoken events of the message not yet printed
 
         def flush() -> None:
             if self.held is not None and any(event.kind in ("question", "close") for event in message):  # over
-                say(f"\nYour last answer, in full: {grade_text(self.held)}")
+                say(f"\nYour last answer ({self.held.score}/10), the rest of its grade:\n{held_back_text(self.held)}")
                 self.held = None
             if message:
                 say("\n" + " ".join(event.text for event in message))
@@ -336,8 +351,8 @@ def _sessions(args, settings: Settings) -> int:
     for r in rows:
         when = datetime.datetime.fromtimestamp(r["started"]).strftime("%Y-%m-%d %H:%M")
         overall = "-" if r["overall"] is None else f"{r['overall']}/10"
-        print(f"{r['id']}  {when}  {r['status']:<5} {r['answered']}/{r['questions']} answered  {overall:>7}  "
-              f"{','.join(r['topics'])} ({r['level']})")
+        done = f"{r['answered']}/{r['questions']} answered" + (f", {r['skipped']} skipped" if r["skipped"] else "")
+        print(f"{r['id']}  {when}  {r['status']:<5} {done:<24} {overall:>7}  {','.join(r['topics'])} ({r['level']})")
     return 0
 
 

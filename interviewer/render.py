@@ -40,9 +40,25 @@ def grade_text(grade: Grade, *, withhold: bool = False) -> str:
     else:
         lines.extend(f"Changed: {change}" for change in grade.changes)
         lines.append(f"Tip: {grade.tip}")
-    lines.extend(f"Note: {note}" for note in grade.notes)
-    if grade.confidence_reason:
+    notes = list(dict.fromkeys(grade.notes))  # a note the instant grade and the check both made is said once
+    lines.extend(f"Note: {note}" for note in notes)
+    if grade.confidence_reason and grade.confidence_reason not in notes:
         lines.append(f"Why the confidence is {grade.confidence}: {grade.confidence_reason}")
+    return "\n".join(lines)
+
+
+def held_back_text(grade: Grade) -> str:
+    """What `grade_text(grade, withhold=True)` left out, for the terminal once the question is over: the points
+    not made, the changes and the tip (a new user read the whole grade printed twice, score and notes included,
+    when the question ended)."""
+    lines = []
+    for p in grade.points:
+        if p.status != "covered":
+            arrow = "<- the answer says the opposite:" if p.status == "contradicted" else "<-"
+            evidence = f'  {arrow} "{_clip(p.evidence)}"' if p.evidence else ""
+            lines.append(f"  [{_MARK[p.status]}] {LABEL[p.status]:<12} {p.point}{evidence}")
+    lines.extend(f"Changed: {change}" for change in grade.changes)
+    lines.append(f"Tip: {grade.tip}")
     return "\n".join(lines)
 
 

@@ -188,6 +188,33 @@ def test_topics_and_report_load_no_model(here, settings, tmp_path, monkeypatch):
     assert "the reward model is trained on human rankings" in listed.stdout
 
 
+def test_a_session_resumed_between_a_grade_and_its_next_line_says_that_line_once(here, services, monkeypatch):
+    """Stopped after an answer was graded, before the follow-up was said: resuming says the follow-up, and only
+    once (a new user saw it printed twice in a row)."""
+    from interviewer.session import SessionOptions
+
+    monkeypatch.setenv("INTERVIEWER_USE_LLM", "false")
+    interview = services.new_interview(SessionOptions(topics=("rlhf",), questions=2))
+    interview.start()
+    interview.answer("Humans are involved somehow.")  # graded; what follows it not yet said
+    assert interview.phase == "grade" and interview.plan().kind == "follow_up"
+    asked = interview.plan().ask
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    done = here("resume", interview.id)
+    assert done.returncode == 0 and done.stdout.count(asked) == 1, done.stdout
+
+
+def test_output_read_by_a_reader_that_stops_early_ends_quietly(monkeypatch, capsys):
+    """`interviewer topics | head -8` ended with "something unexpected went wrong (BrokenPipeError)"."""
+    from interviewer.cli import main
+
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone: the next write fails with EPIPE
+    monkeypatch.setattr("sys.stdout", os.fdopen(write, "w", buffering=1))
+    assert main(["topics"]) == 141
+    assert "unexpected" not in capsys.readouterr().err
+
+
 def test_grade_verify_reports_both_grades_and_each_statements_verdict(run, here, tmp_path):
     """`--verify` runs the LLM on the answer (the test profile's small model): the final score, the instant
     one beside it, and a verdict per statement; an empty answer has nothing to verify."""
@@ -270,7 +297,14 @@ def test_a_typed_interview_lists_the_points_not_made_only_once_the_question_is_o
     _Shown(printed.append, over=lambda: False)([Spoken("ack", "Thanks.", 1, instant), Spoken("wait", CHECKING, 2),
                                                 Graded(checked), Spoken("close", "That's the end.", 3)])
     assert sum(points[1].point in line for line in printed) == 1  # listed once, in full, before the close
-    assert printed[-2].strip().startswith("Your last answer, in full:") and "That's the end." in printed[-1]
+    rest = printed[-2].strip()
+    assert rest.startswith("Your last answer (4/10), the rest of its grade:") and "That's the end." in printed[-1]
+    assert points[0].point not in rest and "Tip:" in rest  # what was printed before is not printed again
+
+    from interviewer.render import grade_text
+    long = "The answer was long: only its first 600 words were graded."
+    noted = grade_text(replace(checked, notes=(long, long), confidence_reason=long))
+    assert noted.count(long) == 1  # the instant grade's note, the check's and the confidence reason were three
 
     printed.clear()  # the follow-up skipped: its turn has no grade of its own, and the next question ends it
     shown = _Shown(printed.append, over=lambda: False)

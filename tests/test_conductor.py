@@ -80,14 +80,15 @@ def test_the_last_answer_is_verified_before_the_close_states_the_overall_score(r
     sentences = conductor.interview.prompt.question.answer.split(". ")
     events(conductor, sentences[0])  # on the topic but incomplete at once: a follow-up, then verified
     assert conductor.interview.prompt.kind == "follow_up"
+    llm.reply = " " + sentences[1].split(",")[0] + "."  # an acknowledgement in the answer's own words
     out = events(conductor, sentences[1])  # verified as complete; the interview ends
     graded = next(n for n, e in enumerate(out) if isinstance(e, Graded))
     close = next(n for n, e in enumerate(out) if isinstance(e, Spoken) and e.kind == "close")
     assert graded < close and out[graded].grade.score == 10 and conductor.interview.done
     # the LLM's acknowledgement does not wait for the verdicts; while they are read the candidate is told why it
     # is quiet, in words that give nothing away
-    assert [e.text for e in out[:graded] if isinstance(e, Spoken)] == [ACKS[1], "You talked about Right.",
-                                                                      CHECKING]  # the second answer's
+    assert [e.text for e in out[:graded] if isinstance(e, Spoken)] == [
+        ACKS[1], f"You talked about{llm.reply}", CHECKING]  # the second answer's
     assert "overall score is 10" in out[close].text  # the verified grade's, not the instant one's
     assert conductor.interview.turns[-1].decided_on == "verified"
 
@@ -191,6 +192,17 @@ def test_a_follow_up_comes_after_the_llms_acknowledgement_of_what_was_said(run):
     assert follow.text == conductor.interview.prompt.text in [f.ask for f in question.follow_ups]
     [replied] = [f for f in llm.forced if "Plan:" in f]
     assert replied.endswith("no question): You talked about")  # the model only continues the sentence
+
+
+def test_an_acknowledgement_of_what_was_not_said_is_not_said(run):
+    """The model says the question back when the answer gives it little: "You talked about <the question>"
+    after an answer that was about something else."""
+    llm = FakeLLM(choices=verdicts("no"))
+    conductor = run(llm)
+    llm.reply = " " + conductor.interview.prompt.question.question.rstrip("?") + "."
+    out = events(conductor, "Honestly I would rather tell you about my weekend, we went hiking up a hill.")
+    assert not [e for e in out if isinstance(e, Spoken) and e.kind == "ack" and e.written]
+    assert any(isinstance(e, Spoken) and e.kind in ("follow_up", "question") for e in out)  # the interview goes on
 
 
 def test_a_reply_that_gives_a_point_away_falls_back_to_the_bank(run):

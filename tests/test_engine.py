@@ -17,6 +17,7 @@ from interviewer.render import report_html, report_markdown
 from interviewer.report import build_report
 from interviewer.session import Interview, SessionOptions
 from interviewer.storage import SessionStore
+from interviewer.verdicts import BANDS, letter_for
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +87,11 @@ def test_weak_answer_gets_a_follow_up_then_the_next_question(make):
     follow_grade = interview.turns[-1].grade.score
     assert question == first and score == round(interview.turns[0].grade.score + 0.5 * (follow_grade -
                                                                                           interview.turns[0].grade.score))
+    # the report gives that score its own letter and band (it gave the follow-up's letter beside it)
+    [q] = build_report(interview)["questions"]
+    assert score != follow_grade and q["score"] == score
+    assert q["letter"] == letter_for(score) != interview.turns[-1].grade.letter
+    assert q["verdict"].startswith(next(words for floor, words in BANDS if score >= floor))
 
 
 def test_strong_answer_moves_up_weak_moves_down_no_repeats(make):
@@ -272,11 +278,22 @@ def test_talking_back_is_recorded_and_never_graded(make):
     assert kinds(said)[-1] == "question" and interview.turns[-1].grade.score == 0
     said = interview.dont_know("no idea either")  # on the last question there is no next one to offer
     assert said[0].text == "That's fine. Would you like a hint, or shall we finish here?"
-    interview.skip()
+    said = interview.dont_know("no")
+    assert said[0].text == "No problem, let's finish here." and kinds(said)[-1] == "close"
     report = build_report(interview)
     assert [q["skipped"] for q in report["questions"]] == [True, True]
     assert "**Your answer:** (none: you said \"still no idea\" and moved on)" in report_markdown(report)
-    assert "(none: you said &quot;no idea either&quot; and moved on)" in report_html(report)
+    assert "(none: you said &quot;no&quot; and moved on)" in report_html(report)
+
+
+def test_the_session_list_does_not_count_a_skipped_question_as_answered(make, tmp_path):
+    store = SessionStore(tmp_path / "sessions.sqlite")
+    interview = store.attach(make(questions=3, follow_ups=0))
+    interview.start()
+    interview.submit(strong(interview))
+    interview.skip()
+    [row] = store.sessions()
+    assert (row["answered"], row["skipped"], row["questions"], row["status"]) == (1, 1, 3, "open")
 
 
 def test_an_answer_is_kept_before_it_is_graded(make, tmp_path, questions):
