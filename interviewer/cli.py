@@ -235,7 +235,7 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
     from interviewer.report import build_report
     from interviewer.startup import warnings_to_the_log
 
-    conductor = services.conductor(interview)
+    conductor = services.conductor(interview, verify_first=True)  # its verified grade comes before the next line
     interactive = sys.stdin.isatty()
     out = sys.stderr if as_json else sys.stdout
     show = _Shown(partial(print, file=out),  # a question is known to be over once the next one is open

@@ -79,6 +79,10 @@ class ConductorOptions:
     # one is read, up to this many readings per answer
     follow_up_checks: int = 2
     check_s: float = 3.0  # each reading must come within this, or the follow-up is asked as planned
+    # what comes next is decided on the verified grade, read before it: the terminal, which shows the verified
+    # grade before the next line anyway (a new user's answer, instant 3, verified 8, was followed by an easier
+    # question). The page speaks the next line at once and decides on the instant grade (see _after_grade)
+    verify_first: bool = False
 
 
 @dataclass
@@ -168,16 +172,18 @@ class Conductor:
         The acknowledgement is written first, on the instant grade: it says what the answer talked about, which
         no later step changes, so it is heard while the follow-up's point is read and the verdicts are judged
         (about 60 prompt tokens per key point: 9 s for six points on 2 cores). The verified grade replaces the
-        instant one as soon as it comes; only the close waits for it, since it states the overall score."""
+        instant one as soon as it comes; only the close waits for it, since it states the overall score, and,
+        with `verify_first`, what comes next."""
         interview = self.interview
         turn = interview.turns[-1]
         related = self._related(turn.answer, turn.question)
         plan = interview.plan(related)
         group = next(self._groups)
         yield from self._acknowledged(context, plan, group)
-        if made := self._made_points(plan, context):
+        made = frozenset()
+        if not self.options.verify_first and (made := self._made_points(plan, context)):
             plan = interview.plan(related, made)
-        if plan.kind == "close" and turn.verification == "pending":
+        if (plan.kind == "close" or self.options.verify_first) and turn.verification == "pending":
             if self.dialogue is not None and turn.answer.strip():  # the verdicts take seconds: the candidate
                 # hears why it is quiet (with nothing said there is nothing to check)
                 group = next(self._groups)

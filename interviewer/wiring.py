@@ -345,12 +345,13 @@ class Services:
         interview.receive(heard.transcript.text, delivery=heard.delivery.to_dict() if heard.delivery else None)
         kept.unlink(missing_ok=True)
 
-    def conductor(self, interview):
-        """The pipeline that runs this interview's turns with the LLM, within the settings' time budgets."""
+    def conductor(self, interview, *, verify_first: bool = False):
+        """The pipeline that runs this interview's turns with the LLM, within the settings' time budgets;
+        `verify_first`: what comes next is decided on the verified grade (see ConductorOptions)."""
         from interviewer.conductor import Conductor, ConductorOptions
 
         s = self.settings
-        options = ConductorOptions(verify_s=s.verify_seconds, reply_s=s.reply_seconds)
+        options = ConductorOptions(verify_s=s.verify_seconds, reply_s=s.reply_seconds, verify_first=verify_first)
         # A question a job's topic includes is stored twice (see Topic.included): probes find the original
         # only, and never the original of a copy this interview may ask.
         copies = {q.id.removeprefix(f"{q.topic}-") for q in interview.pool if q.covers and not q.generated}

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from interviewer.conductor import CHECKING, Conductor, Graded, Spoken, related
+from interviewer.conductor import CHECKING, Conductor, ConductorOptions, Graded, Spoken, related
 from interviewer.conversation import Dialogue
 from interviewer.errors import BackendUnavailable, LLMTimeout
 from interviewer.fakes import FakeEmbedder, FakeLLM
 from interviewer.grader import Grader
+from interviewer.knowledge.schema import LEVELS
 from interviewer.knowledge.store import KnowledgeStore, open_client
 from interviewer.session import ACKS, Interview, SessionOptions
 from interviewer.verdicts import VerifyOptions
@@ -91,6 +92,23 @@ def test_the_last_answer_is_verified_before_the_close_states_the_overall_score(r
         ACKS[1], f"You talked about{llm.reply}", CHECKING]  # the second answer's
     assert "overall score is 10" in out[close].text  # the verified grade's, not the instant one's
     assert conductor.interview.turns[-1].decided_on == "verified"
+
+
+def test_with_verify_first_what_comes_next_is_decided_on_the_verified_grade(run):
+    """The terminal shows the verified grade before the next line anyway: a new user's answer, instant 3 and
+    verified 8, was followed by an easier question chosen on the 3."""
+    conductor = run(FakeLLM(reply=" the reward model.", choices=verdicts("yes")), questions=3)
+    conductor.options = ConductorOptions(verify_first=True)
+    level = conductor.interview.prompt.question.level
+    sentences = conductor.interview.prompt.question.answer.split(". ")
+    out = events(conductor, f"{sentences[0]}.")  # on the topic, incomplete to the embeddings: a follow-up
+    [instant] = [e.grade for e in out if isinstance(e, Spoken) and e.grade is not None]
+    assert instant.score < 7
+    turn = conductor.interview.turns[-1]
+    assert turn.verified and turn.grade.score >= 8 and turn.decided_on == "verified"
+    kinds = [e.kind for e in out if isinstance(e, Spoken)]
+    assert "follow_up" not in kinds and kinds.index("wait") < kinds.index("question")
+    assert LEVELS.index(conductor.interview.prompt.question.level) == LEVELS.index(level) + 1  # harder
 
 
 def test_time_running_out_on_nothing_said_closes_without_a_check_or_a_follow_up(run):
