@@ -4,6 +4,7 @@ weak ones, never a repeat, and across sessions a preference for unseen questions
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -88,14 +89,23 @@ def points_made(question: Question, grade: Grade, made: Callable[[int], bool], r
 
 def hint_for(question: Question, used: int, following_up: str = "") -> str:
     """A nudge towards a key point, never its content: the follow-up prompts, in order, then a generic one. On a
-    follow-up (`following_up`, the follow-up's words) only the question's other follow-ups on the same key point:
-    one on another point nudges away from what is asked (a new user asked for a hint on how cached blocks are
-    evicted and was pointed at how they are shared)."""
+    follow-up (`following_up`, the follow-up's words) only the question's other follow-ups on the same key point
+    (one on another point nudges away from what is asked: a new user asked for a hint on how cached blocks are
+    evicted and was pointed at how they are shared), then the glossary terms its point names that the follow-up
+    does not, one at a time (most points have one follow-up, and a new user's hint on one was the generic line)."""
     if following_up:
         point = next((f.key_point for f in question.follow_ups if f.ask == following_up), None)
-        prompts = [f.ask for f in question.follow_ups if f.key_point == point and f.ask != following_up]
+        hints = [f"Think about this: {f.ask}" for f in question.follow_ups
+                 if f.key_point == point and f.ask != following_up]
+        said = question.key_points[point - 1] if point else ""
+        hints += [f"Think about where {term} comes in." for term in question.glossary
+                  if _names(said, term) and not _names(following_up, term)]
     else:
-        prompts = [f.ask for f in question.follow_ups]
-    if used < len(prompts):
-        return f"Think about this: {prompts[used]}"
+        hints = [f"Think about this: {f.ask}" for f in question.follow_ups]
+    if used < len(hints):
+        return hints[used]
     return "Try to explain the mechanism step by step, and say why it matters in practice."
+
+
+def _names(text: str, term: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text, re.IGNORECASE) is not None

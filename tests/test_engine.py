@@ -10,7 +10,7 @@ import pytest
 from interviewer.errors import BadInput
 from interviewer.fakes import FakeEmbedder
 from interviewer.grader import Grader
-from interviewer.knowledge.schema import LEVELS
+from interviewer.knowledge.schema import LEVELS, FollowUp
 from interviewer.knowledge.store import KnowledgeStore, open_client
 from interviewer.planner import Past
 from interviewer.render import report_html, report_markdown
@@ -163,11 +163,32 @@ def test_a_hint_on_a_follow_up_nudges_towards_its_own_point(make):
     assert interview.prompt.kind == "follow_up"
     asked = next(f for f in question.follow_ups if f.ask == interview.prompt.text)
     same = [f.ask for f in question.follow_ups if f.key_point == asked.key_point and f is not asked]
-    hints = [interview.hint()[0].text for _ in range(len(same) + 1)]
+    point = question.key_points[asked.key_point - 1]
+    terms = [t for t in question.glossary if t.lower() in point.lower() and t.lower() not in asked.ask.lower()]
+    hints = [interview.hint()[0].text for _ in range(len(same) + len(terms) + 1)]
     assert hints == [f"Think about this: {ask}" for ask in same] + [
+        f"Think about where {term} comes in." for term in terms] + [
         "Try to explain the mechanism step by step, and say why it matters in practice."]
     others = [f.ask for f in question.follow_ups if f.key_point != asked.key_point]
     assert others and not any(ask in hint for ask in others for hint in hints)
+
+
+def test_a_hint_on_a_follow_up_names_a_term_of_its_point_and_never_states_the_point(pool):
+    """Most key points have one follow-up: a new user's hint on one was the generic line."""
+    from interviewer.conversation import STATES_AT
+    from interviewer.planner import hint_for
+    from interviewer.text import content_stems, word_share
+
+    question = pool[0].model_copy(update={
+        "key_points": ["Hugging Face generate applies temperature first, while llama.cpp applies it last.",
+                       *pool[0].key_points[1:]],
+        "follow_ups": [FollowUp(key_point=1, ask="Moving settings between inference engines, what do you check?")],
+        "glossary": ["temperature", "llama.cpp", "KL penalty"]})
+    asked = question.follow_ups[0].ask
+    hints = [hint_for(question, n, asked) for n in range(3)]
+    assert hints[:2] == ["Think about where temperature comes in.", "Think about where llama.cpp comes in."]
+    assert hints[2].startswith("Try to explain")  # "KL penalty" is not in the point
+    assert all(word_share(content_stems(question.key_points[0]), content_stems(h)) < STATES_AT for h in hints)
 
 
 def test_same_seed_same_questions(make):
