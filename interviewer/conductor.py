@@ -180,8 +180,7 @@ class Conductor:
         plan = interview.plan(related)
         group = next(self._groups)
         yield from self._acknowledged(context, plan, group)
-        made = frozenset()
-        if not self.options.verify_first and (made := self._made_points(plan, context)):
+        if made := self._made_points(plan, context):  # a point read as made stays unasked on the verified grade
             plan = interview.plan(related, made)
         if (plan.kind == "close" or self.options.verify_first) and turn.verification == "pending":
             if self.dialogue is not None and turn.answer.strip():  # the verdicts take seconds: the candidate
@@ -189,7 +188,7 @@ class Conductor:
                 group = next(self._groups)
                 yield Spoken("wait", CHECKING, group)
             yield from self._verified(context)
-            plan = interview.plan(related, made)  # a point read as made stays unasked on the verified grade
+            plan = interview.plan(related, made)
         if plan.kind == "follow_up":
             yield Spoken("follow_up", interview.advance(plan)[0].text, group)  # one message with the acknowledgement
         else:
