@@ -250,6 +250,10 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
             asked.extend([event] if getattr(event, "kind", "") in ("question", "follow_up") else [])
             yield event
 
+    if not start and interview.number:  # where the candidate is, before what the session still owes is said
+        follow = ", its follow-up" if interview.phase == "listen" and interview.prompt.kind == "follow_up" else ""
+        print(f"(Resuming session {interview.id}: question {interview.number} of {interview.options.questions}"
+              f"{follow}.)", file=out)
     with warnings_to_the_log() as tally:
         try:
             show(conductor.said(interview.start()) if start else noting(conductor.resumed()))

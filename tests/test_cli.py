@@ -202,6 +202,7 @@ def test_a_session_resumed_between_a_grade_and_its_next_line_says_that_line_once
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     done = here("resume", interview.id)
     assert done.returncode == 0 and done.stdout.count(asked) == 1, done.stdout
+    assert f"(Resuming session {interview.id}: question 1 of 2.)" in done.stdout
 
 
 def test_output_read_by_a_reader_that_stops_early_ends_quietly(monkeypatch, capsys):
