@@ -35,6 +35,7 @@ import logging
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -648,10 +649,7 @@ def _topped_up(kept: Sequence[str], question: str, points: Sequence[str], materi
         return answer
     lines = list(dict.fromkeys(material))
     stems = {line: T.content_stems(line) for line in lines}
-    uses = {}
-    for found in stems.values():
-        for word in found:
-            uses[word] = uses.get(word, 0) + 1
+    uses = Counter(word for found in stems.values() for word in found)
     wanted = T.content_stems(" ".join([question, *points]))
 
     def telling(line: str) -> float:
