@@ -577,9 +577,11 @@ class Preparer:
             tries += 1
             follow_ups = [f.model_dump() for f in self._follow_ups(
                 question.id, question.question, points, "every follow-up was on a point the passages do not support")]
-        answer = self._answer_grounded(question, points, material) if len(points) >= KEY_POINTS[0] else ""
+        # with too few points the question is dropped anyway: its answer is not worth an LLM call
+        answer = self._answer_grounded(question, points, material) if len(points) >= KEY_POINTS[0] else \
+            question.answer
         record = question.model_dump(mode="json")
-        record.update(key_points=points, follow_ups=follow_ups, answer=answer or question.answer)
+        record.update(key_points=points, follow_ups=follow_ups, answer=answer)
         try:
             kept = Question.model_validate(record)
         except ValidationError as error:
@@ -623,23 +625,31 @@ _NEGATIONS = frozenset("not no never cannot can't don't doesn't isn't aren't won
 
 
 def _copied(sentence: str, material: Sequence[str]) -> bool:
-    """Whether the material says `sentence` nearly word for word (90% of its words in order, by difflib, with the
-    same negations): such a sentence of a model answer needs no check. A rule, not a fit."""
+    """Whether the material says `sentence` nearly word for word: every content word and number of it is in one
+    line of the material, with the same negations, and 90% of its words come in the same order (difflib). Such a
+    sentence of a model answer needs no check. A rule, not a fit: one word changed ("faster" for "slower", 50 for
+    90) is a claim of its own, checked like any other (found by review)."""
     import difflib
 
-    words = T.words(sentence)
-    negated = _NEGATIONS & set(words)
+    words = T.words(_straight(sentence))
+    negated, stems = _NEGATIONS & set(words), T.content_stems(" ".join(words))
     for line in material:
-        theirs = T.words(line)
-        if negated == _NEGATIONS & set(theirs) and \
+        theirs = T.words(_straight(line))
+        if negated == _NEGATIONS & set(theirs) and stems <= T.content_stems(" ".join(theirs)) and \
                 difflib.SequenceMatcher(None, words, theirs, autojunk=False).ratio() >= 0.9:
             return True
     return False
 
 
+def _straight(text: str) -> str:
+    """Curly apostrophes made straight, so "isn’t" is one word, as "isn't" is."""
+    return text.replace("\u2019", "'").replace("\u2018", "'")
+
+
 def _topped_up(kept: Sequence[str], question: str, points: Sequence[str], material: Sequence[str]) -> str:
     """The kept sentences of a model answer, then, where they come to fewer than ANSWER_WORDS[0] words, the
-    material's own sentences (whole statements of ANSWER_POINT_WORDS words, not headings or code) that share at
+    material's own sentences (whole statements of ANSWER_POINT_WORDS words that begin with a capital and lean on no
+    sentence before them, `_dangling`; not headings, list items or code) that share at
     least two content words with the question and its key points and that no sentence of the answer already says
     (ANSWERED_AT of their words), the most telling first (a word counts less the more of the material's sentences
     use it: every sentence of notes on indexes says "index"), in the material's order, up to ANSWER_WORDS[1]."""
@@ -656,8 +666,8 @@ def _topped_up(kept: Sequence[str], question: str, points: Sequence[str], materi
         return sum(1 / uses[word] for word in stems[line] & wanted)
 
     candidates = [line for line in lines if ANSWER_POINT_WORDS[0] <= len(line.split()) <= ANSWER_POINT_WORDS[1]
-                  and T.ends_a_sentence(line) and not line.lstrip().startswith(("#", "-", "*", "|", ">"))
-                  and not _unspeakable(line) and len(stems[line] & wanted) >= 2]
+                  and line[:1].isupper() and T.ends_a_sentence(line) and not _unspeakable(line)
+                  and not _dangling(line) and len(stems[line] & wanted) >= 2]
     chosen, words, said = [], len(answer.split()), [T.content_stems(sentence) for sentence in kept]
     for line in sorted(candidates, key=telling, reverse=True):
         if words >= low:

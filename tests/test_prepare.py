@@ -428,13 +428,18 @@ def test_sentences_of_the_model_answer_the_notes_do_not_support_are_left_out_and
     assert 80 <= len(answer.split()) <= 200
 
 
-def test_a_sentence_the_notes_say_word_for_word_needs_no_check_unless_it_negates_differently():
+def test_a_sentence_the_notes_say_word_for_word_needs_no_check_unless_one_word_changes_a_claim():
     notes = ["A composite index covers several columns, for example (customer_id, created_at).",
-             "A hash index supports only equality, not ranges or ordering."]
-    assert P._copied("A composite index covers multiple columns, for example (customer_id, created_at).", notes)
+             "A hash index supports only equality, not ranges or ordering.",
+             "A sequential scan is slower than an index scan on large tables with a selective filter.",
+             "A hash index isn\u2019t written to the log in old versions, so it is lost after a crash."]
+    assert P._copied("The composite index covers several columns, for example (customer_id, created_at).", notes)
     assert not P._copied("A hash index supports equality, ranges and ordering.", notes)
     assert not P._copied("A composite index never covers several columns, for example (customer_id, created_at).",
                          notes)
+    assert not P._copied("A sequential scan is faster than an index scan on large tables with a selective filter.",
+                         notes)  # one word, the opposite claim
+    assert not P._copied("A hash index is written to the log in old versions, so it is lost after a crash.", notes)
 
 
 ASTRONAUTS = ("Astronauts train underwater for months before a spacewalk, since water feels close to weightlessness. "
