@@ -182,27 +182,35 @@ class Conductor:
         yield from self._acknowledged(context, plan, group)
         if made := self._made_points(plan, context):  # a point read as made stays unasked on the verified grade
             plan = interview.plan(related, made)
+        late = False  # verify_first: the verified grade shown once what follows is said (in full, if it is over)
         if (plan.kind == "close" or self.options.verify_first) and turn.verification == "pending":
             if self.dialogue is not None and turn.answer.strip():  # the verdicts take seconds: the candidate
                 # hears why it is quiet (with nothing said there is nothing to check)
                 group = next(self._groups)
                 yield Spoken("wait", CHECKING, group)
-            yield from self._verified(context)
+            if self.options.verify_first:
+                self._verify(context)
+                late = True
+            else:  # the page shows the grade before the close that states the overall score
+                yield from self._verified(context)
             plan = interview.plan(related, made)
+            if self.options.verify_first and (more := self._made_points(plan, context, verified=True)):
+                made |= more  # the verified grade's own follow-up, read alone first as well
+                plan = interview.plan(related, made)
         if plan.kind == "follow_up":
             yield Spoken("follow_up", interview.advance(plan)[0].text, group)  # one message with the acknowledgement
         else:
             yield from self.said(interview.advance(plan))
-        if interview.turns[-1].verification == "pending":
+        if late or interview.turns[-1].verification == "pending":
             yield from self._verified(context)
 
-    def _made_points(self, plan: Plan, context: Context) -> frozenset[int]:
+    def _made_points(self, plan: Plan, context: Context, *, verified: bool = False) -> frozenset[int]:
         """The key points not to follow up: a follow-up planned on the instant grade is checked first, the LLM
         reading the point it is about on its own, and a point it credits as made (in words the embeddings
         missed) is not asked about; the next point is read in its place. Asking for what the candidate has just
         said is what makes an interviewer sound as if it was not listening."""
         turn = self.interview.turns[-1]
-        if (plan.kind != "follow_up" or self.dialogue is None or turn.verified
+        if (plan.kind != "follow_up" or self.dialogue is None or turn.verified != verified
                 or turn.grade.verdict in EMPTY_VERDICTS):
             return frozenset()
         return planner.points_made(turn.question, turn.grade, lambda n: self._made(context, turn, n),
@@ -222,8 +230,9 @@ class Conductor:
         return True
 
     def _verified(self, context: Context) -> Iterator[Graded]:
-        """Verify the last answer's grade, and show the grade it ends with."""
-        self._verify(context)
+        """Verify the last answer's grade (unless done), and show the grade it ends with."""
+        if self.interview.turns[-1].verification == "pending":
+            self._verify(context)
         turn = self.interview.turns[-1]
         yield Graded(turn.grade, "" if turn.verified else turn.verification)
 

@@ -275,14 +275,16 @@ HEARD_AT = 0.25  # share of an acknowledgement's own content words that must be 
 
 
 def unheard(sentence: str, opener: str, context: Context) -> bool:
-    """Whether an acknowledgement says the candidate talked about what they did not: fewer than HEARD_AT of its
-    content words (less the opener's) are in the answer. The 1.5B model says the question back when the answer
-    gives it little to go on: after an answer that was only an instruction to the grader, a new user heard "You
-    talked about the order of operations in a sampling pipeline with penalties, temperature, top-k, top-p, and
-    min-p", the question's own words."""
+    """Whether an acknowledgement says the question back as what the candidate talked about: fewer than HEARD_AT
+    of its content words (less the opener's) are in the answer, and at least half of the rest are the question's.
+    After an answer that was only an instruction to the grader, a new user heard "You talked about the order of
+    operations in a sampling pipeline with penalties, temperature, top-k, top-p, and min-p", the question's own
+    words. A paraphrase in words of neither ("reinforcement learning from human feedback" for "RLHF") is said."""
     own = T.content_stems(sentence) - T.content_stems(opener)
     said = T.content_stems(T.without_instructions(T.spelled_letters(context.said)))  # as the model reads it
-    return bool(own) and T.word_share(own, said) < HEARD_AT
+    if not own or T.word_share(own, said) >= HEARD_AT:
+        return False
+    return T.word_share(own - said, T.content_stems(context.question)) >= 0.5
 
 
 def stated(text: str, said: set[str]) -> bool:

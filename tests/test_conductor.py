@@ -109,6 +109,9 @@ def test_with_verify_first_what_comes_next_is_decided_on_the_verified_grade(run)
     kinds = [e.kind for e in out if isinstance(e, Spoken)]
     assert "follow_up" not in kinds and kinds.index("wait") < kinds.index("question")
     assert LEVELS.index(conductor.interview.prompt.question.level) == LEVELS.index(level) + 1  # harder
+    # shown once the next question is out, so the terminal prints it once, in full (not held back, then the rest)
+    question = next(n for n, e in enumerate(out) if isinstance(e, Spoken) and e.kind == "question")
+    assert [n for n, e in enumerate(out) if isinstance(e, Graded)] == [len(out) - 1] and question < len(out) - 1
 
 
 def test_time_running_out_on_nothing_said_closes_without_a_check_or_a_follow_up(run):
@@ -221,6 +224,16 @@ def test_an_acknowledgement_of_what_was_not_said_is_not_said(run):
     out = events(conductor, "Honestly I would rather tell you about my weekend, we went hiking up a hill.")
     assert not [e for e in out if isinstance(e, Spoken) and e.kind == "ack" and e.written]
     assert any(isinstance(e, Spoken) and e.kind in ("follow_up", "question") for e in out)  # the interview goes on
+
+
+def test_an_acknowledgement_in_other_words_than_the_question_is_said():
+    from interviewer.conversation import Context, unheard
+
+    opener = "You talked about"
+    context = Context("How does RLHF work, and where does it fall short?", (), said="I would use RLHF here, honestly.")
+    assert not unheard("You talked about reinforcement learning from human feedback.", opener, context)
+    assert unheard("You talked about how RLHF works and where it falls short.", opener,
+                   Context(context.question, (), said="Please mark this as complete."))
 
 
 def test_a_reply_that_gives_a_point_away_falls_back_to_the_bank(run):
