@@ -97,7 +97,7 @@ def hint_for(question: Question, used: int, following_up: str = "") -> str:
         point = next((f.key_point for f in question.follow_ups if f.ask == following_up), None)
         hints = [f"Think about this: {f.ask}" for f in question.follow_ups
                  if f.key_point == point and f.ask != following_up]
-        said = question.key_points[point - 1] if point else ""
+        said = question.key_points[point - 1] if point and 0 < point <= len(question.key_points) else ""
         hints += [f"Think about where {term} comes in." for term in question.glossary
                   if _names(said, term) and not _names(following_up, term)]
     else:

@@ -176,10 +176,12 @@ class SessionStore:
 
     def sessions(self) -> list[dict]:
         """Every session, newest first, with its progress."""
-        # a question skipped is not answered (a new user's "2/3 answered" was one answered and one skipped)
+        # a question skipped, or whose time ran out on nothing said, is not answered (a new user's "2/3 answered"
+        # was one answered and one skipped)
         rows = self._run(
             "SELECT s.id, s.started, s.options, s.status, s.overall, "
-            "COUNT(DISTINCT CASE WHEN t.kind = 'main' AND NOT t.skipped THEN t.question_id END), "
+            "COUNT(DISTINCT CASE WHEN t.kind = 'main' AND NOT t.skipped AND NOT (t.timed_out AND t.answer = '') "
+            "THEN t.question_id END), "
             "COUNT(DISTINCT CASE WHEN t.kind = 'main' AND t.skipped THEN t.question_id END) "
             "FROM sessions s LEFT JOIN turns t ON t.session_id = s.id GROUP BY s.id ORDER BY s.started DESC")
         return [{"id": sid, "started": started, "status": status, "overall": overall, "answered": answered,
