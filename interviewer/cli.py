@@ -42,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # the reader went away (`interviewer topics | head`): as a Unix tool, stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own advice: no error at exit
+        log.info("output pipe closed by its reader", exc_info=True)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own advice: no second error when stdout is flushed at exit
+        os.close(devnull)
         return 141
     except Exception as error:
         log.error("unexpected error in `interviewer %s`", " ".join(argv or sys.argv[1:]), exc_info=True)
@@ -238,8 +241,17 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
     conductor = services.conductor(interview, verify_first=True)  # its verified grade comes before the next line
     interactive = sys.stdin.isatty()
     out = sys.stderr if as_json else sys.stdout
+    def question_score() -> str:  # after a follow-up's grade: a new user read the answer's score as the question's
+        turn = interview.turns[-1] if interview.turns else None
+        if turn is None or turn.kind != "follow_up" or turn.skipped:
+            return ""
+        score = next(s for q, s in interview.question_scores() if q.id == turn.question.id)
+        first = next(t.grade.score for t in interview.turns if t.question == turn.question and t.kind == "main")
+        return f"(The question scores {score}/10: your first answer's {first}, plus half of what the follow-up added.)"
+
     show = _Shown(partial(print, file=out),  # a question is known to be over once the next one is open
-                  over=lambda: interview.done or (interview.phase == "listen" and interview.prompt.kind == "main"))
+                  over=lambda: interview.done or (interview.phase == "listen" and interview.prompt.kind == "main"),
+                  footnote=question_score)
     if interactive:
         show_help = "Type your answer and press Enter. Commands: " + ", ".join(COMMANDS) + ", or just say so."
         print(show_help, file=out)
@@ -303,8 +315,8 @@ class _Shown:
     them; a grade printed without them is printed in full before the next question or the close, in whichever
     turn that comes (a follow-up skipped, or "I don't know" to it)."""
 
-    def __init__(self, say, over=lambda: True) -> None:
-        self.say, self.over = say, over
+    def __init__(self, say, over=lambda: True, footnote=lambda: "") -> None:
+        self.say, self.over, self.footnote = say, over, footnote  # footnote: a line after each final grade, or ""
         self.held = None  # the last grade printed without the points not made
 
     def __call__(self, events) -> None:
@@ -333,6 +345,8 @@ class _Shown:
                     say(f"(For your last answer the instant grade stands, {event.note}.)")
                     if self.held is None:
                         say(f"Your last answer: {grade_text(event.grade)}")
+                if line := self.footnote():
+                    say(line)
                 continue
             if message and (event.grade is not None or event.group != message[-1].group):
                 flush()

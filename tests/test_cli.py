@@ -205,6 +205,26 @@ def test_a_session_resumed_between_a_grade_and_its_next_line_says_that_line_once
     assert f"(Resuming session {interview.id}: question 1 of 2.)" in done.stdout
 
 
+def test_after_a_follow_up_the_terminal_gives_the_questions_score(here, services, monkeypatch):
+    """A new user read "Your last answer, verified: 6/10" after a follow-up as the question's score (4/10)."""
+    import re
+
+    from interviewer.session import SessionOptions
+
+    monkeypatch.setenv("INTERVIEWER_USE_LLM", "false")
+    interview = services.new_interview(SessionOptions(topics=("rlhf",), questions=1))
+    interview.start()
+    question = interview.prompt.question
+    interview.answer(question.answer.split(". ")[0] + ".")  # on the question, far from complete: a follow-up
+    assert interview.plan().kind == "follow_up"
+    monkeypatch.setattr("sys.stdin", io.StringIO(question.answer + "\n"))
+    done = here("resume", interview.id, "--json")
+    report = json.loads(done.stdout)["questions"][0]
+    assert report["follow_up"] and not report["follow_up"]["skipped"] and report["score"] != report["first_score"]
+    [line] = re.findall(r"\(The question scores (\d+)/10: your first answer's (\d+),", done.stderr)
+    assert (int(line[0]), int(line[1])) == (report["score"], report["first_score"])
+
+
 def test_output_read_by_a_reader_that_stops_early_ends_quietly(monkeypatch, capsys):
     """`interviewer topics | head -8` ended with "something unexpected went wrong (BrokenPipeError)"."""
     from interviewer.cli import main
