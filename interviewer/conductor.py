@@ -348,15 +348,17 @@ def related(answer: str, question: Question, search: Callable[[str], list[Questi
     """Stored questions about a term the candidate raised that this question does not cover, each with the
     term (found by semantic search over the bank with the candidate's words). An everyday word is no term to
     probe: "the advantage is speed" is not about PPO's advantage, and "You mentioned client." was asked of a
-    user's notes on HTTP caching."""
+    user's notes on HTTP caching. Nor is a glossary term the stored question never names: `prepare`'s model takes
+    terms from every passage it is shown (a question on B-tree and hash indexes had "timestamp")."""
     if not answer.strip():
         return []
     own = " ".join([question.question, *question.key_points, *question.glossary]).lower()
     found = []
     for hit in search(answer):
+        about = " ".join([hit.question, hit.answer, *hit.key_points])
         for term in hit.glossary:
             if hit.id != question.id and term.lower() not in own and _mentions(answer, term) \
-                    and not T.everyday_word(term):
+                    and _mentions(about, term) and not T.everyday_word(term):
                 found.append((term, hit))
                 break
     return found

@@ -355,11 +355,16 @@ def test_a_term_the_candidate_raised_is_probed_with_a_stored_question(run, store
 
 def test_an_everyday_word_is_no_term_to_probe(store):
     """"The advantage is ..." is not about PPO's advantage estimate; a name or an acronym is a term either way."""
-    [this, other] = store.questions(topic="dpo")[:2]
-    other = other.model_copy(update={"glossary": ["advantage", "GRPO"]})
+    dpo = store.questions(topic="dpo")
+    other = next(q for q in dpo if "GRPO" in q.answer)
+    this = next(q for q in dpo if "GRPO" not in " ".join([q.question, *q.key_points, *q.glossary]))
+    other = other.model_copy(update={"glossary": ["advantage", "GRPO"],
+                                     "answer": f"{other.answer} GRPO estimates the advantage from a group."})
     assert related("The advantage of it is that it is simple.", this, lambda text: [other]) == []
     assert related("It is simpler than GRPO, and the advantage is speed.", this, lambda text: [other]) == \
         [("GRPO", other)]
+    unnamed = other.model_copy(update={"glossary": ["Kubernetes"]})  # a term the stored question never names
+    assert related("We trained it on Kubernetes, with DPO.", this, lambda text: [unnamed]) == []
 
 
 def test_prefill_sees_the_words_so_far(run):
