@@ -241,6 +241,7 @@ def _converse(services, interview, as_json: bool, *, start: bool) -> int:
     conductor = services.conductor(interview, verify_first=True)  # its verified grade comes before the next line
     interactive = sys.stdin.isatty()
     out = sys.stderr if as_json else sys.stdout
+
     def question_score() -> str:  # after a follow-up's grade: a new user read the answer's score as the question's
         turn = interview.turns[-1] if interview.turns else None
         if turn is None or turn.kind != "follow_up" or turn.skipped:
@@ -312,8 +313,8 @@ class _Shown:
     verified grade was for. A "let me check" message said before the check is printed before it.
     A grade lists the points not made only once its question is over (`over()`: known to be over), since a
     follow-up may ask for any of them: the instant grade comes before the follow-up is chosen, so it never lists
-    them; a grade printed without them is printed in full before the next question or the close, in whichever
-    turn that comes (a follow-up skipped, or "I don't know" to it)."""
+    them; for a grade printed without them, what it held back is printed before the next question or the close,
+    in whichever turn that comes (a follow-up skipped, or "I don't know" to it)."""
 
     def __init__(self, say, over=lambda: True, footnote=lambda: "") -> None:
         self.say, self.over, self.footnote = say, over, footnote  # footnote: a line after each final grade, or ""
