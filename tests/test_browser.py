@@ -24,7 +24,10 @@ ANSWER = "A reward model is trained on human preference comparisons, and the pol
 # The same answer with the candidate stopping to think for two seconds in the middle of a sentence.
 BEFORE_PAUSE, AFTER_PAUSE = "A reward model is trained on human preference comparisons, and the policy is", \
     "then optimised with PPO."
-THINKING_PAUSE_S = 2.0
+# With Piper's own silence at both ends about 2.1 s: longer than the 1.8 s pause that ends an answer without the turn
+# model, and 1.1 s inside the 3.2 s thinking-pause limit, since the fake microphone adds silence of its own when the
+# CPU hog starves Chromium (a 2.0 s pause was once heard as 3.28 s and the answer cut there)
+THINKING_PAUSE_S = 1.6
 FOLLOW_UP_ANSWER = ("A KL penalty keeps the policy close to the supervised model, so it cannot exploit the "
                     "reward model with strange text.")
 
