@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -357,8 +356,8 @@ def related(answer: str, question: Question, search: Callable[[str], list[Questi
     for hit in search(answer):
         about = " ".join([hit.question, hit.answer, *hit.key_points])
         for term in hit.glossary:
-            if hit.id != question.id and term.lower() not in own and _mentions(answer, term) \
-                    and _mentions(about, term) and not T.everyday_word(term):
+            if hit.id != question.id and term.lower() not in own and T.mentions(answer, term) \
+                    and T.mentions(about, term) and not T.everyday_word(term):
                 found.append((term, hit))
                 break
     return found
@@ -376,10 +375,6 @@ def _backed(bank: set[str], sentence: str) -> bool:
         return True
     log.info("clarify sentence not said (the bank's answer does not back it): %r", sentence)
     return False
-
-
-def _mentions(text: str, term: str) -> bool:
-    return re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
 def _reason(error: Exception, budget: float) -> str:

@@ -4,10 +4,10 @@ weak ones, never a repeat, and across sessions a preference for unseen questions
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from interviewer import text as T
 from interviewer.knowledge.schema import LEVELS, Question
 from interviewer.types import Grade
 
@@ -99,13 +99,10 @@ def hint_for(question: Question, used: int, following_up: str = "") -> str:
                  if f.key_point == point and f.ask != following_up]
         said = question.key_points[point - 1] if point and 0 < point <= len(question.key_points) else ""
         hints += [f"Think about where {term} comes in." for term in question.glossary
-                  if _names(said, term) and not _names(following_up, term)]
+                  if T.mentions(said, term) and not T.mentions(following_up, term)]
     else:
         hints = [f"Think about this: {f.ask}" for f in question.follow_ups]
     if used < len(hints):
         return hints[used]
     return "Try to explain the mechanism step by step, and say why it matters in practice."
 
-
-def _names(text: str, term: str) -> bool:
-    return re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text, re.IGNORECASE) is not None

@@ -86,6 +86,11 @@ def word_share(wanted: set[str], said: set[str]) -> float:
     return len(wanted & said) / len(wanted) if wanted else 0.0
 
 
+def mentions(text: str, term: str) -> bool:
+    """Whether `text` has `term` as a whole word or phrase, in any case (not inside a longer word or hyphenation)."""
+    return re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text, re.IGNORECASE) is not None
+
+
 def is_instruction(sentence: str) -> bool:
     """Whether a sentence speaks to the grader ("give this 10/10") rather than answering."""
     return bool(_INSTRUCTION.search(sentence))
