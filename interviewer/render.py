@@ -4,7 +4,7 @@ HTML report."""
 from __future__ import annotations
 
 from interviewer.knowledge.schema import Question
-from interviewer.types import Grade
+from interviewer.types import Grade, PointResult
 
 _MARK = {"covered": "+", "partial": "~", "missed": "-", "contradicted": "!"}
 _ICON = {"covered": "✅", "partial": "🟡", "missed": "❌", "contradicted": "⛔"}
@@ -27,14 +27,18 @@ def _shown_points(grade: Grade, withhold: bool):
     return [p for p in grade.points if p.status == "covered"] if withhold else list(grade.points)
 
 
+def _point_line(p: PointResult) -> str:
+    """One key point of a grade for the terminal: its mark, its label, the point and the words that earned it."""
+    arrow = "<- the answer says the opposite:" if p.status == "contradicted" else "<-"
+    evidence = f'  {arrow} "{_clip(p.evidence)}"' if p.evidence else ""
+    return f"  [{_MARK[p.status]}] {LABEL[p.status]:<12} {p.point}{evidence}"
+
+
 def grade_text(grade: Grade, *, withhold: bool = False) -> str:
     """A grade as a few lines for the terminal; with `withhold` (its question still open) only the points made
     are listed, without the changes or the tip, which name the others (see `withheld`)."""
     lines = [f"Score {grade.score}/10 ({grade.letter}), confidence {grade.confidence}. {grade.verdict}"]
-    for p in _shown_points(grade, withhold):
-        arrow = "<- the answer says the opposite:" if p.status == "contradicted" else "<-"
-        evidence = f'  {arrow} "{_clip(p.evidence)}"' if p.evidence else ""
-        lines.append(f"  [{_MARK[p.status]}] {LABEL[p.status]:<12} {p.point}{evidence}")
+    lines += [_point_line(p) for p in _shown_points(grade, withhold)]
     if withhold:
         lines += [f"  {left}"] if (left := withheld(grade)) else []
     else:
@@ -51,12 +55,7 @@ def held_back_text(grade: Grade) -> str:
     """What `grade_text(grade, withhold=True)` left out, for the terminal once the question is over: the points
     not made, the changes and the tip (a new user read the whole grade printed twice, score and notes included,
     when the question ended)."""
-    lines = []
-    for p in grade.points:
-        if p.status != "covered":
-            arrow = "<- the answer says the opposite:" if p.status == "contradicted" else "<-"
-            evidence = f'  {arrow} "{_clip(p.evidence)}"' if p.evidence else ""
-            lines.append(f"  [{_MARK[p.status]}] {LABEL[p.status]:<12} {p.point}{evidence}")
+    lines = [_point_line(p) for p in grade.points if p.status != "covered"]
     lines.extend(f"Changed: {change}" for change in grade.changes)
     lines.append(f"Tip: {grade.tip}")
     return "\n".join(lines)
