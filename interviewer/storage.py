@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS exchanges (
 ADDED = {"sessions": {"pending": "TEXT"},
          "turns": {"provisional": "TEXT", "verification": "TEXT NOT NULL DEFAULT 'verified'", "decided_on": "TEXT",
                    "question_score": "INTEGER"}}
+# a main question whose time ran out on nothing said was walked away from, not answered: a new user's abandoned
+# session was suggested for practice at 0.0/10, its every point counted as missed, and listed as answered
+WALKED_AWAY = "(t.kind = 'main' AND t.timed_out AND t.answer = '')"
 TURN_COLUMNS = ("session_id, position, question_id, topic, kind, prompt, answer, grade, score, skipped, timed_out, "
                 "hints, at, delivery, provisional, verification, decided_on, question_score")
 
@@ -180,7 +183,7 @@ class SessionStore:
         # was one answered and one skipped)
         rows = self._run(
             "SELECT s.id, s.started, s.options, s.status, s.overall, "
-            "COUNT(DISTINCT CASE WHEN t.kind = 'main' AND NOT t.skipped AND NOT (t.timed_out AND t.answer = '') "
+            f"COUNT(DISTINCT CASE WHEN t.kind = 'main' AND NOT t.skipped AND NOT {WALKED_AWAY} "
             "THEN t.question_id END), "
             "COUNT(DISTINCT CASE WHEN t.kind = 'main' AND t.skipped THEN t.question_id END) "
             "FROM sessions s LEFT JOIN turns t ON t.session_id = s.id GROUP BY s.id ORDER BY s.started DESC")
@@ -203,9 +206,7 @@ class SessionStore:
     def history(self) -> dict:
         """Scores over time per topic, the most often missed key points, and a suggested next session."""
         points = []
-        # a question whose time ran out on nothing said was walked away from, not answered: a new user's abandoned
-        # session was suggested for practice at 0.0/10, and its every point counted as missed
-        answered = "NOT (t.kind = 'main' AND t.timed_out AND t.answer = '')"
+        answered = f"NOT {WALKED_AWAY}"
         for sid, started, topic, score in self._run(
             "SELECT s.id, s.started, t.topic, AVG(COALESCE(t.question_score, t.score)) FROM sessions s "
             f"JOIN turns t ON t.session_id = s.id WHERE t.kind = 'main' AND {answered} GROUP BY s.id, t.topic "
