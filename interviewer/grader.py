@@ -26,6 +26,7 @@ import numpy as np
 
 from interviewer import text as T
 from interviewer.backends import Embedder
+from interviewer.hearing import Hearing, question_terms
 from interviewer.knowledge.schema import Question
 from interviewer.types import Grade, PointResult
 from interviewer.verdicts import letter_for, tip_for, verdict_line
@@ -108,9 +109,11 @@ Gradable = Question | Reference  # a bank question, or a reference the user supp
 class Grader:
     """Grades answers against questions from the knowledge store; deterministic for the same input."""
 
-    def __init__(self, embedder: Embedder, options: GraderOptions | None = None) -> None:
+    def __init__(self, embedder: Embedder, options: GraderOptions | None = None, *,
+                 hearing: Hearing | None = None) -> None:
         self._embedder = embedder
         self.options = options or GraderOptions()
+        self._hearing = hearing  # puts back terms a recogniser misheard ("kale" for KL); None: read as written
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> embedding, least recent first
         self._lock = threading.Lock()
 
@@ -143,10 +146,18 @@ class Grader:
         return np.stack(rows) if rows else np.zeros((0, self._embedder.dim), dtype=np.float32)
 
     def _kept_sentences(self, answer: str, question: Gradable | None = None) -> tuple[list[str], list[str]]:
-        """The answer's sentences, less those addressed to the grader, and the notes that explain cuts; acronyms
-        of the question's glossary terms are followed by the terms ("SFT (supervised fine-tuning)")."""
+        """The answer's sentences, less those addressed to the grader, and the notes that explain cuts; terms of
+        the question a recogniser misheard put back ("kale" -> KL), and acronyms of its glossary terms followed by
+        the terms ("SFT (supervised fine-tuning)")."""
         notes = []
         answer = T.spelled_letters(answer)  # "pee pee oh" as a recogniser may write it is PPO
+        if question is not None and self._hearing is not None:
+            mended = self._hearing.mend(answer, question_terms(question.question, question.answer,
+                                                               question.key_points, getattr(question, "glossary", ())))
+            answer = mended.text
+            if mended.heard_as:
+                notes.append("Read as the terms they sound like: " +
+                             ", ".join(f'"{said}" as {term}' for said, term in mended.heard_as) + ".")
         if question is not None:
             answer = T.expand_acronyms(answer, _acronyms(question))
         tokens = answer.split()

@@ -7,7 +7,7 @@ import logging
 import threading
 import wave
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as Late
 from pathlib import Path
@@ -143,3 +143,15 @@ def chunks_to_wav(chunks: Iterable[AudioChunk]) -> bytes:
         for chunk in chunks:
             out.writeframes(np.asarray(chunk.samples, dtype=np.int16).tobytes())
     return buffer.getvalue()
+
+
+def espeak_sounds() -> Callable[[str], str]:
+    """How a text sounds: its phonemes (American English) from the espeak-ng that Piper speaks with, asked for
+    through Piper, under Piper's own lock, since espeak-ng keeps global state. No voice model is loaded."""
+    from piper import PiperVoice
+    from piper.config import PhonemeType, PiperConfig
+
+    config = PiperConfig(num_symbols=0, num_speakers=1, sample_rate=22050, espeak_voice="en-us",
+                         phoneme_id_map={}, phoneme_type=PhonemeType.ESPEAK)
+    speaker = PiperVoice(session=None, config=config)  # phonemes only: no ONNX session is needed for them
+    return lambda text: "".join("".join(sentence) for sentence in speaker.phonemize(text))

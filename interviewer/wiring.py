@@ -11,6 +11,7 @@ from pathlib import Path
 from interviewer import registry
 from interviewer.errors import BadInput, ModelCorrupt, ModelMissing
 from interviewer.grader import Grader
+from interviewer.hearing import Hearing, bank_terms
 from interviewer.knowledge.schema import Bank, bank_files, load_bank, load_topic_file
 from interviewer.knowledge.store import KnowledgeStore, open_client, open_http_client
 from interviewer.settings import Settings
@@ -152,7 +153,23 @@ class Services:
 
     @cached_property
     def grader(self) -> Grader:
-        return Grader(self.embedder)
+        return Grader(self.embedder, hearing=self.hearing)
+
+    @cached_property
+    def hearing(self) -> Hearing | None:
+        """What puts back the terms a recogniser misheard before grading, from how words sound (espeak-ng, as
+        Piper has it); None, logged, where espeak-ng cannot start: answers are then graded as written."""
+        from interviewer.tts import espeak_sounds
+
+        try:
+            sounds = espeak_sounds()
+            sounds("test")
+        except Exception:  # noqa: BLE001 (grading goes on without it)
+            log.exception("espeak-ng did not start: misheard terms in answers are graded as written")
+            return None
+        questions = self.bank.questions
+        return Hearing(sounds, known=bank_terms((t for q in questions for t in (q.question, q.answer, *q.key_points)),
+                                                (t for q in questions for t in q.glossary)))
 
     @cached_property
     def llm(self):
