@@ -11,7 +11,7 @@ from pathlib import Path
 from interviewer import registry
 from interviewer.errors import BadInput, ModelCorrupt, ModelMissing
 from interviewer.grader import Grader
-from interviewer.hearing import Hearing, bank_terms
+from interviewer.hearing import Hearing
 from interviewer.knowledge.schema import Bank, bank_files, load_bank, load_topic_file
 from interviewer.knowledge.store import KnowledgeStore, open_client, open_http_client
 from interviewer.settings import Settings
@@ -168,8 +168,8 @@ class Services:
             log.exception("espeak-ng did not start: misheard terms in answers are graded as written")
             return None
         questions = self.bank.questions
-        return Hearing(sounds, known=bank_terms((t for q in questions for t in (q.question, q.answer, *q.key_points)),
-                                                (t for q in questions for t in q.glossary)))
+        return Hearing(sounds, vocabulary=(t for q in questions for t in (q.question, q.answer, *q.key_points)),
+                       glossary=(t for q in questions for t in q.glossary))
 
     @cached_property
     def llm(self):
