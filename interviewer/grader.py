@@ -113,7 +113,7 @@ class Grader:
                  hearing: Hearing | None = None) -> None:
         self._embedder = embedder
         self.options = options or GraderOptions()
-        self._hearing = hearing  # puts back terms a recogniser misheard ("kale" for KL); None: read as written
+        self._hearing = hearing  # puts back terms a recogniser misheard ("kale penalty"); None: read as written
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> embedding, least recent first
         self._lock = threading.Lock()
 
@@ -147,8 +147,8 @@ class Grader:
 
     def _kept_sentences(self, answer: str, question: Gradable | None = None) -> tuple[list[str], list[str]]:
         """The answer's sentences, less those addressed to the grader, and the notes that explain cuts; terms of
-        the question a recogniser misheard put back ("kale" -> KL), and acronyms of its glossary terms followed by
-        the terms ("SFT (supervised fine-tuning)")."""
+        the question a recogniser misheard put back ("kale penalty" -> KL penalty), and acronyms of its glossary
+        terms followed by the terms ("SFT (supervised fine-tuning)")."""
         notes = []
         answer = T.spelled_letters(answer)  # "pee pee oh" as a recogniser may write it is PPO
         if question is not None and self._hearing is not None:
