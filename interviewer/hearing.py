@@ -92,10 +92,16 @@ class Hearing:
         self._vocabulary = {w for text in [*vocabulary, *glossary] for w in T.words(re.sub(r"[-_/]", " ", text))}
         self._known = {_stems(term) for term in glossary}
         self._sound = lru_cache(maxsize=50_000)(self._sound_of)
+        self._word = lru_cache(maxsize=50_000)(self._word_sound)
 
     def _sound_of(self, text: str) -> str:
-        text = " ".join(" ".join(w) if _SPELLED.fullmatch(w) else w for w in re.split(r"[\s_-]+", text))
-        return _MARKS.sub("", self._raw(text)).replace("ɾ", "t")  # the flapped t of "data" is a t
+        """The sounds of a text, word by word (each word asked of espeak-ng once: a 600-word answer has some 2,000
+        runs of words but a few hundred words), an acronym as its letters, without stress or pauses."""
+        return "".join(self._word(w) for w in re.split(r"[\s_-]+", text) if w)
+
+    def _word_sound(self, word: str) -> str:
+        spoken = " ".join(word) if _SPELLED.fullmatch(word) else word
+        return _MARKS.sub("", self._raw(spoken)).replace("ɾ", "t")  # the flapped t of "data" is a t
 
     def mend(self, answer: str, terms: Iterable[str]) -> Mended:
         table = [(t, self._sound(t), len(t.split()), _stems(t)) for t in terms]
@@ -158,7 +164,7 @@ class Hearing:
         if len(run) > 1 and abs(len(run) - n) > 1:
             return None
         heard = self._sound(said)
-        distance = Levenshtein.normalized_distance(heard, sound)
+        distance = Levenshtein.normalized_distance(heard, sound, score_cutoff=SHARING_SOUNDS_LIKE)  # 1.0 past it
         if distance == 0 or _letters(said) == _letters(term):
             return distance if said != term else None  # "layer norm", LayerNorm; "gpt three", GPT-3: spelled apart
         if run[0].lower() in T.STOPWORDS or run[-1].lower() in T.STOPWORDS:
