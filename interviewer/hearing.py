@@ -45,6 +45,7 @@ _PLAIN = re.compile(r"[A-Za-z][a-z]*(?:['’][a-z]+)?")  # a word as a recognise
 _TECHNICAL = re.compile(r"(?<![\w'’-])(?=[\w-]*[A-Z][\w-]*[A-Z0-9])[A-Za-z][\w-]*\w")  # KL, RoPE, GPT-3, LoRA
 _SPELLED = re.compile(r"[A-Z]{2,5}")  # an acronym said letter by letter: KL, EOS, GQA
 _TRAILING = ",.;:!?"
+_PARTS = re.compile(r"[\s_-]+")  # what separates the words of a term: rope_theta, KL-penalty
 _MARKS = re.compile(r"[ˈˌːʲ\s.,;:!?'’\"()-]")  # stress, length and palatal marks, pauses: not what a word sounds like
 
 
@@ -97,7 +98,7 @@ class Hearing:
     def _sound_of(self, text: str) -> str:
         """The sounds of a text, word by word (each word asked of espeak-ng once: a 600-word answer has some 2,000
         runs of words but a few hundred words), an acronym as its letters, without stress or pauses."""
-        return "".join(self._word(w) for w in re.split(r"[\s_-]+", text) if w)
+        return "".join(self._word(w) for w in _PARTS.split(text) if w)
 
     def _word_sound(self, word: str) -> str:
         spoken = " ".join(word) if _SPELLED.fullmatch(word) else word
@@ -165,20 +166,20 @@ class Hearing:
             return None
         heard = self._sound(said)
         distance = Levenshtein.normalized_distance(heard, sound, score_cutoff=SHARING_SOUNDS_LIKE)  # 1.0 past it
-        if distance == 0 or _letters(said) == _letters(term):
+        a, b = _letters(said), _letters(term)
+        if distance == 0 or a == b:
             return distance if said != term else None  # "layer norm", LayerNorm; "gpt three", GPT-3: spelled apart
         if run[0].lower() in T.STOPWORDS or run[-1].lower() in T.STOPWORDS:
             return None  # "in four" is not INT4, "with length" not wavelength
         shared = stems & term_stems
         if distance > (SHARING_SOUNDS_LIKE if shared else SOUNDS_LIKE):
             return None
-        a, b = _letters(said), _letters(term)
         if a in b or b in a or heard in sound or sound in heard or stems <= term_stems or term_stems <= stems:
             return None  # words or a prefix added or dropped: "associative" is not non-associative, "float
             # sixteen" not bfloat16; "adapters" is the adapter already
         if shared:  # the words that differ must sound alike: "kale penalty", KL penalty
             rest_said = " ".join(w for w in run if not _stems(w) & shared)
-            rest_term = " ".join(w for w in re.split(r"[\s_-]+", term) if not _stems(w) & shared)
+            rest_term = " ".join(w for w in _PARTS.split(term) if not _stems(w) & shared)
             if not rest_said or not rest_term or _letters(rest_said) in _letters(rest_term) or \
                     Levenshtein.normalized_distance(self._sound(rest_said), self._sound(rest_term)) > REST_SOUNDS_LIKE:
                 return None  # "continued training" is not continued pretraining
