@@ -165,26 +165,6 @@ def test_bad_recordings_get_a_clear_message_and_the_turn_stays_open(app, tmp_pat
     assert any("/10" in _text(m) for m in chat)  # the same turn was still open
 
 
-def test_three_candidates_at_once_without_cross_talk(app, services):
-    """Whole interviews in three tabs at once through the page's queue (eight tabs answering at once, under a
-    CPU hog, are in tests/faults/test_load.py)."""
-    from interviewer.bench import drive_text_interviews
-
-    topics = ["rlhf", "sampling", "kv-cache"]
-    runs = drive_text_interviews(app, topics, questions=1)  # with its follow-up: two turns each, all at once
-    assert [r["error"] for r in runs] == [None] * 3
-    ids = {t: {q.question for q in services.bank.questions if q.topic == t} for t in topics}
-    for run in runs:
-        said = [_text(m) for m in run["chat"]]
-        assert "overall score" in said[-1].lower()
-        asked = [q for q in ids[run["topic"]] if any(q in line for line in said)]
-        assert len(asked) == 1  # its own topic's question only
-        others = set().union(*(ids[t] for t in topics if t != run["topic"]))
-        assert not any(q in line for q in others for line in said)
-        answers = [line for m, line in zip(run["chat"], said, strict=True) if m["role"] == "user"]
-        assert answers and all(run["topic"] in a for a in answers)
-
-
 def test_binding_beyond_loopback_without_a_password_warns():
     from interviewer.ui.app import exposure_warning
 

@@ -1,7 +1,8 @@
 """kill -9 of the terminal interview (`interviewer interview --text`, a real process on the test profile) at
 each stage of a turn: reading what was said, grading it, writing the reply, verifying the grade. Each
 `interviewer resume` of the session is the next stage's victim, and the last one finishes the interview:
-every answer given before each kill is in the session, and the report, history and export read it.
+every answer given before each kill is in the session, and the report, history and export read it (run in the
+test's own process: they load no model, and a process of their own would only add its start).
 
 The fault points are tests/faults/stall.py's (installed by the test, not the product)."""
 
@@ -17,6 +18,7 @@ import pytest
 from faultkit import reached
 from servers import seed
 
+from interviewer.cli import main
 from interviewer.storage import SessionStore
 
 pytestmark = pytest.mark.real
@@ -54,7 +56,8 @@ class Stalls:
         self.arm.write_text("")
 
 
-def test_kill_9_of_the_terminal_interview_at_each_stage_then_resume(seeded_store, services, tmp_path, ledger):
+def test_kill_9_of_the_terminal_interview_at_each_stage_then_resume(seeded_store, services, tmp_path, ledger,
+                                                                   monkeypatch, capsys):
     data = seed(tmp_path / "data", seeded_store)
     stalls = Stalls(tmp_path, data)
     store = SessionStore(data / "sessions.sqlite")
@@ -80,13 +83,19 @@ def test_kill_9_of_the_terminal_interview_at_each_stage_then_resume(seeded_store
     assert all(q["score"] is not None for q in report["questions"])
     ledger.answers(len(STAGES), len(STAGES) * (report["questions"][0]["answer"] == FIRST))
 
-    env = stalls.env
-    markdown = subprocess.run([*cli, "report", row["id"]], env=env, capture_output=True, text=True).stdout
+    for name in ("INTERVIEWER_DATA_DIR", "INTERVIEWER_PROFILE"):
+        monkeypatch.setenv(name, stalls.env[name])
+    capsys.readouterr()
+
+    def run(*args: str) -> str:  # what reads the session afterwards, in this process: it loads no model
+        assert main(list(args)) == 0
+        return capsys.readouterr().out
+
+    markdown = run("report", row["id"])
     assert markdown.startswith("# Interview report: rlhf") and "**Model answer:**" in markdown
-    page = subprocess.run([*cli, "report", row["id"], "--format", "html"], env=env, capture_output=True,
-                          text=True).stdout
+    page = run("report", row["id"], "--format", "html")
     assert page.startswith("<!DOCTYPE html>") and SECOND in page and "Model answer:" in page
-    history = json.loads(subprocess.run([*cli, "history", "--json"], env=env, capture_output=True, text=True).stdout)
+    history = json.loads(run("history", "--json"))
     assert history["scores"][0]["topic"] == "rlhf" and history["suggestion"]["topic"] == "rlhf"
     assert history["scores"][0]["score"] == report["overall"]  # history and the report count the same score
     store.close()

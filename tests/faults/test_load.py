@@ -1,7 +1,8 @@
 """Eight tabs answering at once, four typed and four by voice (synthesised recordings through the page's
 handlers), with a CPU hog on both cores: no errors, no cross-talk between tabs, no lost words. The times from
 an answer to its grade, to the interviewer's next line and to the end of the turn (the verdicts come after the
-reply) are printed in the suite's summary, not asserted."""
+reply) are printed in the suite's summary, not asserted. And three whole interviews at once through a served
+page's queue, as `make bench` drives them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 
 import pytest
 from faultkit import sharing, started_tab
-from servers import hogged
+from servers import free_port, hogged
 
 pytestmark = pytest.mark.real
 TOPICS = ("rlhf", "sampling", "kv-cache", "dpo", "rope", "tokens", "scaling-laws", "hallucination")
@@ -91,3 +92,33 @@ def test_eight_tabs_at_once_under_a_cpu_hog(page, services, tmp_path, ledger):
     ledger.answers(len(tabs), kept)
 
 
+
+
+def test_three_whole_interviews_at_once_through_the_served_page(services):
+    """Three tabs of a served page, each a whole typed interview at once through its HTTP queue (`make bench`'s
+    driver): each sees its own topic's question only, its own answers and its report. The LLM is off here: the
+    eight tabs above already share it under load, and with it this case took 30-50 s."""
+    from interviewer.bench import drive_text_interviews
+    from interviewer.session import SessionOptions
+    from interviewer.ui.app import build_app
+
+    demo = build_app(sharing(services, use_llm=False), SessionOptions(topics=("rlhf",), questions=3))
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    topics = ["rlhf", "sampling", "kv-cache"]
+    try:
+        runs = drive_text_interviews(f"http://127.0.0.1:{port}/", topics, questions=1)  # a follow-up may come
+    finally:
+        demo.close()
+    assert [r["error"] for r in runs] == [None] * 3
+    ids = {t: {q.question for q in services.bank.questions if q.topic == t} for t in topics}
+    for run in runs:
+        said = [str(m["content"]) if isinstance(m["content"], str) else
+                "".join(part.get("text", "") for part in m["content"]) for m in run["chat"]]
+        assert "overall score" in said[-1].lower()
+        asked = [q for q in ids[run["topic"]] if any(q in line for line in said)]
+        assert len(asked) == 1  # its own topic's question only
+        others = set().union(*(ids[t] for t in topics if t != run["topic"]))
+        assert not any(q in line for q in others for line in said)
+        answers = [line for m, line in zip(run["chat"], said, strict=True) if m["role"] == "user"]
+        assert answers and all(run["topic"] in a for a in answers)
