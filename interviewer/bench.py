@@ -235,14 +235,15 @@ def bench_concurrency(services: Services) -> dict:
     import socket
 
     from interviewer.session import SessionOptions
-    from interviewer.ui.app import build_app
+    from interviewer.ui.app import app_kwargs, build_app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     demo = build_app(services, SessionOptions(topics=("rlhf",)))
     demo.queue(default_concurrency_limit=services.settings.concurrency)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                app_kwargs=app_kwargs())
     url = f"http://127.0.0.1:{port}/"
     out = {}
     try:

@@ -86,14 +86,15 @@ def test_an_upload_in_a_real_browser_becomes_a_topic_to_pick(tmp_path, embedder)
     from servers import free_port
     from test_browser import chromium
 
-    from interviewer.ui.app import build_app
+    from interviewer.ui.app import app_kwargs, build_app
 
     services = services_with(tmp_path, ScriptedLLM([draft()]))
     services.__dict__["embedder"] = embedder
     demo = build_app(services, SessionOptions(topics=("rlhf",), questions=3))
     demo.queue()
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                app_kwargs=app_kwargs())
     driver = chromium(tmp_path / "profile")
     try:
         driver.get(f"http://127.0.0.1:{port}/")

@@ -35,11 +35,12 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app(services):
-    from interviewer.ui.app import build_app
+    from interviewer.ui.app import app_kwargs, build_app
 
     demo = build_app(services, SessionOptions(topics=("rlhf",), questions=3))
     port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                app_kwargs=app_kwargs())
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 
@@ -176,12 +177,12 @@ def test_binding_beyond_loopback_without_a_password_warns():
 def test_a_password_keeps_strangers_out(services):
     from gradio_client import Client
 
-    from interviewer.ui.app import build_app
+    from interviewer.ui.app import app_kwargs, build_app
 
     demo = build_app(services, SessionOptions(topics=("rlhf",), questions=3))
     port = _free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                auth=("interviewer", "s3cret"))
+                app_kwargs=app_kwargs(), auth=("interviewer", "s3cret"))
     url = f"http://127.0.0.1:{port}/"
     try:
         with pytest.raises(Exception):  # noqa: B017 (gradio_client raises a bare ValueError here)

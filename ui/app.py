@@ -25,11 +25,12 @@ from interviewer.report import build_report
 from interviewer.session import SessionOptions
 from interviewer.tts import chunks_to_wav
 from interviewer.ui.guard import PasswordGuard, check_exposure, discard_upload, exposure_warning
+from interviewer.ui.streams import PIECES, StreamLog
 from interviewer.ui.tab import Busy, Tab, progress_html, timings_markdown
 from interviewer.voice import NothingHeard, hear
 from interviewer.wiring import Services
 
-__all__ = ["build_app", "exposure_warning", "launch"]
+__all__ = ["app_kwargs", "build_app", "exposure_warning", "launch"]
 log = logging.getLogger(__name__)
 # Push-to-talk recordings are heard here, so a recogniser that hangs costs the tab a message, not its handler.
 _HEARING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hear-recording")
@@ -282,10 +283,14 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
             kept.unlink(missing_ok=True)  # heard (the answer is in the session now) or given up
 
 
-def hear_stream(services: Services, chunk, tab: Tab | None):
-    """Hands-free: a piece of microphone audio every half second. While the candidate talks, the words heard so
-    far go to the LLM's prompt; when the turn ends, the answer waits in the tab and the hidden `heard` box gets
-    a new value, whose change event gives the reply.
+def hear_stream(services: Services, chunk: str | tuple | None, tab: Tab | None, session: str | None = None):
+    """Hands-free: a piece of microphone audio every half second: its file, as the page's stream gives it, or
+    (rate, samples). While the candidate talks, the words
+    heard so far go to the LLM's prompt; when the turn ends, the answer waits in the tab and the hidden `heard`
+    box gets a new value, whose change event gives the reply.
+
+    Pieces the stream passed over while this handler was busy (see ui/streams.py) are heard first, in order:
+    `session` is the browser session they were posted in.
 
     Audio that arrives while the interviewer is speaking is not heard, so it never hears itself; its last
     seconds are kept, and heard as the start of the answer when the candidate barges in (see `barge_in`).
@@ -295,16 +300,54 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
     nothing = gr.skip(), gr.skip()
     if chunk is None or tab is None:
         return nothing
+    pieces = [chunk] if isinstance(chunk, tuple) else _pieces(PIECES.take(session, chunk), chunk)
+    for piece in pieces:
+        heard = _hear_piece(services, tab, piece)
+        if heard is not None:
+            return heard
+    return nothing
+
+
+def _pieces(files: list[str], latest: str):
+    """The audio of each piece's file, (rate, samples), in order. A file not beside `latest` (which Gradio
+    checked is one of its uploads) is not read; one that cannot be read is logged and left out."""
+    from gradio.processing_utils import audio_from_file
+
+    uploads = Path(latest).resolve().parent.parent
+    for file in files:
+        path = Path(file).resolve()
+        if path.parent.parent != uploads:
+            log.warning("a stream piece outside the uploads was not read: %s", file)
+            continue
+        try:
+            yield audio_from_file(str(path))
+        except Exception as error:  # noqa: BLE001 (one bad piece must not stop the stream)
+            log.warning("a stream piece could not be read (%s: %s): %s", type(error).__name__, error, file)
+
+
+def _hear_piece(services: Services, tab: Tab, chunk):
+    """One piece of microphone audio, (rate, samples): the stream's outputs once it ends the turn (or brings a
+    problem or a nod), else None."""
     with tab.hearing:
         key = tab.prompt_key
         if tab.heard is not None:
-            return nothing
+            return None
         if key is None or (time.time() < tab.speaking_until and not tab.hushed):  # hushed: the voice was stopped
             tab.listener = None
             tab.overheard.append(chunk)
-            return nothing
-        pieces = [*tab.overheard, chunk] if tab.hushed else [chunk]  # barged in: from what was said first
-        tab.overheard.clear()
+            tab.after_voice.clear()
+            return None
+        if tab.hushed and (tab.overheard or tab.after_voice):  # barged in: heard from what was said over the voice
+            if tab.after_voice:  # the page's word came after the voice had ended by this clock: the listener
+                tab.listener = None  # heard only what followed the voice, so a new one hears it all, in order
+            pieces = [*tab.overheard, *tab.after_voice, chunk]
+            tab.overheard.clear(), tab.after_voice.clear()
+        else:
+            pieces = [chunk]
+            if tab.overheard:  # the voice has ended: what it overheard is kept a little longer, in case the page's
+                tab.after_voice.append(chunk)  # barge-in is still on its way (it is late on a loaded machine)
+                if len(tab.after_voice) == tab.after_voice.maxlen:
+                    tab.overheard.clear(), tab.after_voice.clear()
         try:
             heard = None
             for piece in pieces:
@@ -318,7 +361,7 @@ def hear_stream(services: Services, chunk, tab: Tab | None):
             if _nods(tab, services) and (kind := tab.listener.nod_due()):  # `_feed` made the listener
                 tab.nod = (key, time.monotonic(), NODS[kind])  # the reply's handler says it: this one must not wait
                 return f"{tab.interview.id}:nod:{tab.nod[1]}", tab
-            return nothing
+            return None
         t = tab.listener.timing  # counted from the end of the candidate's voice activity, not from the decision
         tab.timings = {"last_word": t.last_word_at, "turn_end": t.decided_at, "transcript": t.transcript_at}
         if tab.nodded_at is not None and tab.nodded_at >= t.last_word_at:  # not one at a pause the answer went on from
@@ -587,7 +630,7 @@ def _interview_tab(services: Services, defaults: SessionOptions, state):
                            elem_id="speaker", scale=2)
         caption = gr.Markdown(elem_id="caption")
     with gr.Row():
-        live = gr.Audio(sources=["microphone"], streaming=True, elem_id="live-mic",
+        live = gr.Audio(sources=["microphone"], streaming=True, type="filepath", elem_id="live-mic",
                         label="Hands-free (Alt+M): start the microphone once, then just talk; a short pause "
                               "after a finished answer ends it")
         mic = gr.Audio(sources=["microphone", "upload"], type="filepath", elem_id="push-mic",
@@ -619,8 +662,12 @@ def _interview_tab(services: Services, defaults: SessionOptions, state):
     heard = gr.Textbox(visible="hidden", label="Answer heard hands-free")  # which answer was just heard
     barged = gr.Button("The candidate spoke over the interviewer", visible="hidden", elem_id="barge-in")
     barged.click(partial(barge_in, services), [state], None, queue=False, api_name=False)  # by ui/page.js
-    live.stream(partial(hear_stream, services), [live, state], [heard, state], stream_every=0.5,
-                time_limit=3600, api_name=False)
+    def hear_live(chunk, tab, request):
+        return hear_stream(services, chunk, tab, request.session_hash if request else None)
+
+    hear_live.__annotations__ = {"request": gr.Request}  # how Gradio knows to pass the request (a string hint,
+    # as `from __future__ import annotations` makes it, would not resolve: gradio is imported in this function)
+    live.stream(hear_live, [live, state], [heard, state], stream_every=0.5, time_limit=3600, api_name=False)
     heard.change(partial(heard_reply, services), [state], outputs, api_name=False, **on_chat)
     send.click(partial(answer, services), [text, state], outputs, api_name="answer", **anytime)
     text.submit(partial(answer, services), [text, state], outputs, api_name=False, **anytime)
@@ -649,12 +696,18 @@ def _resumable(services: Services):
 
     return gr.Dropdown(choices=unfinished(services), value=None)
 
+def app_kwargs() -> dict:
+    """What the page's web app is made with, wherever it is served: the password guard on the routes Gradio's
+    login leaves open, and the log of the microphone's pieces of audio (see ui/streams.py)."""
+    from starlette.middleware import Middleware
+
+    return {"middleware": [Middleware(PasswordGuard), Middleware(StreamLog)]}
+
+
 def launch(services: Services, defaults: SessionOptions, *, block: bool = True):
     """Serve the page on the configured address (127.0.0.1 unless told otherwise), once every model it uses
     has been verified. Beyond loopback without a password it refuses, unless `insecure` is set."""
     import sys
-
-    from starlette.middleware import Middleware
 
     settings = services.settings
     warning = check_exposure(settings)
@@ -668,5 +721,5 @@ def launch(services: Services, defaults: SessionOptions, *, block: bool = True):
     demo.launch(server_name=settings.host, server_port=settings.port, inbrowser=block,
                 prevent_thread_lock=not block, show_error=True, max_file_size=settings.max_upload_mb * 2**20,
                 auth=(settings.username, settings.password) if settings.password else None,
-                app_kwargs={"middleware": [Middleware(PasswordGuard)]})
+                app_kwargs=app_kwargs())
     return demo

@@ -100,11 +100,12 @@ def test_three_whole_interviews_at_once_through_the_served_page(services):
     eight tabs above already share it under load, and with it this case took 30-50 s."""
     from interviewer.bench import drive_text_interviews
     from interviewer.session import SessionOptions
-    from interviewer.ui.app import build_app
+    from interviewer.ui.app import app_kwargs, build_app
 
     demo = build_app(sharing(services, use_llm=False), SessionOptions(topics=("rlhf",), questions=3))
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                app_kwargs=app_kwargs())
     topics = ["rlhf", "sampling", "kv-cache"]
     try:
         runs = drive_text_interviews(f"http://127.0.0.1:{port}/", topics, questions=1)  # a follow-up may come
