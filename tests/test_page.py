@@ -330,3 +330,74 @@ def test_the_timings_panel_says_what_ended_a_hands_free_answer():
         timings_markdown(stages, "thinking pause limit")
     assert "end of the answer decided (your words read as finished)" in timings_markdown(stages, "words")
     assert "| end of the answer decided | +3.20 s |" in timings_markdown(stages)  # typed: nothing to explain
+
+
+class _Ear:
+    """A hands-free listener that keeps what it is fed: each piece is known by its first sample."""
+
+    def __init__(self) -> None:
+        self.fed: list[int] = []
+        self.timing = None
+
+    def feed(self, samples, rate, nods=False):
+        self.fed.append(int(samples[0]))
+        return None
+
+    def heard_so_far(self):
+        return ""
+
+
+def _piece(n: int):
+    return 16000, np.full(8000, n, np.int16)
+
+
+@pytest.fixture
+def ears():
+    made: list[_Ear] = []
+
+    class Services:  # what the stream and the barge-in need of the page's services
+        settings = SimpleNamespace(nods=False)
+
+        def listener(self, hint=""):
+            made.append(_Ear())
+            return made[-1]
+
+    return Services(), made
+
+
+def test_a_barge_in_that_arrives_after_the_voice_ended_still_hears_the_words_said_over_it(tab, ears):
+    """On a loaded machine the page's barge-in can reach the server after the voice's end by the server's clock:
+    the answer is still heard from the words said over the voice, in order (a new user's first three seconds were
+    lost this way). Without a barge-in, what was heard while the voice played is never heard as the answer."""
+    from interviewer.ui.app import barge_in, hear_stream
+
+    services, made = ears
+    tab.conductor.listening = lambda words: None
+    tab.speaking_until = time.time() + 100  # the interviewer is speaking
+    for n in (1, 2):  # 1: silence, 2: the candidate starts over the voice
+        hear_stream(services, _piece(n), tab)
+    assert made == [] and len(tab.overheard) == 2
+    tab.speaking_until = time.time() - 0.1  # the voice has ended, by this clock
+    hear_stream(services, _piece(3), tab)
+    assert [ear.fed for ear in made] == [[3]]  # heard as ever from here, while the words over the voice wait
+    barge_in(services, tab)  # the page's word, late
+    hear_stream(services, _piece(4), tab)
+    assert made[-1].fed == [1, 2, 3, 4] and tab.listener is made[-1]  # all of it, in the order it was said
+    assert not tab.overheard and not tab.after_voice
+    hear_stream(services, _piece(5), tab)
+    assert made[-1].fed == [1, 2, 3, 4, 5]
+
+
+def test_without_a_barge_in_what_was_heard_over_the_voice_is_let_go(tab, ears):
+    from interviewer.ui.app import hear_stream
+    from interviewer.ui.tab import OVERHEARD_CHUNKS
+
+    services, made = ears
+    tab.conductor.listening = lambda words: None
+    tab.speaking_until = time.time() + 100
+    hear_stream(services, _piece(1), tab)
+    tab.speaking_until = time.time() - 0.1
+    for n in range(2, 2 + OVERHEARD_CHUNKS):
+        hear_stream(services, _piece(n), tab)
+    assert [ear.fed for ear in made] == [list(range(2, 2 + OVERHEARD_CHUNKS))]  # never the voice's time
+    assert not tab.overheard and not tab.after_voice  # nor kept past the time a barge-in could take to arrive

@@ -54,6 +54,8 @@ class Tab:
     # next reply, and what the microphone heard while the interviewer spoke is heard as the answer's start
     overheard: deque = field(default_factory=lambda: deque(maxlen=OVERHEARD_CHUNKS))  # the microphone's last
     # pieces of audio while the interviewer spoke, kept in case the candidate is barging in
+    after_voice: deque = field(default_factory=lambda: deque(maxlen=OVERHEARD_CHUNKS))  # the pieces heard since the
+    # voice ended, while `overheard` is kept for a barge-in that arrives after that end
     timings: dict[str, float] = field(default_factory=dict)  # the last turn's stages, time.time() each
     ended_by: str = ""  # what ended the last hands-free answer (TurnTiming.reason); "" for typed or recorded ones
     listener: TurnListener | None = None  # hands-free listening for the open prompt
