@@ -401,3 +401,65 @@ def test_without_a_barge_in_what_was_heard_over_the_voice_is_let_go(tab, ears):
         hear_stream(services, _piece(n), tab)
     assert [ear.fed for ear in made] == [list(range(2, 2 + OVERHEARD_CHUNKS))]  # never the voice's time
     assert not tab.overheard and not tab.after_voice  # nor kept past the time a barge-in could take to arrive
+
+
+def _posted(tmp_path, monkeypatch, session: str, arrivals: dict[int, float]) -> str:
+    """Pieces n (a half second of samples n each) uploaded as Gradio uploads them and noted as `StreamLog` notes
+    their posts, each arriving at its time; the file of the last, as the stream's handler is called with it."""
+    import wave
+
+    from interviewer.ui.streams import PIECES
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
+    for n, arrived in arrivals.items():
+        path = tmp_path / "uploads" / f"piece{n}" / "audio.wav"
+        path.parent.mkdir(parents=True)
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1), out.setsampwidth(2), out.setframerate(16000)
+            out.writeframes(np.full(8000, n, np.int16).tobytes())
+        PIECES.note(session, "stream", str(path), arrived)
+    return str(path)
+
+
+def test_pieces_handled_late_are_judged_by_when_they_arrived(tab, ears, tmp_path, monkeypatch):
+    """The stream's handler fell behind while the interviewer spoke: the pieces posted then are still the
+    voice's time, not the answer, when they are handled after it ended (the interviewer never hears itself)."""
+    from interviewer.ui.app import hear_stream
+
+    services, made = ears
+    tab.conductor.listening = lambda words: None
+    now = time.time()
+    tab.speaking_until = now - 1.0  # by the time the handler is free, the voice has ended
+    last = _posted(tmp_path, monkeypatch, "late-tab", {1: now - 2.5, 2: now - 2.0, 3: now - 0.5, 4: now - 0.2})
+    hear_stream(services, last, tab, "late-tab")
+    assert [ear.fed for ear in made] == [[3, 4]]  # only what arrived after the voice ended, in order
+    assert [int(chunk[1][0]) for chunk in tab.overheard] == [1, 2]  # kept, in case a barge-in is on its way
+
+
+def test_a_nod_on_the_way_through_a_late_batch_does_not_cost_the_pieces_after_it(tab, tmp_path, monkeypatch):
+    from interviewer.ui.app import hear_stream
+
+    fed = []
+
+    class Listener:  # the voice sounds finished at the first piece; the candidate goes on
+        timing = None
+
+        def feed(self, samples, rate, nods=False):
+            fed.append(int(samples[0]))
+
+        def nod_due(self):
+            return "finished" if fed == [1] else None
+
+        def heard_so_far(self):
+            return ""
+
+    class Services:
+        settings = SimpleNamespace(nods=True)
+
+    tab.voice, tab.speaking_until = True, 0.0
+    tab.conductor.listening = lambda words: None
+    tab.listen_with(Listener())
+    now = time.time()
+    last = _posted(tmp_path, monkeypatch, "nod-tab", {1: now - 1.5, 2: now - 1.0, 3: now - 0.5})
+    mark, _ = hear_stream(Services(), last, tab, "nod-tab")
+    assert fed == [1, 2, 3] and ":nod:" in mark and tab.nod is not None  # the nod is still said

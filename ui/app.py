@@ -284,13 +284,13 @@ def voice_answer(services: Services, recording: str | None, tab: Tab | None):
 
 
 def hear_stream(services: Services, chunk: str | tuple | None, tab: Tab | None, session: str | None = None):
-    """Hands-free: a piece of microphone audio every half second: its file, as the page's stream gives it, or
-    (rate, samples). While the candidate talks, the words
-    heard so far go to the LLM's prompt; when the turn ends, the answer waits in the tab and the hidden `heard`
-    box gets a new value, whose change event gives the reply.
+    """Hands-free: a piece of microphone audio every half second, its file as the page's stream gives it (or
+    (rate, samples)). While the candidate talks, the words heard so far go to the LLM's prompt; when the turn
+    ends, the answer waits in the tab and the hidden `heard` box gets a new value, whose change event gives the
+    reply.
 
-    Pieces the stream passed over while this handler was busy (see ui/streams.py) are heard first, in order:
-    `session` is the browser session they were posted in.
+    Pieces the stream passed over while this handler was busy (see ui/streams.py) are heard first, in order,
+    each judged by when it arrived: `session` is the browser session they were posted in.
 
     Audio that arrives while the interviewer is speaking is not heard, so it never hears itself; its last
     seconds are kept, and heard as the start of the answer when the candidate barges in (see `barge_in`).
@@ -300,43 +300,47 @@ def hear_stream(services: Services, chunk: str | tuple | None, tab: Tab | None, 
     nothing = gr.skip(), gr.skip()
     if chunk is None or tab is None:
         return nothing
-    pieces = [chunk] if isinstance(chunk, tuple) else _pieces(PIECES.take(session, chunk), chunk)
-    for piece in pieces:
-        heard = _hear_piece(services, tab, piece)
-        if heard is not None:
-            return heard
-    return nothing
+    pieces = [(chunk, time.time())] if isinstance(chunk, tuple) else _pieces(PIECES.take(session, chunk))
+    outcome = (0, nothing)
+    for audio, arrived in pieces:  # every piece is heard, a nod or a problem on the way notwithstanding
+        outcome = max(outcome, _hear_piece(services, tab, audio, arrived), key=lambda o: o[0])
+    return outcome[1]
 
 
-def _pieces(files: list[str], latest: str):
-    """The audio of each piece's file, (rate, samples), in order. A file not beside `latest` (which Gradio
-    checked is one of its uploads) is not read; one that cannot be read is logged and left out."""
+def _pieces(pieces):
+    """Each piece's audio, (rate, samples), and when it arrived, in order. A file that is not one of Gradio's
+    uploads (a folder of its upload folder, as its upload route makes them) is not read; one that cannot be read
+    is logged and left out."""
     from gradio.processing_utils import audio_from_file
+    from gradio.utils import get_upload_folder
 
-    uploads = Path(latest).resolve().parent.parent
-    for file in files:
-        path = Path(file).resolve()
+    uploads = Path(get_upload_folder()).resolve()
+    for piece in pieces:
+        path = Path(piece.file).resolve()
         if path.parent.parent != uploads:
-            log.warning("a stream piece outside the uploads was not read: %s", file)
+            log.warning("a stream piece outside the uploads was not read: %s", piece.file)
             continue
         try:
-            yield audio_from_file(str(path))
+            yield audio_from_file(str(path)), piece.arrived
         except Exception as error:  # noqa: BLE001 (one bad piece must not stop the stream)
-            log.warning("a stream piece could not be read (%s: %s): %s", type(error).__name__, error, file)
+            log.warning("a stream piece could not be read (%s: %s): %s", type(error).__name__, error, piece.file)
 
 
-def _hear_piece(services: Services, tab: Tab, chunk):
-    """One piece of microphone audio, (rate, samples): the stream's outputs once it ends the turn (or brings a
-    problem or a nod), else None."""
+HEARD, PROBLEM, NOD = 3, 2, 1  # what a piece brought, the strongest of a call's pieces answered
+
+
+def _hear_piece(services: Services, tab: Tab, chunk, arrived: float) -> tuple[int, tuple | None]:
+    """One piece of microphone audio, (rate, samples), that arrived at `arrived` (time.time()): what it brought
+    (0, HEARD, PROBLEM or NOD) and, for any of those, the stream's outputs."""
     with tab.hearing:
         key = tab.prompt_key
         if tab.heard is not None:
-            return None
-        if key is None or (time.time() < tab.speaking_until and not tab.hushed):  # hushed: the voice was stopped
+            return 0, None
+        if key is None or (arrived < tab.speaking_until and not tab.hushed):  # hushed: the voice was stopped
             tab.listener = None
             tab.overheard.append(chunk)
             tab.after_voice.clear()
-            return None
+            return 0, None
         if tab.hushed and (tab.overheard or tab.after_voice):  # barged in: heard from what was said over the voice
             if tab.after_voice:  # the page's word came after the voice had ended by this clock: the listener
                 tab.listener = None  # heard only what followed the voice, so a new one hears it all, in order
@@ -355,13 +359,15 @@ def _hear_piece(services: Services, tab: Tab, chunk):
         except InterviewerError as error:  # the recogniser failed; what was said is kept by the listener
             log.warning("hands-free listening: %s", error)
             tab.problem = str(error)
-            return f"{tab.interview.id}:problem:{time.monotonic()}", tab
+            return PROBLEM, (f"{tab.interview.id}:problem:{time.monotonic()}", tab)
         if heard is None:
             _prefill(tab)
             if _nods(tab, services) and (kind := tab.listener.nod_due()):  # `_feed` made the listener
                 tab.nod = (key, time.monotonic(), NODS[kind])  # the reply's handler says it: this one must not wait
-                return f"{tab.interview.id}:nod:{tab.nod[1]}", tab
-            return None
+                tab.overheard.clear(), tab.after_voice.clear()  # the page may take the candidate going on over the
+                # nod for a barge-in: the time of the question is not heard again then
+                return NOD, (f"{tab.interview.id}:nod:{tab.nod[1]}", tab)
+            return 0, None
         t = tab.listener.timing  # counted from the end of the candidate's voice activity, not from the decision
         tab.timings = {"last_word": t.last_word_at, "turn_end": t.decided_at, "transcript": t.transcript_at}
         if tab.nodded_at is not None and tab.nodded_at >= t.last_word_at:  # not one at a pause the answer went on from
@@ -370,7 +376,7 @@ def _hear_piece(services: Services, tab: Tab, chunk):
         tab.ended_by = t.reason
         delivery = delivery_of(heard.words)
         tab.heard = (heard.text, delivery.to_dict() if delivery else None, key)
-        return f"{tab.interview.id}:{len(tab.interview.turns)}:{len(tab.interview.exchanges)}", tab
+        return HEARD, (f"{tab.interview.id}:{len(tab.interview.turns)}:{len(tab.interview.exchanges)}", tab)
 
 
 def _prefill(tab: Tab) -> None:
