@@ -462,4 +462,24 @@ def test_a_nod_on_the_way_through_a_late_batch_does_not_cost_the_pieces_after_it
     now = time.time()
     last = _posted(tmp_path, monkeypatch, "nod-tab", {1: now - 1.5, 2: now - 1.0, 3: now - 0.5})
     mark, _ = hear_stream(Services(), last, tab, "nod-tab")
-    assert fed == [1, 2, 3] and ":nod:" in mark and tab.nod is not None  # the nod is still said
+    assert fed == [1, 2, 3] and ":nod:" in mark  # every piece heard, and the reply's handler is woken
+    assert time.monotonic() - tab.nod[1] >= 1.4  # due when its piece arrived: too late to say now (NOD_LATE_S)
+
+
+def test_a_backlog_from_the_voices_time_handled_after_a_barge_in_is_heard_as_its_last_seconds_only(
+        tab, ears, tmp_path, monkeypatch):
+    """The page's barge-in came on time but the stream's handler was behind: of the pieces posted while the voice
+    played only the last OVERHEARD_CHUNKS are heard before the answer, as without a backlog."""
+    from interviewer.ui.app import barge_in, hear_stream
+    from interviewer.ui.tab import OVERHEARD_CHUNKS
+
+    services, made = ears
+    tab.conductor.listening = lambda words: None
+    now = time.time()
+    tab.speaking_until = now + 100  # the interviewer is speaking
+    barge_in(services, tab)  # the page stopped the voice just now
+    voice_time = {n: now - 10 + 0.5 * n for n in range(1, 16)}  # 7.5 s posted while the voice played
+    last = _posted(tmp_path, monkeypatch, "backlog-tab", {**voice_time, 16: now + 0.5, 17: now + 1.0})
+    hear_stream(services, last, tab, "backlog-tab")
+    kept = list(range(16 - OVERHEARD_CHUNKS, 16))
+    assert [ear.fed for ear in made] == [[*kept, 16, 17]]

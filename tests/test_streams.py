@@ -100,6 +100,7 @@ def test_each_piece_posted_to_a_stream_is_noted_and_passed_on_unchanged(served):
     ("POST", "/anything/stream/event-7", json.dumps(_post(0)).encode()),  # not the guarded route
     ("POST", "/gradio_api/queue/join", json.dumps(_post(0)).encode()),
     ("POST", "/gradio_api/stream/event-7", b"not json at all"),
+    ("POST", "/gradio_api/stream/event-7", b"[" * 60000),  # nested too deep for the parser
     ("POST", "/gradio_api/stream/event-7", b'{"data": [{"path": "/tmp/gradio/0/audio.wav"}]}'),
     ("POST", "/gradio_api/stream/event-7", json.dumps({**_post(0), "pad": "x" * MAX_BODY}).encode()),  # too big
     ("GET", "/gradio_api/stream/event-7", b""),

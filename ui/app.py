@@ -336,8 +336,9 @@ def _hear_piece(services: Services, tab: Tab, chunk, arrived: float) -> tuple[in
         key = tab.prompt_key
         if tab.heard is not None:
             return 0, None
-        if key is None or (arrived < tab.speaking_until and not tab.hushed):  # hushed: the voice was stopped
-            tab.listener = None
+        if key is None or arrived < tab.speaking_until:  # the voice's time (until a barge-in stopped it)
+            if not tab.hushed:  # a barge-in's listener is kept for what was said over the voice
+                tab.listener = None
             tab.overheard.append(chunk)
             tab.after_voice.clear()
             return 0, None
@@ -363,10 +364,9 @@ def _hear_piece(services: Services, tab: Tab, chunk, arrived: float) -> tuple[in
         if heard is None:
             _prefill(tab)
             if _nods(tab, services) and (kind := tab.listener.nod_due()):  # `_feed` made the listener
-                tab.nod = (key, time.monotonic(), NODS[kind])  # the reply's handler says it: this one must not wait
-                tab.overheard.clear(), tab.after_voice.clear()  # the page may take the candidate going on over the
-                # nod for a barge-in: the time of the question is not heard again then
-                return NOD, (f"{tab.interview.id}:nod:{tab.nod[1]}", tab)
+                due = time.monotonic() - max(0.0, time.time() - arrived)  # at its piece: one heard late is late
+                tab.nod = (key, due, NODS[kind])  # the reply's handler says it: this one must not wait
+                return NOD, (f"{tab.interview.id}:nod:{due}", tab)
             return 0, None
         t = tab.listener.timing  # counted from the end of the candidate's voice activity, not from the decision
         tab.timings = {"last_word": t.last_word_at, "turn_end": t.decided_at, "transcript": t.transcript_at}
@@ -397,7 +397,8 @@ def barge_in(services: Services, tab: Tab | None) -> None:
         return
     listener = _listener(services, tab)
     with tab.hearing:
-        tab.hushed, tab.speaking_until = True, time.time()
+        # the voice's time ends now, or where it ended already when this word comes late (see `_hear_piece`)
+        tab.hushed, tab.speaking_until = True, min(tab.speaking_until, time.time())
         if tab.listener is None:
             tab.listen_with(listener)
     log.info("barge-in: the candidate spoke over the interviewer; its voice stopped")

@@ -122,7 +122,7 @@ class StreamLog:
             data = json.loads(body)
             session, audio = data["session_hash"], data["data"][0]
             file = audio["path"]
-        except (ValueError, KeyError, IndexError, TypeError):
+        except (ValueError, KeyError, IndexError, TypeError, RecursionError):
             return  # not a piece of ours: Gradio answers it as it would have
         if isinstance(session, str) and isinstance(file, str) and len(session) <= MAX_NAME >= len(file):
             self.pieces.note(session, stream, file, arrived)
