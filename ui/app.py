@@ -337,7 +337,7 @@ def _hear_piece(services: Services, tab: Tab, chunk, arrived: float) -> tuple[in
         if tab.heard is not None:
             return 0, None
         if key is None or arrived < tab.speaking_until:  # the voice's time (until a barge-in stopped it)
-            if not tab.hushed:  # a barge-in's listener is kept for what was said over the voice
+            if key is None or not tab.hushed:  # a barge-in's listener is kept for what was said over the voice
                 tab.listener = None
             tab.overheard.append(chunk)
             tab.after_voice.clear()
