@@ -92,8 +92,6 @@ def test_eight_tabs_at_once_under_a_cpu_hog(page, services, tmp_path, ledger):
     ledger.answers(len(tabs), kept)
 
 
-
-
 def test_three_whole_interviews_at_once_through_the_served_page(services):
     """Three tabs of a served page, each a whole typed interview at once through its HTTP queue (`make bench`'s
     driver): each sees its own topic's question only, its own answers and its report. The LLM is off here: the
